@@ -1,0 +1,30 @@
+"""``omnicx``: the operators' command line. Each subcommand lives in ``orchestration/commands``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from orchestration.commands import COMMANDS
+from schemas.settings import SettingsError, load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (default: $OMNICX_CONFIG, else ./omnicx.toml when present).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """omnicx: omnichannel contact-centre analytics on Kafka, Faust, DuckDB and Dagster."""
+    try:
+        ctx.obj = load_settings(config_file=config)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+for command in COMMANDS:
+    main.add_command(command)

@@ -1,0 +1,75 @@
+"""Create the project's topics, or bring existing ones in line with the settings, idempotently."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from pipelines.kafka_io import admin_client
+from schemas.settings import Settings
+from schemas.topics import TopicSpec, project_topics
+
+log = logging.getLogger(__name__)
+
+
+def provision_topics(settings: Settings) -> list[str]:
+    """Make every project topic exist as configured; returns what changed (empty: nothing)."""
+    specs = project_topics(settings)
+    changes: list[str] = []
+    with admin_client(settings) as admin:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            admin.create_topics(
+                {spec.name: _creation(spec, settings) for spec in missing}, wait_for_metadata=True
+            )
+            changes += [f"created {s.name} ({s.partitions} partitions)" for s in missing]
+        present = [spec for spec in specs if spec.name in existing]
+        if not present:
+            return changes
+        partitions = {
+            topic["name"]: len(topic["partitions"])
+            for topic in admin.describe_topics([spec.name for spec in present])
+        }
+        grow = {s.name: s.partitions for s in present if partitions[s.name] < s.partitions}
+        if grow:
+            admin.create_partitions(grow)
+            changes += [f"grew {name} to {count} partitions" for name, count in grow.items()]
+        for spec in present:
+            if partitions[spec.name] > spec.partitions:
+                log.warning(
+                    "%s keeps %d partitions: Kafka cannot shrink a topic to %d",
+                    spec.name, partitions[spec.name], spec.partitions,
+                )  # fmt: skip
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in present],
+            config_filter="all",
+        )
+        current = described["topic"]
+        drift = {
+            spec.name: {k: v for k, v in spec.configs.items() if _value(current[spec.name], k) != v}
+            for spec in present
+        }
+        drift = {name: configs for name, configs in drift.items() if configs}
+        if drift:
+            admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n, configs=c) for n, c in drift.items()]
+            )
+            changes += [f"set {sorted(c)} on {n}" for n, c in drift.items()]
+    return changes
+
+
+def _creation(spec: TopicSpec, settings: Settings) -> dict:
+    return {
+        "num_partitions": spec.partitions,
+        "replication_factor": settings.topics.replication_factor,
+        "configs": spec.configs,
+    }
+
+
+def _value(configs: dict, key: str) -> str | None:
+    entry = configs.get(key)
+    if entry is None:
+        return None
+    return entry["value"] if isinstance(entry, dict) else entry

@@ -1,0 +1,79 @@
+"""Kafka clients with bounded waits and one clear error when no broker answers.
+
+kafka-python retries a missing broker for a long time by default; an operator who typed the
+wrong address should hear so in seconds, in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kafka.errors import KafkaError
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from schemas.settings import Settings
+
+
+class KafkaUnavailable(RuntimeError):
+    """No Kafka broker answered at the configured bootstrap address."""
+
+
+def _timeouts(settings: Settings) -> dict[str, int]:
+    ms = int(settings.kafka.request_timeout_seconds * 1000)
+    return {"request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
+
+
+def unavailable(settings: Settings, cause: BaseException) -> KafkaUnavailable:
+    return KafkaUnavailable(
+        f"no Kafka broker answers at {settings.kafka.bootstrap} "
+        f"({type(cause).__name__}); start one with `omnicx kafka start` or check OMNICX_KAFKA_*"
+    )
+
+
+@contextmanager
+def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=settings.kafka.bootstrap,
+            client_id="omnicx-admin",
+            **_timeouts(settings),
+        )
+    except (KafkaError, OSError) as exc:
+        raise unavailable(settings, exc) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """A producer that waits for all in-sync replicas and batches (override per use)."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka.bootstrap,
+        "acks": "all",
+        "linger_ms": 20,
+        "batch_size": 256 * 1024,
+        "max_block_ms": int(settings.kafka.request_timeout_seconds * 1000),
+        **_timeouts(settings),
+    }
+    config.update(overrides)
+    try:
+        return KafkaProducer(**config)
+    except (KafkaError, OSError) as exc:
+        raise unavailable(settings, exc) from None
+
+
+def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsumer:
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka.bootstrap,
+        "auto_offset_reset": "earliest",
+        "enable_auto_commit": False,
+        **_timeouts(settings),
+    }
+    config.update(overrides)
+    try:
+        return KafkaConsumer(*topics, **config)
+    except (KafkaError, OSError) as exc:
+        raise unavailable(settings, exc) from None

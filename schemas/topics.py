@@ -1,0 +1,73 @@
+"""The project's Kafka topics: names, partition counts, retention and clean-up policy.
+
+Faust creates its own internal topics (table changelogs, repartitions); these are the ones the
+project's stages exchange. Versioned records (contacts, journeys) are keyed and compacted, so the
+topic always holds at least the latest version of every record and the warehouse can be rebuilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.settings import Settings
+
+_HOUR_MS = 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+    purpose: str
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Full topic names for one prefix."""
+
+    raw_events: str
+    events: str
+    dead_letters: str
+    identity: str
+    identity_merges: str
+    contacts: str
+    journeys: str
+    alerts: str
+
+
+def topic_names(settings: Settings) -> Topics:
+    p = settings.topics.prefix
+    return Topics(
+        raw_events=f"{p}raw-events",
+        events=f"{p}events",
+        dead_letters=f"{p}dead-letters",
+        identity=f"{p}identity",
+        identity_merges=f"{p}identity-merges",
+        contacts=f"{p}contacts",
+        journeys=f"{p}journeys",
+        alerts=f"{p}alerts",
+    )
+
+
+def project_topics(settings: Settings) -> list[TopicSpec]:
+    t = settings.topics
+    names = topic_names(settings)
+    keep = {"cleanup.policy": "delete", "retention.ms": str(t.retention_hours * _HOUR_MS)}
+    dead = {
+        "cleanup.policy": "delete",
+        "retention.ms": str(t.dead_letter_retention_hours * _HOUR_MS),
+    }
+    compact = {"cleanup.policy": "compact"}
+    n = t.partitions
+    return [
+        TopicSpec(names.raw_events, n, keep, "raw events from every source, as sent"),
+        TopicSpec(names.events, n, keep, "valid canonical events (identifiers hashed), by contact"),
+        TopicSpec(names.dead_letters, n, dead, "rejected messages with their bytes and errors"),
+        # One partition: every worker must see identity links in one order (docs/identity.md).
+        TopicSpec(names.identity, 1, keep, "identity evidence feeding the identity graph"),
+        TopicSpec(names.identity_merges, 1, keep, "audit record of every identity merge"),
+        TopicSpec(names.contacts, n, compact, "versioned contact records, key contact_id"),
+        TopicSpec(names.journeys, n, compact, "versioned journey records, key journey_id"),
+        TopicSpec(names.alerts, n, keep, "churn-risk alerts"),
+    ]

@@ -1,0 +1,56 @@
+"""Session-wide fixtures: the real Kafka broker, started through the same code as
+``omnicx kafka start`` and stopped at the end of the session, whatever the tests did."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration.kafka.broker import LocalBroker
+from orchestration.kafka.topics import provision_topics
+from schemas.settings import Settings, load_settings, with_overrides
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port_pair() -> int:
+    """A port p such that p and p + 1 (the controller) are free on loopback."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port >= 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of loopback ports")
+
+
+def broker_settings(home: Path) -> Settings:
+    """Settings for a broker of its own under ``home``, on free ports, with the shared jar cache."""
+    base = load_settings(environ={}, config_file=None)
+    settings = with_overrides(
+        base,
+        kafka={"port": free_port_pair(), "jars_dir": REPO / ".omnicx" / "jars", "heap": "512m"},
+    )
+    return with_overrides(settings, home=home)
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at a real broker that runs for the whole test session, topics created."""
+    settings = broker_settings(tmp_path_factory.mktemp("omnicx-home"))
+    broker = LocalBroker(settings)
+    broker.start()
+    try:
+        provision_topics(settings)
+        yield settings
+    finally:
+        broker.stop()
