@@ -22,11 +22,15 @@ IDENTIFIER_KINDS = (
 
 _JUNK = {"", "anonymous", "unknown", "null", "none", "-1", "n/a", "na", "undefined"}
 _NOT_DIGITS = re.compile(r"[^\d]")
+# Zeros and punctuation only ("0", "000-000", "00 00 00 00 00"): a placeholder, not a number.
+_ZERO_NUMBER = re.compile(r"[\W_]*0[\W0_]*")
 
 
 def normalise_phone(raw: str, default_country_code: str = "33") -> str | None:
     """E.164 (``+33612345678``) or None when it cannot be a phone number."""
-    text = raw.strip()
+    # "+44 (0)20 ..." writes the national trunk prefix in brackets: it is not dialled after the
+    # country code, so it is not part of the E.164 number.
+    text = raw.strip().replace("(0)", "")
     digits = _NOT_DIGITS.sub("", text)
     if not digits:
         return None
@@ -46,7 +50,7 @@ def normalise(kind: str, raw: object) -> str | None:
     if raw is None:
         return None
     text = str(raw).strip()
-    if text.lower() in _JUNK:
+    if text.lower() in _JUNK or _ZERO_NUMBER.fullmatch(text):
         return None
     if kind == "phone":
         value = normalise_phone(text)
@@ -58,8 +62,6 @@ def normalise(kind: str, raw: object) -> str | None:
         return value if "@" in value else None
     if kind == "social_handle":
         return text.lower().lstrip("@") or None
-    if set(text) <= {"0"}:
-        return None
     return text
 
 

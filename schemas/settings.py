@@ -141,6 +141,8 @@ def _build(
         env_name = f"{prefix}{f.name.upper()}"
         if is_dataclass(kind):
             section = from_file.get(f.name, {})
+            if not isinstance(section, Mapping):
+                raise SettingsError(f"{f.name}: expected a [{f.name}] table, got {section!r}")
             values[f.name] = _build(kind, section, env, f"{env_name}_", f.name)
         elif env_name in env:
             values[f.name] = _coerce(env[env_name], kind, env_name)
@@ -164,6 +166,9 @@ def _coerce(raw: Any, kind: Any, name: str) -> Any:
             raise ValueError(raw)
         if kind is Path:
             return Path(raw)
+        # TOML gives typed values: int(9092.7) or int(True) would silently change what was written.
+        if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
+            raise ValueError(raw)
         return kind(raw)
     except (TypeError, ValueError):
         raise SettingsError(f"{name}: expected {kind.__name__}, got {raw!r}") from None

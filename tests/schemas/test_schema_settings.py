@@ -1,0 +1,109 @@
+"""Settings: defaults, the TOML file, environment overrides and the errors for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.settings import Settings, SettingsError, load_settings, with_overrides
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "omnicx.toml"
+    path.write_text(text)
+    return path
+
+
+def test_without_file_or_environment_the_defaults_apply(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./omnicx.toml here
+    assert load_settings(environ={}) == Settings()
+
+
+def test_the_file_overrides_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'home = "/var/omnicx"\n[kafka]\nport = 19092\n[stream]\nkeep_message_text = true\n'
+        "[kpis]\nrepeat_window_days = 3\n",
+    )
+    settings = load_settings(environ={}, config_file=path)
+    assert settings.home == Path("/var/omnicx")
+    assert settings.kafka.port == 19092
+    assert settings.kafka.controller == 19093
+    assert settings.stream.keep_message_text is True
+    assert settings.kpis.repeat_window_days == 3.0
+    assert settings.topics.partitions == 4
+
+
+def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[kafka]\nport = 19092\nhost = "10.0.0.1"\n')
+    env = {"OMNICX_KAFKA_PORT": "29092", "OMNICX_STREAM_KEEP_MESSAGE_TEXT": "yes"}
+    env |= {"OMNICX_PII_KEY": "secret", "OMNICX_KPIS_SHORT_ABANDON_SECONDS": "2.5"}
+    settings = load_settings(environ=env, config_file=path)
+    assert (settings.kafka.port, settings.kafka.host) == (29092, "10.0.0.1")
+    assert settings.stream.keep_message_text is True
+    assert settings.pii_key == "secret"
+    assert settings.kpis.short_abandon_seconds == 2.5
+
+
+def test_the_file_is_found_through_omnicx_config(tmp_path: Path) -> None:
+    path = write(tmp_path, "[topics]\npartitions = 8\n")
+    assert load_settings(environ={"OMNICX_CONFIG": str(path)}).topics.partitions == 8
+
+
+def test_a_named_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        load_settings(environ={"OMNICX_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        load_settings(environ={}, config_file=write(tmp_path, "[kafka\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("", {"OMNICX_KAFKA_PORT": "ninety"}, "OMNICX_KAFKA_PORT: expected int, got 'ninety'"),
+        ("", {"OMNICX_STREAM_KEEP_MESSAGE_TEXT": "maybe"}, "expected bool, got 'maybe'"),
+        ("", {"OMNICX_KPIS_REPEAT_WINDOW_DAYS": "a week"}, "expected float, got 'a week'"),
+        ('[kafka]\nport = "ninety"\n', {}, "kafka.port: expected int, got 'ninety'"),
+        ("[kafka]\nport = 9092.7\n", {}, "kafka.port: expected int, got 9092.7"),
+        ("[stream]\nlateness_seconds = true\n", {}, "stream.lateness_seconds: expected int"),
+        ("kafka = 5\n", {}, "kafka: expected a \\[kafka\\] table, got 5"),
+    ],
+)
+def test_a_bad_value_is_an_error_naming_the_setting(
+    text: str, env: dict, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=env, config_file=write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("colour = 1\n", "top level"),
+        ("[kafka]\nprot = 1\n", "kafka"),
+        ("[extra]\na = 1\n", "top level"),
+    ],
+)
+def test_an_unknown_key_is_an_error(text: str, where: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=f"unknown setting\\(s\\) in \\[{where}\\]"):
+        load_settings(environ={}, config_file=write(tmp_path, text))
+
+
+def test_settings_are_read_when_loaded_not_when_imported(tmp_path: Path) -> None:
+    first = load_settings(environ={"OMNICX_TOPICS_PREFIX": "a."}, config_file=write(tmp_path, ""))
+    second = load_settings(environ={"OMNICX_TOPICS_PREFIX": "b."}, config_file=write(tmp_path, ""))
+    assert (first.topics.prefix, second.topics.prefix) == ("a.", "b.")
+
+
+def test_overrides_replace_some_fields_and_keep_the_rest() -> None:
+    settings = with_overrides(Settings(), kafka={"port": 1234}, home=Path("/x"))
+    assert (settings.kafka.port, settings.kafka.host, settings.home) == (
+        1234,
+        "127.0.0.1",
+        Path("/x"),
+    )
+    assert Settings().kafka.port == 9092
