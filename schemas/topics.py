@@ -31,6 +31,7 @@ class Topics:
     dead_letters: str
     identity: str
     identity_merges: str
+    customers: str
     contacts: str
     journeys: str
     alerts: str
@@ -44,6 +45,7 @@ def topic_names(settings: Settings) -> Topics:
         dead_letters=f"{p}dead-letters",
         identity=f"{p}identity",
         identity_merges=f"{p}identity-merges",
+        customers=f"{p}customers",
         contacts=f"{p}contacts",
         journeys=f"{p}journeys",
         alerts=f"{p}alerts",
@@ -67,6 +69,7 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         # One partition: every worker must see identity links in one order (docs/identity.md).
         TopicSpec(names.identity, 1, keep, "identity evidence feeding the identity graph"),
         TopicSpec(names.identity_merges, 1, keep, "audit record of every identity merge"),
+        TopicSpec(names.customers, 1, compact, "customer key of every identifier hash"),
         TopicSpec(names.contacts, n, compact, "versioned contact records, key contact_id"),
         TopicSpec(names.journeys, n, compact, "versioned journey records, key journey_id"),
         TopicSpec(names.alerts, n, keep, "churn-risk alerts"),
