@@ -45,7 +45,9 @@ def test_full_lifecycle_of_a_second_broker(tmp_path: Path) -> None:
     assert broker.status().running is False
     assert broker.stop() == "Kafka broker is not running"
     # A stopped broker gives a clear error, not a hang.
-    with pytest.raises(KafkaUnavailable, match=f"no Kafka broker answers at 127.0.0.1:{settings.kafka.port}"):
+    with pytest.raises(
+        KafkaUnavailable, match=f"no Kafka broker answers at 127.0.0.1:{settings.kafka.port}"
+    ):
         provision_topics(with_overrides(settings, kafka={"request_timeout_seconds": 3}))
 
 
@@ -65,7 +67,9 @@ def test_port_taken_is_reported_before_starting(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", settings.kafka.port))
         squatter.listen()
-        with pytest.raises(BrokerStartError, match=f"port {settings.kafka.port} on 127.0.0.1 is taken"):
+        with pytest.raises(
+            BrokerStartError, match=f"port {settings.kafka.port} on 127.0.0.1 is taken"
+        ):
             LocalBroker(settings).start()
     assert LocalBroker(settings).status().running is False
 

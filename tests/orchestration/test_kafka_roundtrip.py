@@ -16,7 +16,9 @@ MESSAGES = 10_000
 KEYS = 97
 
 
-def test_ten_thousand_keyed_messages_come_back_in_order_per_partition(kafka_settings: Settings) -> None:
+def test_ten_thousand_keyed_messages_come_back_in_order_per_partition(
+    kafka_settings: Settings,
+) -> None:
     topic = f"roundtrip-{uuid.uuid4().hex[:8]}"
     with admin_client(kafka_settings) as admin:
         admin.create_topics(

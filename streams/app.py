@@ -1,0 +1,34 @@
+"""The Faust application: built from the settings, never at import time."""
+
+from __future__ import annotations
+
+import faust
+
+from schemas.settings import Settings
+from streams.agents import wire
+
+
+def create_app(settings: Settings, worker_name: str = "worker-1") -> faust.App:
+    """The stream app for one worker; ``worker_name`` keeps its RocksDB state apart from other
+    workers on the same machine (each directory may be opened by one process only)."""
+    datadir = (settings.home / "stream" / worker_name).resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.stream.app_id,
+        broker=f"kafka://{settings.kafka.bootstrap}",
+        store="rocksdb://",
+        datadir=str(datadir),
+        topic_partitions=settings.topics.partitions,
+        topic_replication_factor=settings.topics.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        table_standby_replicas=0,
+        stream_buffer_maxsize=settings.stream.batch_size * 8,
+        broker_commit_every=settings.stream.batch_size * 10,
+        producer_linger_ms=5,
+        producer_max_batch_size=256 * 1024,
+    )
+    wire(app, settings)
+    return app

@@ -1,0 +1,397 @@
+"""Fold each contact's events into its record (``schemas.records.ContactFacts``).
+
+Events of one contact arrive late and shuffled, so the state of a contact is the list of its
+events in a compact form, kept sorted by event time, and the record is recomputed from that list
+whenever it is needed: simple, and correct whatever the arrival order. A record is only computed
+once it can be emitted (the contact closed, timed out, or was emitted before), so the events of
+an open contact cost an insertion each.
+
+Stored form of one contact (JSON-serialisable, one value of a Faust table keyed by contact_id)::
+
+    {"tenant": str, "channel": str | None,
+     "events": [[millis, type_rank, event_id, data | None], ...],  # sorted
+     "last_ms": int,            # latest event time: the idle timeout counts from it
+     "closed": bool,            # a wrap-up, abandon or deflection was seen
+     "version": int,            # of the last emitted record, 0 before the first
+     "emitted": dict | None}    # the last emitted facts, to emit only real changes
+
+``type_rank`` is the index of the event type in ``EVENT_ORDER``, which also breaks ties between
+events at the same millisecond in lifecycle order. ``data`` holds only the fields the record
+needs (see ``_FIELDS``) and the event's customer hashes.
+
+Status: ``closed`` once a closing event is present; ``incomplete`` when the watermark reaches the
+last event time + the idle timeout without one; ``open`` otherwise. The first version is emitted
+at close or timeout, then a new version on every change of the record (a late survey, a late
+event re-opening an incomplete contact ...), never when nothing changed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import insort
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.records import ContactFacts
+from schemas.times import format_utc
+
+# Lifecycle order, used to sort events that share a millisecond.
+EVENT_ORDER = (
+    "contact.started",
+    "ivr.message_played",
+    "contact.deflected",
+    "contact.queued",
+    "contact.answered",
+    "message.received",
+    "message.sent",
+    "contact.hold_started",
+    "contact.hold_ended",
+    "contact.transferred",
+    "contact.abandoned",
+    "contact.ended",
+    "contact.wrapped_up",
+    "survey.completed",
+)
+CONTACT_EVENT_TYPES = frozenset(EVENT_ORDER)
+_RANK = {event_type: rank for rank, event_type in enumerate(EVENT_ORDER)}
+(
+    _STARTED,
+    _IVR,
+    _DEFLECTED,
+    _QUEUED,
+    _ANSWERED,
+    _RECEIVED,
+    _SENT,
+    _HOLD_STARTED,
+    _HOLD_ENDED,
+    _TRANSFERRED,
+    _ABANDONED,
+    _ENDED,
+    _WRAPPED_UP,
+    _SURVEY,
+) = range(len(EVENT_ORDER))
+_CLOSING = frozenset({_WRAPPED_UP, _ABANDONED, _DEFLECTED})
+
+# The fields a record needs, per event type: (top-level fields, attribute fields).
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "contact.started": (("direction",), ("reason",)),
+    "ivr.message_played": ((), ("kind",)),
+    "contact.deflected": ((), ("cause",)),
+    "contact.queued": (("queue",), ()),
+    "contact.answered": (("agent_id",), ()),
+    "contact.transferred": ((), ("mode", "tier")),
+    "contact.wrapped_up": ((), ("disposition", "reason", "ticket_id", "resolvable_in_one_contact")),
+    "message.received": ((), ("cancellation_intent",)),
+    "message.sent": ((), ("cancellation_intent",)),
+    "survey.completed": ((), ("nps", "csat", "ces")),
+}
+_NO_FIELDS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+_NO_DATA: dict[str, Any] = {}
+
+
+def is_contact_event(event: dict[str, Any]) -> bool:
+    """Whether a canonical event belongs in a contact record (outbound attempts do not)."""
+    return event["event_type"] in CONTACT_EVENT_TYPES and bool(event.get("contact_id"))
+
+
+def compact_event(event: dict[str, Any]) -> list:
+    """The stored form of a canonical contact event: ``[millis, type_rank, event_id, data]``."""
+    event_type = event["event_type"]
+    top_fields, attribute_fields = _FIELDS.get(event_type, _NO_FIELDS)
+    data = {name: event[name] for name in top_fields if event.get(name) is not None}
+    attributes = event.get("attributes")
+    if attributes:
+        for name in attribute_fields:
+            value = attributes.get(name)
+            if value is not None:
+                data[name] = value
+    if event.get("customer_ids"):
+        data["customer_ids"] = event["customer_ids"]
+    return [round(event["ts"] * 1000), _RANK[event_type], event["event_id"], data or None]
+
+
+@dataclass(slots=True)
+class ContactRecord:
+    """One emitted version of a contact record."""
+
+    facts: ContactFacts
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(vars(self.facts))
+        out["version"] = self.version
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContactRecord:
+        facts = dict(data)
+        version = facts.pop("version")
+        return cls(ContactFacts(**facts), version)
+
+
+def new_state(tenant: str, channel: str | None) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "channel": channel,
+        "events": [],
+        "last_ms": -1,
+        "closed": False,
+        "version": 0,
+        "emitted": None,
+    }
+
+
+def add_event(state: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Insert a canonical event into a contact state; False when its id is already there."""
+    item = compact_event(event)
+    event_id = item[2]
+    events = state["events"]
+    if any(known[2] == event_id for known in events):
+        return False
+    insort(events, item)
+    if item[0] > state["last_ms"]:
+        state["last_ms"] = item[0]
+    if item[1] in _CLOSING:
+        state["closed"] = True
+    if state["channel"] is None:
+        state["channel"] = event.get("channel")
+    return True
+
+
+def contact_status(state: dict[str, Any], watermark: float, idle_timeout_ms: int) -> str:
+    if state["closed"]:
+        return "closed"
+    if watermark * 1000 >= state["last_ms"] + idle_timeout_ms:
+        return "incomplete"
+    return "open"
+
+
+def fold_contact(
+    contact_id: str, state: dict[str, Any], short_abandon_ms: int, status: str
+) -> dict[str, Any]:
+    """The contact's facts (a dict with exactly the ContactFacts fields) from its sorted events."""
+    direction = started_reason = wrap_reason = None
+    started = queued = answered = ended = wrapped = abandoned = None
+    queues: list[str] = []
+    agents: list[str] = []
+    customer_ids: set[str] = set()
+    hold_ms = 0
+    hold_from = None
+    transfers = warm = cold = 0
+    max_tier = 1
+    deflected = False
+    cause = None
+    outage = False
+    disposition = ticket_id = None
+    resolvable = True
+    nps = csat = ces = None
+    message_intent = False
+    for ms, rank, _event_id, data in state["events"]:
+        if data is None:
+            data = _NO_DATA
+        elif "customer_ids" in data:
+            customer_ids.update(data["customer_ids"])
+        if rank in (_RECEIVED, _SENT):
+            message_intent = message_intent or bool(data.get("cancellation_intent"))
+        elif rank == _STARTED:
+            if started is None:
+                started = ms
+                direction = data.get("direction")
+                started_reason = data.get("reason")
+        elif rank == _QUEUED:
+            if queued is None:
+                queued = ms
+            queue = data.get("queue")
+            if queue is not None and queue not in queues:
+                queues.append(queue)
+        elif rank == _ANSWERED:
+            if answered is None:
+                answered = ms
+            agent = data.get("agent_id")
+            if agent is not None and agent not in agents:
+                agents.append(agent)
+        elif rank == _HOLD_STARTED:
+            if hold_from is None:
+                hold_from = ms
+        elif rank == _HOLD_ENDED:
+            if hold_from is not None:
+                hold_ms += ms - hold_from
+                hold_from = None
+        elif rank == _TRANSFERRED:
+            transfers += 1
+            mode = data.get("mode")
+            warm += mode == "warm"
+            cold += mode == "cold"
+            tier = data.get("tier")
+            if tier is not None and int(tier) > max_tier:
+                max_tier = int(tier)
+        elif rank == _ENDED:
+            if ended is None:
+                ended = ms
+        elif rank == _WRAPPED_UP:
+            if wrapped is None:
+                wrapped = ms
+                disposition = data.get("disposition")
+                wrap_reason = data.get("reason")
+                ticket_id = data.get("ticket_id")
+                resolvable = data.get("resolvable_in_one_contact", True)
+        elif rank == _ABANDONED:
+            if abandoned is None:
+                abandoned = ms
+        elif rank == _DEFLECTED:
+            if not deflected:
+                deflected = True
+                cause = data.get("cause")
+        elif rank == _IVR:
+            outage = outage or data.get("kind") == "outage"
+        elif rank == _SURVEY:
+            # A later survey of the same contact overrides the scores it carries.
+            nps = data.get("nps", nps)
+            csat = data.get("csat", csat)
+            ces = data.get("ces", ces)
+    if hold_from is not None and ended is not None and ended > hold_from:
+        hold_ms += ended - hold_from  # a hold still open when the contact ended closes there
+    reason = wrap_reason if wrap_reason is not None else started_reason
+    handled = answered is not None and ended is not None
+    return {
+        "contact_id": contact_id,
+        "tenant": state["tenant"],
+        "channel": state["channel"],
+        "direction": direction,
+        "customer_ids": sorted(customer_ids),
+        "reason": reason,
+        "queues": queues,
+        "agents": agents,
+        "started_at": _time(started),
+        "first_queued_at": _time(queued),
+        "answered_at": _time(answered),
+        "ended_at": _time(ended),
+        "wrapped_up_at": _time(wrapped),
+        "abandoned_at": _time(abandoned),
+        "talk_seconds": (ended - answered - hold_ms) / 1000 if handled else None,
+        "hold_seconds": hold_ms / 1000,
+        "acw_seconds": (wrapped - ended) / 1000
+        if wrapped is not None and ended is not None
+        else None,
+        "transfers": transfers,
+        "warm_transfers": warm,
+        "cold_transfers": cold,
+        "max_tier": max_tier,
+        "abandoned": abandoned is not None,
+        "short_abandon": abandoned is not None
+        and queued is not None
+        and abandoned - queued < short_abandon_ms,
+        "deflected": deflected,
+        "deflection_cause": cause,
+        "outage_message_heard": outage,
+        "disposition": disposition,
+        "resolvable_in_one_contact": resolvable,
+        "ticket_id": ticket_id,
+        "nps": nps,
+        "csat": csat,
+        "ces": ces,
+        "cancellation_intent": reason == "cancellation" or message_intent,
+        "status": status,
+    }
+
+
+def _time(ms: int | None) -> str | None:
+    return None if ms is None else format_utc(ms / 1000)
+
+
+class ContactFold:
+    """Contact states in ``store`` (a MutableMapping contact_id -> state, e.g. a Faust table)
+    plus the in-memory index of idle-timeout deadlines, rebuilt from the store on start."""
+
+    __slots__ = ("_deadlines", "_scheduled", "idle_timeout_ms", "short_abandon_ms", "store")
+
+    def __init__(
+        self,
+        store: MutableMapping[str, dict[str, Any]],
+        *,
+        short_abandon_seconds: float,
+        idle_timeout_seconds: float,
+    ) -> None:
+        self.store = store
+        self.short_abandon_ms = round(short_abandon_seconds * 1000)
+        self.idle_timeout_ms = round(idle_timeout_seconds * 1000)
+        # A heap of (deadline_ms, contact_id) with at most one entry per contact (the set):
+        # a contact whose deadline moved is re-pushed when its stale entry comes up, so the
+        # heap holds one entry per open contact, not one per event.
+        self._deadlines: list[tuple[int, str]] = []
+        self._scheduled: set[str] = set()
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the deadline index from the store (after a restart or a table recovery)."""
+        self._deadlines.clear()
+        self._scheduled.clear()
+        for contact_id, state in self.store.items():
+            if not state["closed"]:
+                self._schedule(contact_id, state)
+
+    def apply(self, events: Iterable[dict[str, Any]], watermark: float) -> list[ContactRecord]:
+        """Add a batch of canonical contact events; the records to emit (one per contact at
+        most: a batch that changes a contact twice emits its final state)."""
+        store = self.store
+        touched: dict[str, dict[str, Any]] = {}
+        for event in events:
+            contact_id = event["contact_id"]
+            state = touched.get(contact_id) or store.get(contact_id)
+            if state is None:
+                state = new_state(event["tenant"], event.get("channel"))
+            if add_event(state, event):
+                touched[contact_id] = state
+        records = []
+        for contact_id, state in touched.items():
+            record = self._refresh(contact_id, state, watermark)
+            if record is not None:
+                records.append(record)
+            if not state["closed"]:
+                self._schedule(contact_id, state)
+            store[contact_id] = state
+        return records
+
+    def sweep(self, watermark: float) -> list[ContactRecord]:
+        """Time out the open contacts whose deadline the watermark reached: their records.
+
+        ``sweep(math.inf)`` times out every open contact (the end of a finite replay).
+        """
+        limit = watermark * 1000
+        deadlines, store = self._deadlines, self.store
+        records = []
+        while deadlines and deadlines[0][0] <= limit:
+            _, contact_id = heapq.heappop(deadlines)
+            state = store.get(contact_id)
+            if state is None or state["closed"]:
+                self._scheduled.discard(contact_id)
+                continue
+            deadline = state["last_ms"] + self.idle_timeout_ms
+            if deadline > limit:  # a later event moved it
+                heapq.heappush(deadlines, (deadline, contact_id))
+                continue
+            self._scheduled.discard(contact_id)
+            record = self._refresh(contact_id, state, watermark)
+            if record is not None:
+                records.append(record)
+                store[contact_id] = state
+        return records
+
+    def _schedule(self, contact_id: str, state: dict[str, Any]) -> None:
+        if contact_id not in self._scheduled:
+            self._scheduled.add(contact_id)
+            heapq.heappush(self._deadlines, (state["last_ms"] + self.idle_timeout_ms, contact_id))
+
+    def _refresh(
+        self, contact_id: str, state: dict[str, Any], watermark: float
+    ) -> ContactRecord | None:
+        status = contact_status(state, watermark, self.idle_timeout_ms)
+        if status == "open" and state["emitted"] is None:
+            return None
+        facts = fold_contact(contact_id, state, self.short_abandon_ms, status)
+        if facts == state["emitted"]:
+            return None
+        state["version"] += 1
+        state["emitted"] = facts
+        return ContactRecord(ContactFacts(**facts), state["version"])

@@ -1,0 +1,220 @@
+"""Identity stitching: a union-find over identifier hashes, per tenant, with the contract's guards.
+
+Nodes are (tenant, identifier hash). Identifiers that appear together on one event's customer
+object (``contact.started``, ``identity.linked`` ...) are merged into one set, the stitched
+customer, unless a guard stops it (events.md, Identity; docs/identity.md explains the choices):
+
+- junk identifiers never get here (``canonicalise`` drops them);
+- an identifier that would join more than ``max_accounts`` distinct accounts becomes a **hub**
+  and never links again; merges it made before stay. Accounts are the ``customer_id`` and
+  ``account_id`` hashes, counted per kind (a customer_id with its own account_id is one
+  account, two customer_ids are two);
+- a merge that would put more than ``max_accounts`` accounts of a kind in one set is refused.
+
+Every merge, hub and refusal yields an audit record with its evidence. The **customer key** of a
+set is the smallest hash of its non-hub members: deterministic, and stable while the set grows
+unless a smaller identifier joins.
+
+Stored form, one value per node in a key-value table (``node_key(tenant, hash)`` -> dict); a
+node that is absent is a singleton set, not a hub::
+
+    member: {"root": <root hash>}                       (+ "hub": true)
+    root:   {"root": <own hash>, "members": [<sorted hashes>], "key": <hash> | None}
+                                                        (+ "hub": true)
+
+Every member points at its root directly (the smaller set is relinked on a merge), so a lookup
+is one read, which matters for the replicated table that every worker reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+ACCOUNT_KINDS = ("customer_id", "account_id")
+_ACCOUNT_PREFIXES = tuple(f"{kind}:" for kind in ACCOUNT_KINDS)
+
+
+def node_key(tenant: str, identifier: str) -> str:
+    # Identifier hashes are "kind:hex" and never contain "|", so the last "|" splits it back.
+    return f"{tenant}|{identifier}"
+
+
+def is_account(identifier: str) -> bool:
+    return identifier.startswith(_ACCOUNT_PREFIXES)
+
+
+class IdentityGraph:
+    __slots__ = ("max_accounts", "store")
+
+    def __init__(self, store: MutableMapping[str, dict[str, Any]], max_accounts: int) -> None:
+        self.store = store
+        self.max_accounts = max_accounts
+
+    # Reads: these are all any other worker needs (from the replicated table).
+
+    def root(self, tenant: str, identifier: str) -> str:
+        node = self.store.get(node_key(tenant, identifier))
+        return identifier if node is None else node["root"]
+
+    def is_hub(self, tenant: str, identifier: str) -> bool:
+        node = self.store.get(node_key(tenant, identifier))
+        return node is not None and node.get("hub", False)
+
+    def members(self, tenant: str, root: str) -> list[str]:
+        node = self.store.get(node_key(tenant, root))
+        return [root] if node is None else node["members"]
+
+    def set_key(self, tenant: str, root: str) -> str | None:
+        """The customer key of the set rooted at ``root`` (None when all its members are hubs)."""
+        node = self.store.get(node_key(tenant, root))
+        return root if node is None else node["key"]
+
+    def customer_key(self, tenant: str, identifiers: Iterable[str]) -> str | None:
+        """The stitched customer of a contact with these identifier hashes.
+
+        Hubs are ignored: a contact known only by hubs (a switchboard number) or by nothing is
+        anonymous (None) rather than attributed to whoever the hub linked first. When the
+        identifiers sit in several sets (a refused merge), the smallest key wins.
+        """
+        keys = []
+        for identifier in identifiers:
+            node = self.store.get(node_key(tenant, identifier))
+            if node is None:
+                keys.append(identifier)
+            elif not node.get("hub", False):
+                root = node["root"]
+                keys.append(node["key"] if root == identifier else self.set_key(tenant, root))
+        return min(keys) if keys else None
+
+    def reflects(self, audit: dict[str, Any]) -> bool:
+        """Whether this (possibly lagging, replicated) view already shows an audit's change:
+        a reader re-groups journeys on an audit record only once it does."""
+        tenant = audit["tenant"]
+        if audit["action"] == "merge":
+            return all(self.root(tenant, r) == audit["new_root"] for r in audit["merged_roots"])
+        if audit["action"] == "hub":
+            return self.is_hub(tenant, audit["evidence"]["identifiers"][0])
+        return True
+
+    # Writes: only the identity agent (single partition) calls these.
+
+    def link(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Link the identifiers of a canonical event; the audit records of what it changed."""
+        tenant = event["tenant"]
+        candidates = [i for i in event.get("customer_ids") or () if not self.is_hub(tenant, i)]
+        if len(candidates) < 2:
+            return []
+        audits: list[dict[str, Any]] = []
+        accounts = self._accounts(tenant, candidates)
+        if self._too_many(accounts):
+            contact_points = [i for i in candidates if not is_account(i)]
+            # First suspects: contact points whose set already holds an account, the bridges
+            # to someone else; then, if the event's own accounts still conflict, the rest.
+            carriers = [i for i in contact_points if self._accounts(tenant, [i])] or contact_points
+            for suspects in (carriers, contact_points):
+                if not self._too_many(accounts):
+                    break
+                for identifier in suspects:
+                    if identifier in candidates:
+                        audits.append(self._mark_hub(tenant, identifier, accounts, event))
+                        candidates.remove(identifier)
+                accounts = self._accounts(tenant, candidates)
+            if self._too_many(accounts):
+                audits.append(_audit("refused", tenant, event, candidates, accounts=accounts))
+                return audits
+        roots = sorted({self.root(tenant, i) for i in candidates})
+        if len(roots) > 1:
+            audits.append(self._merge(tenant, roots, candidates, event))
+        return audits
+
+    def _accounts(self, tenant: str, identifiers: Iterable[str]) -> list[str]:
+        roots = {self.root(tenant, i) for i in identifiers}
+        return sorted({m for r in roots for m in self.members(tenant, r) if is_account(m)})
+
+    def _too_many(self, accounts: list[str]) -> bool:
+        return any(
+            sum(a.startswith(prefix) for a in accounts) > self.max_accounts
+            for prefix in _ACCOUNT_PREFIXES
+        )
+
+    def _root_node(self, tenant: str, root: str) -> dict[str, Any]:
+        return self.store.get(node_key(tenant, root)) or {
+            "root": root,
+            "members": [root],
+            "key": root,
+        }
+
+    def _merge(
+        self, tenant: str, roots: list[str], identifiers: list[str], event: dict[str, Any]
+    ) -> dict[str, Any]:
+        nodes = {r: self._root_node(tenant, r) for r in roots}
+        # Union by size keeps relinking cheap; ties go to the smallest hash, for determinism.
+        new_root = min(roots, key=lambda r: (-len(nodes[r]["members"]), r))
+        old_keys = sorted({n["key"] for n in nodes.values() if n["key"] is not None})
+        members = sorted({m for n in nodes.values() for m in n["members"]})
+        for root, node in nodes.items():
+            if root == new_root:
+                continue
+            for member in node["members"]:
+                key = node_key(tenant, member)
+                relinked = {"root": new_root}
+                if self.is_hub(tenant, member):
+                    relinked["hub"] = True
+                self.store[key] = relinked
+        new_node = {"root": new_root, "members": members, "key": old_keys[0] if old_keys else None}
+        if nodes[new_root].get("hub"):
+            new_node["hub"] = True
+        self.store[node_key(tenant, new_root)] = new_node
+        return _audit(
+            "merge",
+            tenant,
+            event,
+            identifiers,
+            merged_roots=roots,
+            new_root=new_root,
+            old_keys=old_keys,
+            new_key=new_node["key"],
+        )
+
+    def _mark_hub(
+        self, tenant: str, identifier: str, accounts: list[str], event: dict[str, Any]
+    ) -> dict[str, Any]:
+        root = self.root(tenant, identifier)
+        root_node = self._root_node(tenant, root)
+        old_key = root_node["key"]
+        if root == identifier:
+            root_node["hub"] = True
+        else:
+            self.store[node_key(tenant, identifier)] = {"root": root, "hub": True}
+        hubs = {m for m in root_node["members"] if m == identifier or self.is_hub(tenant, m)}
+        root_node["key"] = min((m for m in root_node["members"] if m not in hubs), default=None)
+        self.store[node_key(tenant, root)] = root_node
+        return _audit(
+            "hub",
+            tenant,
+            event,
+            [identifier],
+            root=root,
+            accounts=accounts,
+            old_keys=[old_key] if old_key is not None else [],
+            new_key=root_node["key"],
+        )
+
+
+def _audit(
+    action: str, tenant: str, event: dict[str, Any], identifiers: list[str], **details: Any
+) -> dict[str, Any]:
+    """An audit record; ``affected_keys`` are the customer keys whose journeys must be rebuilt."""
+    record = {"action": action, "tenant": tenant, **details}
+    affected = set(details.get("old_keys", ()))
+    if details.get("new_key") is not None:
+        affected.add(details["new_key"])
+    record["affected_keys"] = sorted(affected)
+    record["evidence"] = {
+        "event_id": event["event_id"],
+        "event_type": event["event_type"],
+        "occurred_at": event["occurred_at"],
+        "identifiers": sorted(identifiers),
+    }
+    return record

@@ -1,0 +1,111 @@
+"""Faust tables as plain ``MutableMapping``s of JSON values, writable from a batch.
+
+The pure logic (``ContactFold``, ``Deduplicator``, ``IdentityGraph``, ``JourneyBook``) keeps its
+state in any ``MutableMapping``; this adapter puts a Faust table (RocksDB + changelog topic)
+behind it, with orjson for the values (Faust's own json codec is several times slower).
+
+Batches and partitions. A Faust table decides the local RocksDB partition and the changelog
+partition of a write from the *current event*, which a ``take_events`` batch does not set per
+event ("Cannot modify table key from outside of stream iteration"). ``use_partitioner=True``
+would silence that by hashing the table key instead, but the local store would still file the
+value under the partition of whatever event is current, which loses it at the next rebalance.
+So the stream sets the current event explicitly, one event at a time (``as_current``), and every
+table write lands in the partition of the event that caused it: exactly the semantics of
+per-event iteration, at batch speed. Tables are therefore co-partitioned with their source
+topic, whatever their keys; what must hold instead is that all events of one contact arrive on
+one partition, which ``streams.routing`` enforces by re-keying strays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import orjson
+from faust.streams import current_event
+from faust.types import EventT, StreamT, TableT
+
+
+class JsonTable(MutableMapping[str, Any]):
+    """A Faust table with ``raw`` key and value serializers, seen as str -> JSON value."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: TableT) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> Any:
+        raw = self.table.get(key.encode())
+        if raw is None:
+            raise KeyError(key)
+        return orjson.loads(raw)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.table.get(key.encode())
+        return default if raw is None else orjson.loads(raw)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key.encode()] = orjson.dumps(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key.encode()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.encode() in self.table
+
+    def __iter__(self) -> Iterator[str]:
+        return (key.decode() for key in self.table)
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        return ((key.decode(), orjson.loads(value)) for key, value in self.table.items())
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def as_current(stream: StreamT, event: EventT) -> None:
+    """Make ``event`` the one whose partition the next table reads and writes belong to."""
+    if current_event() is not event:
+        stream._set_current_event(event)  # Faust has no public setter; see the module docstring
+
+
+class PartitionView(MutableMapping[str, Any]):
+    """The keys of one source partition inside a table shared by all partitions of a worker.
+
+    Keys carry their partition as a prefix, so that a worker that gains a partition finds that
+    partition's state (for example the open contacts whose idle timeout it must watch) with a
+    scan, and per-partition logic never sees another partition's keys.
+    """
+
+    __slots__ = ("prefix", "table")
+
+    def __init__(self, table: JsonTable, partition: int) -> None:
+        self.table = table
+        self.prefix = f"{partition}/"
+
+    def __getitem__(self, key: str) -> Any:
+        return self.table[self.prefix + key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.table.get(self.prefix + key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[self.prefix + key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[self.prefix + key]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (self.prefix + key) in self.table
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self.items())
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        cut = len(self.prefix)
+        return (
+            (key[cut:], value) for key, value in self.table.items() if key.startswith(self.prefix)
+        )
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.items())

@@ -1,0 +1,223 @@
+import json
+
+from schemas.records import ContactFacts, JourneyFacts
+from schemas.times import format_utc, parse_rfc3339
+from streams.identity import IdentityGraph
+from streams.journeys import (
+    JourneyBook,
+    JourneyRecord,
+    build_journeys,
+    diff_journeys,
+    joins_journey,
+)
+
+T0 = parse_rfc3339("2026-01-05T09:00:00Z")
+DAY = 86400.0
+W = 7 * DAY
+
+
+def at(seconds):
+    return format_utc(T0 + seconds)
+
+
+def contact(cid, start, end=None, channel="voice", disposition="resolved", **fields):
+    """A handled inbound contact started ``start`` s after T0, wrapped up at ``end``."""
+    end = start + 600 if end is None else end
+    values = {
+        "direction": "inbound",
+        "customer_ids": ["customer_id:a"],
+        "started_at": at(start),
+        "first_queued_at": at(start + 5),
+        "answered_at": at(start + 20),
+        "ended_at": at(end - 60),
+        "wrapped_up_at": at(end),
+        "disposition": disposition,
+        "status": "closed",
+    }
+    values.update(fields)
+    return ContactFacts(contact_id=cid, tenant="acme", channel=channel, **values)
+
+
+def grouped(journeys):
+    return [j.contact_ids for j in journeys]
+
+
+def test_window_boundary_exactly_w_repeats_just_over_starts_a_new_journey():
+    first = contact("c1", 0, end=1000)
+    assert grouped(build_journeys([first, contact("c2", 1000 + W)], W, "k")) == [["c1", "c2"]]
+    assert grouped(build_journeys([first, contact("c2", 1000.001 + W)], W, "k")) == [
+        ["c1"],
+        ["c2"],
+    ]
+
+
+def test_end_is_wrap_up_else_end_else_abandon():
+    no_wrap = contact("c1", 0, end=1000, wrapped_up_at=None)  # ended at 940
+    assert grouped(build_journeys([no_wrap, contact("c2", 940 + W)], W, "k")) == [["c1", "c2"]]
+    assert len(build_journeys([no_wrap, contact("c2", 941 + W)], W, "k")) == 2
+    abandoned = contact(
+        "c1", 0, answered_at=None, ended_at=None, wrapped_up_at=None, abandoned_at=at(100)
+    )
+    assert len(build_journeys([abandoned, contact("c2", 100 + W)], W, "k")) == 1
+    assert len(build_journeys([abandoned, contact("c2", 101 + W)], W, "k")) == 2
+
+
+def test_window_counts_from_the_previous_contact_only():
+    journeys = build_journeys(
+        [contact("c1", 0), contact("c2", 6 * DAY), contact("c3", 13 * DAY + 600)], W, "k"
+    )
+    assert grouped(journeys) == [["c1", "c2", "c3"]]
+    # The previous contact by start, even when an earlier one (a long thread) ended later.
+    thread = contact("t", 0, end=10 * DAY, channel="email")
+    journeys = build_journeys([thread, contact("c2", DAY), contact("c3", 9 * DAY)], W, "k")
+    assert grouped(journeys) == [["t", "c2"], ["c3"]]
+
+
+def test_only_offered_inbound_contacts_join():
+    deflected = contact("d", 10, deflected=True, first_queued_at=None, answered_at=None)
+    outbound = contact("o", 20, direction="outbound")
+    short = contact("s", 30, answered_at=None, short_abandon=True, abandoned=True)
+    never_queued = contact("n", 40, first_queued_at=None, answered_at=None)
+    long_abandon = contact("l", 50, answered_at=None, abandoned=True)
+    answered_unqueued = contact("u", 60, first_queued_at=None)
+    assert [joins_journey(c) for c in (deflected, outbound, short, never_queued)] == [False] * 4
+    assert joins_journey(long_abandon) and joins_journey(answered_unqueued)
+    contacts = [deflected, outbound, short, never_queued, long_abandon, answered_unqueued]
+    assert grouped(build_journeys(contacts, W, "k")) == [["l", "u"]]
+
+
+def test_cross_channel_journey_and_per_channel_journeys():
+    contacts = [
+        contact("v1", 0, channel="voice"),
+        contact("e1", DAY, channel="email"),
+        contact("v2", 2 * DAY, channel="voice", disposition="unresolved"),
+    ]
+    [journey] = build_journeys(list(reversed(contacts)), W, "cust")
+    assert journey == JourneyFacts(
+        journey_id="v1",
+        customer_key="cust",
+        tenant="acme",
+        first_contact_id="v1",
+        first_started_at="2026-01-05T09:00:00.000Z",
+        contact_ids=["v1", "e1", "v2"],
+        channels=["voice", "email"],
+        resolved_at_first_contact=False,
+        first_contact_resolvable_in_one_contact=True,
+        last_disposition="unresolved",
+    )
+    per_channel = build_journeys(contacts, W, "cust", per_channel=True)
+    assert grouped(per_channel) == [["v1", "v2"], ["e1"]]
+    assert [j.resolved_at_first_contact for j in per_channel] == [False, True]
+    assert per_channel[1].channels == ["email"]
+
+
+def test_resolved_at_first_contact_needs_handled_resolved_and_alone():
+    def fcr(c):
+        [journey] = build_journeys([c], W, "k")
+        return journey.resolved_at_first_contact
+
+    assert fcr(contact("c", 0)) is True
+    assert fcr(contact("c", 0, disposition="follow_up")) is False
+    assert fcr(contact("c", 0, ended_at=None)) is False  # answered, never ended: not handled
+    abandoned = contact("c", 0, answered_at=None, ended_at=None, wrapped_up_at=None)
+    assert fcr(abandoned) is False
+    [journey] = build_journeys(
+        [contact("c", 0, resolvable_in_one_contact=False), contact("d", DAY)], W, "k"
+    )
+    assert journey.resolved_at_first_contact is False
+    assert journey.first_contact_resolvable_in_one_contact is False
+    assert journey.last_disposition == "resolved"
+
+
+def test_diff_reports_changed_and_superseded():
+    old = {
+        j.journey_id: j for j in build_journeys([contact("a", 0), contact("b", 9 * DAY)], W, "k")
+    }
+    new = build_journeys([contact("a", 0), contact("x", 4 * DAY), contact("b", 9 * DAY)], W, "k")
+    changed, superseded = diff_journeys(old, new)
+    assert grouped(changed) == [["a", "x", "b"]]
+    assert [j.journey_id for j in superseded] == ["b"]
+    assert diff_journeys({j.journey_id: j for j in new}, new) == ([], [])
+
+
+def emitted(records):
+    return [(r.facts.journey_id, r.version, r.superseded, r.facts.contact_ids) for r in records]
+
+
+def test_book_regroups_late_contacts_and_versions_grow():
+    book = JourneyBook({}, lambda tenant, ids: min(ids) if ids else None, W)
+    assert emitted(book.apply_contacts([contact("a", 0), contact("b", 9 * DAY)])) == [
+        ("a", 1, False, ["a"]),
+        ("b", 1, False, ["b"]),
+    ]
+    # A late contact bridges them: b's journey is superseded, a's grows.
+    assert emitted(book.apply_contacts([contact("x", 4 * DAY)])) == [
+        ("b", 2, True, ["b"]),
+        ("a", 2, False, ["a", "x", "b"]),
+    ]
+    # A new version of a contact that changes nothing a journey shows emits nothing ...
+    assert book.apply_contacts([contact("x", 4 * DAY, nps=9)]) == []
+    # ... one that does emits a new version.
+    changed = contact("b", 9 * DAY, disposition="escalated")
+    [record] = book.apply_contacts([changed])
+    assert (record.version, record.facts.last_disposition) == (3, "escalated")
+    data = json.loads(json.dumps(record.to_dict()))
+    assert data["version"] == 3 and data["superseded"] is False
+    assert JourneyRecord.from_dict(data) == record
+
+
+def test_book_rebuilds_customers_after_an_identity_merge(ev, json_store):
+    graph = IdentityGraph(json_store(), max_accounts=1)
+    book = JourneyBook(json_store(), graph.customer_key, W)
+    by_phone = contact("p", 0, channel="voice", customer_ids=["phone:1"])
+    by_mail = contact("m", DAY, channel="email", customer_ids=["email:1"])
+    assert emitted(book.apply_contacts([by_phone, by_mail])) == [
+        ("p", 1, False, ["p"]),
+        ("m", 1, False, ["m"]),
+    ]
+    [audit] = graph.link(ev("identity.linked", DAY, customer_ids=["email:1", "phone:1"]))
+    records = book.apply_identity("acme", audit["affected_keys"])
+    assert emitted(records) == [("m", 2, True, ["m"]), ("p", 2, False, ["p", "m"])]
+    assert records[1].facts.customer_key == "email:1"
+    assert records[1].facts.channels == ["voice", "email"]
+
+
+def test_book_files_contacts_without_a_customer_apart():
+    book = JourneyBook({}, lambda tenant, ids: None, W)
+    records = book.apply_contacts([contact("a", 0), contact("b", 10)])
+    assert [(r.facts.customer_key, r.facts.contact_ids) for r in records] == [
+        ("anonymous:a", ["a"]),
+        ("anonymous:b", ["b"]),
+    ]
+
+
+def test_book_moves_a_contact_whose_customer_changed():
+    keys = {"customer_id:a": "K1", "customer_id:b": "customer_id:b"}
+    book = JourneyBook({}, lambda tenant, ids: keys[ids[0]], W, per_channel=True)
+    book.apply_contacts([contact("a", 0), contact("b", DAY, customer_ids=["customer_id:b"])])
+    keys["customer_id:b"] = "K1"
+    records = book.apply_contacts([contact("b", DAY, customer_ids=["customer_id:b"], nps=1)])
+    assert emitted(records) == [("b", 2, True, ["b"]), ("a", 2, False, ["a", "b"])]
+    assert book.store["k|acme|b"] == "K1"
+    assert "c|acme|customer_id:b" not in book.store
+
+
+def test_book_loads_every_customer_a_contact_moves_into():
+    keys = {"customer_id:a": "K1", "customer_id:b": "K1", "customer_id:c": "K3"}
+    book = JourneyBook({}, lambda tenant, ids: keys[ids[0]], W)
+    book.apply_contacts(
+        [
+            contact("a", 0),
+            contact("b", DAY, customer_ids=["customer_id:b"]),
+            contact("c", 2 * DAY, customer_ids=["customer_id:c"]),
+        ]
+    )
+    keys["customer_id:b"] = "K3"  # identity changed, and no audit named K3
+    records = book.apply_contacts([contact("a", 0, nps=10)])
+    assert emitted(records) == [
+        ("c", 2, True, ["c"]),
+        ("a", 2, False, ["a"]),
+        ("b", 1, False, ["b", "c"]),
+    ]
+    assert sorted(book.store["c|acme|K3"]["contacts"]) == ["b", "c"]
+    assert sorted(book.store["c|acme|K1"]["contacts"]) == ["a"]
