@@ -10,6 +10,7 @@ Two stages, two Kafka hops for a contact's events:
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 import faust
 from faust.types import EventT, StreamT
@@ -18,7 +19,7 @@ from schemas.settings import Settings
 from schemas.topics import topic_names
 from streams.customers import CustomerStage
 from streams.ingest import PartitionIngest, RawMessage
-from streams.tables import JsonTable, PartitionView, as_current
+from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
 
 _RAW = {"key_serializer": "raw", "value_serializer": "raw"}
 
@@ -46,22 +47,25 @@ def wire(app: faust.App, settings: Settings) -> None:
         for key, value in messages:
             topic.send_soon(key=key, value=value)
 
+    stages: dict[int, _Partition] = {}
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
+        """Drop the in-memory indexes of partitions this worker lost: when one comes back, its
+        stage is rebuilt from the recovered table rather than from a stale index."""
+        for tp in revoked:
+            if tp.topic == names.raw_events:
+                stages.pop(tp.partition, None)
+
     @app.agent(raw, name="ingest")
     async def ingest(stream: StreamT) -> None:
-        stages: dict[int, PartitionIngest] = {}
         async for batch_events in stream.take_events(batch, within=within):
-            _forget_revoked(app, names.raw_events, stages)
+            written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
             for partition, group in _by_partition(batch_events).items():
-                as_current(stream, group[0])  # table state goes to this partition
-                stage = stages.get(partition)
-                if stage is None:
-                    stage = stages[partition] = PartitionIngest(
-                        settings,
-                        names.raw_events,
-                        PartitionView(contact_table, partition),
-                        PartitionView(dedup_table, partition),
-                    )
-                out = stage.process(
+                as_current(stream, group[0])  # table reads go to this partition
+                part = stages.get(partition) or _new_partition(partition)
+                stages[partition] = part
+                out = part.stage.process(
                     [
                         RawMessage(e.message.key, e.message.value, partition, e.message.offset)
                         for e in group
@@ -72,18 +76,59 @@ def wire(app: faust.App, settings: Settings) -> None:
                 send(events, out.events)
                 send(contacts, out.contacts)
                 send(identity, out.identity)
+                written.append((group[0], part.state))
+            await _write_state(app, stream, written)
+
+    def _new_partition(partition: int) -> _Partition:
+        # Write order: contacts before dedup, so that a kill between the two replays events
+        # that the contact fold already holds (it ignores their ids) rather than losing them.
+        state = (
+            WriteBehind(PartitionView(contact_table, partition)),
+            WriteBehind(PartitionView(dedup_table, partition)),
+        )
+        return _Partition(PartitionIngest(settings, names.raw_events, *state), state)
+
+    customer_state = (
+        WriteBehind(journey_table),
+        WriteBehind(key_table),
+        WriteBehind(identity_table),
+    )
+    customer_stage: list[CustomerStage] = []  # built lazily: tables are readable once recovered
 
     @app.agent(identity, name="customers")
     async def stitch(stream: StreamT) -> None:
-        stage: CustomerStage | None = None
         async for batch_events in stream.take_events(batch, within=within):
             as_current(stream, batch_events[0])  # one partition: all state lives in it
-            if stage is None:
-                stage = CustomerStage(settings, identity_table, journey_table, key_table)
-            out = stage.process([e.message.value for e in batch_events])
+            if not customer_stage:
+                journeys_state, keys_state, identity_state = customer_state
+                customer_stage.append(
+                    CustomerStage(settings, identity_state, journeys_state, keys_state)
+                )
+            out = customer_stage[0].process([e.message.value for e in batch_events])
             send(merges, out.merges)
             send(journeys, out.journeys)
             send(customers, out.customers)
+            await _write_state(app, stream, [(batch_events[0], customer_state)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Partition:
+    stage: PartitionIngest
+    state: tuple[WriteBehind, ...]  # in the order they must be written
+
+
+async def _write_state(
+    app: faust.App, stream: StreamT, written: list[tuple[EventT, tuple[WriteBehind, ...]]]
+) -> None:
+    """Acknowledge the batch's outputs, then write its state one store at a time, each made
+    durable (changelog acknowledged) before the next (streams.tables.WriteBehind)."""
+    await app.producer.flush()
+    levels = max((len(stores) for _, stores in written), default=0)
+    for level in range(levels):
+        for anchor, stores in written:
+            as_current(stream, anchor)
+            stores[level].flush()
+        await app.producer.flush()
 
 
 def _table(app: faust.App, name: str, partitions: int) -> JsonTable:
@@ -98,13 +143,3 @@ def _by_partition(batch: list[EventT]) -> dict[int, list[EventT]]:
     for event in batch:
         groups[event.message.partition].append(event)
     return groups
-
-
-def _forget_revoked(app: faust.App, topic: str, stages: dict[int, PartitionIngest]) -> None:
-    """Drop the in-memory indexes of partitions this worker lost: if one comes back, its stage
-    is rebuilt from the recovered table rather than from a stale index."""
-    if not stages:
-        return
-    assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
-    for partition in [p for p in stages if p not in assigned]:
-        del stages[partition]

@@ -8,15 +8,18 @@ from schemas.settings import Settings
 from streams.agents import wire
 
 
-def create_app(settings: Settings, worker_name: str = "worker-1") -> faust.App:
+def create_app(
+    settings: Settings, worker_name: str = "worker-1", store: str = "rocksdb://"
+) -> faust.App:
     """The stream app for one worker; ``worker_name`` keeps its RocksDB state apart from other
-    workers on the same machine (each directory may be opened by one process only)."""
+    workers on the same machine (each directory may be opened by one process only). ``store`` is
+    the table store URL: agent unit tests pass ``memory://``, which needs no RocksDB."""
     datadir = (settings.home / "stream" / worker_name).resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.stream.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
-        store="rocksdb://",
+        store=store,
         datadir=str(datadir),
         topic_partitions=settings.topics.partitions,
         topic_replication_factor=settings.topics.replication_factor,

@@ -109,3 +109,74 @@ class PartitionView(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self.items())
+
+
+_DELETED = object()
+_ABSENT = object()
+
+
+class WriteBehind(MutableMapping[str, Any]):
+    """Holds a batch's state changes in memory until ``flush`` writes them to ``store``.
+
+    A hard kill must lose nothing, so a batch's outputs are produced and acknowledged *before*
+    the state that records them as done is written: killed before the state write, the batch is
+    replayed from the old state and its outputs sent again (downstream keeps the latest version
+    or the first copy of an event id); killed after it, the outputs are already in Kafka. See
+    docs/streams.md, "Crashes".
+    """
+
+    __slots__ = ("pending", "store")
+
+    def __init__(self, store: MutableMapping[str, Any]) -> None:
+        self.store = store
+        self.pending: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.pending.get(key, _ABSENT)
+        if value is _ABSENT:
+            return self.store[key]
+        if value is _DELETED:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.pending.get(key, _ABSENT)
+        if value is _ABSENT:
+            return self.store.get(key, default)
+        return default if value is _DELETED else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.pending[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.pending[key] = _DELETED
+
+    def __contains__(self, key: object) -> bool:
+        if key in self.pending:
+            return self.pending[key] is not _DELETED
+        return key in self.store
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self.items())
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        for key, value in self.store.items():
+            if key not in self.pending:
+                yield key, value
+        for key, value in self.pending.items():
+            if value is not _DELETED:
+                yield key, value
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.items())
+
+    def flush(self) -> None:
+        store = self.store
+        for key, value in self.pending.items():
+            if value is _DELETED:
+                store.pop(key, None)
+            else:
+                store[key] = value
+        self.pending.clear()

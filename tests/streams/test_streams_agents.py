@@ -1,0 +1,263 @@
+"""The Faust wiring (``streams.agents``), driven through each agent's ``test_context``.
+
+No broker: the app runs with in-memory tables, the agents read an in-memory channel, and every
+message the app would produce (output topics and table changelogs) is caught where it enters the
+producer. The agents batch with ``take_events``: the batch size is set to the number of messages
+a test puts per batch and the batch timeout to an hour, so a batch is flushed exactly when it is
+full, never by the clock. ``take_events`` acknowledges a batch's events only when the agent asks
+for the next batch, after its body has produced everything, so waiting for those
+acknowledgements (a sensor counts them) is waiting for the batch to be processed.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from faust.sensors import Sensor
+from faust.types import TP
+
+from schemas.identifiers import hashed_identifiers
+from schemas.settings import load_settings, with_overrides
+from schemas.times import format_utc, parse_rfc3339
+from schemas.topics import topic_names
+from streams.app import create_app
+
+T0 = parse_rfc3339("2026-01-05T09:00:00Z")
+SETTINGS = load_settings(environ={}, config_file=None)
+NAMES = topic_names(SETTINGS)
+CUSTOMER = {"phone": "06 12 34 56 78", "email": "ada@example.org"}
+HASHES = hashed_identifiers(CUSTOMER, SETTINGS.pii_key)
+# Generous: only reached when the agent is stuck, which fails the test instead of hanging it.
+STUCK_SECONDS = 30
+
+
+def event(event_id, event_type, at, contact_id, channel="voice", **fields) -> bytes:
+    """A raw event of the contract ``at`` seconds after T0."""
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "schema_version": 1,
+            "occurred_at": format_utc(T0 + at),
+            "tenant": "acme",
+            "channel": channel,
+            "contact_id": contact_id,
+            **fields,
+        }
+    )
+
+
+def call(c, at, customer=CUSTOMER, channel="voice") -> list[bytes]:
+    """The raw events of a handled inbound contact ``c``, in order; ids ``<c>-1`` to ``<c>-5``."""
+    resolved = {"disposition": "resolved"}
+    return [
+        event(f"{c}-1", "contact.started", at, c, channel, direction="inbound", customer=customer),
+        event(f"{c}-2", "contact.queued", at + 5, c, channel, queue="billing"),
+        event(f"{c}-3", "contact.answered", at + 20, c, channel, agent_id="a1"),
+        event(f"{c}-4", "contact.ended", at + 200, c, channel),
+        event(f"{c}-5", "contact.wrapped_up", at + 230, c, channel, attributes=resolved),
+    ]
+
+
+Message = tuple[bytes | None, bytes, int]  # key, value, partition
+
+
+@dataclass(frozen=True)
+class Produced:
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None
+
+
+class Acknowledged(Sensor):
+    """Counts the events the agents' streams acknowledged; wakes waiters on each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.changed = asyncio.Event()
+        self.crash: BaseException | None = None
+
+    def on_stream_event_out(self, tp, offset, stream, event, state=None) -> None:
+        self.count += 1
+        self.changed.set()
+
+    async def on_agent_error(self, agent, exc: BaseException) -> None:
+        self.crash = exc
+        self.changed.set()
+
+    async def reach(self, count: int) -> None:
+        while self.count < count and self.crash is None:
+            self.changed.clear()
+            await self.changed.wait()
+        if self.crash is not None:
+            raise AssertionError(f"the agent crashed: {self.crash!r}") from self.crash
+
+
+@dataclass
+class Harness:
+    """One app with in-memory tables, its produced messages, and what its agents acknowledged."""
+
+    app: Any
+    assigned: set[TP] = field(default_factory=set)
+    produced: list[Produced] = field(default_factory=list)
+    acknowledged: Acknowledged = field(default_factory=Acknowledged)
+
+    def __post_init__(self) -> None:
+        self.app.producer.send_soon = self._catch
+        self.app.sensors.add(self.acknowledged)
+
+    def _catch(self, future) -> None:
+        pending = future.message
+        self.produced.append(
+            Produced(
+                pending.channel.get_topic_name(), pending.key, pending.value, pending.partition
+            )
+        )
+
+    async def hold(self, *partitions: int) -> None:
+        """Hold these raw partitions from now on; losing one is signalled as a rebalance does."""
+        held = {TP(NAMES.raw_events, p) for p in partitions}
+        lost = self.assigned - held
+        if lost:
+            await self.app.on_partitions_revoked.send(lost)
+        self.assigned = held
+
+    async def put_batch(self, agent, messages: list[Message]) -> None:
+        """Put one full batch and wait until the agent has processed it."""
+        target = self.acknowledged.count + len(messages)
+        for key, value, partition in messages:
+            await agent.put(value, key=key, partition=partition)
+        await asyncio.wait_for(self.acknowledged.reach(target), STUCK_SECONDS)
+
+    def on(self, topic: str) -> list[tuple[bytes | None, Any]]:
+        return [(p.key, orjson.loads(p.value)) for p in self.produced if p.topic == topic]
+
+    def changelog(self, table: str) -> list[tuple[str, int | None]]:
+        topic = f"{self.app.conf.id}-{table}-changelog"
+        return [(p.key.decode(), p.partition) for p in self.produced if p.topic == topic]
+
+
+@pytest.fixture
+def harness(tmp_path):
+    def make(batch_size: int) -> Harness:
+        settings = with_overrides(
+            with_overrides(SETTINGS, home=tmp_path),
+            stream={"batch_size": batch_size, "batch_seconds": 3600},
+        )
+        made = Harness(create_app(settings, store="memory://"))
+        made.hold(*range(settings.topics.partitions))
+        return made
+
+    return make
+
+
+async def run_batches(
+    h: Harness,
+    agent_name: str,
+    batches: list[list[Message]],
+    holding: list[tuple[int, ...]] | None = None,
+) -> None:
+    """Run the batches through the agent, one after the other; ``holding[i]`` is the raw
+    partitions the worker holds when batch ``i`` starts (all of them by default)."""
+    async with h.app.agents[agent_name].test_context(
+        on_error=h.acknowledged.on_agent_error
+    ) as agent:
+        for i, messages in enumerate(batches):
+            if holding is not None:
+                await h.hold(*holding[i])
+            await h.put_batch(agent, messages)
+
+
+def test_ingest_batch_over_two_partitions_routes_every_output(harness):
+    started_c1 = call("c1", 0)[0]
+    batch = [
+        (b"c1", started_c1, 0),
+        *[(b"c2", value, 1) for value in call("c2", 60, {"email": "ada@example.org"}, "chat")],
+        (b"x", b"not json", 1),  # the test context numbers offsets in put order: 6
+        (b"c1", started_c1, 0),  # a retry
+        (b"not-c3", event("c3-4", "contact.ended", 10, "c3"), 0),
+    ]
+    h = harness(batch_size=len(batch))
+    asyncio.run(run_batches(h, "ingest", [batch]))
+
+    assert [(key, e["event_id"]) for key, e in h.on(NAMES.events)] == [
+        (b"c1", "c1-1"),
+        *[(b"c2", f"c2-{i}") for i in range(1, 6)],
+    ]
+    [(dead_key, dead)] = h.on(NAMES.dead_letters)
+    assert dead_key == b"x"
+    assert (dead["topic"], dead["partition"], dead["offset"]) == (NAMES.raw_events, 1, 6)
+    [rekeyed] = [p for p in h.produced if p.topic == NAMES.raw_events]
+    assert (rekeyed.key, rekeyed.value) == (b"c3", batch[-1][1])
+    [(contact_key, record)] = h.on(NAMES.contacts)
+    assert (contact_key, record["status"], record["channel"]) == (b"c2", "closed", "chat")
+    identity = h.on(NAMES.identity)
+    assert [(key, m["kind"]) for key, m in identity] == [(b"acme", "link"), (b"acme", "contact")]
+    assert identity[0][1]["body"]["customer_ids"] == HASHES
+    assert identity[1][1]["body"]["contact_id"] == "c2"
+
+    # Every state write lands in the changelog partition of the source partition it belongs to.
+    writes = h.changelog("contact-state") + h.changelog("dedup-state")
+    assert sorted(writes) == [
+        ("0/c1", 0),
+        ("0/c1-1", 0),
+        ("1/c2", 1),
+        *[(f"1/c2-{i}", 1) for i in range(1, 6)],
+    ]
+
+
+def test_ingest_recovers_a_partition_from_its_table_after_losing_it(harness):
+    c1, c9 = call("c1", 0), call("c9", 0)
+    h = harness(batch_size=3)
+    batches = [
+        [(b"c1", value, 1) for value in c1[:3]],
+        [(b"c9", value, 0) for value in c9[:3]],
+        [(b"c1", value, 1) for value in (c1[0], *c1[3:])],
+    ]
+    # Partition 1 moves to another worker (its in-memory stage is dropped), then comes back: its
+    # stage is rebuilt from the table.
+    asyncio.run(run_batches(h, "ingest", batches, holding=[(0, 1), (0,), (0, 1)]))
+
+    assert [e["event_id"] for _, e in h.on(NAMES.events)] == [
+        *["c1-1", "c1-2", "c1-3"],
+        *["c9-1", "c9-2", "c9-3"],
+        *["c1-4", "c1-5"],  # the retried start is still known as a duplicate
+    ]
+    [(_, record)] = h.on(NAMES.contacts)
+    assert (record["contact_id"], record["status"]) == ("c1", "closed")
+    # Its first events were folded before the partition moved, and are still part of it.
+    assert (record["started_at"], record["answered_at"]) == (format_utc(T0), format_utc(T0 + 20))
+
+
+def test_customers_agent_stitches_what_ingest_produced(harness):
+    # The same person calls, then chats the next day from their e-mail only, on another
+    # partition: only the link from the call's start joins the two contacts.
+    chat = call("c2", 86400, {"email": "ada@example.org"}, "chat")
+    raw = [(b"c1", value, 0) for value in call("c1", 0)] + [(b"c2", value, 1) for value in chat]
+    upstream = harness(batch_size=len(raw))
+    asyncio.run(run_batches(upstream, "ingest", [raw]))
+    identity = [(p.key, p.value, 0) for p in upstream.produced if p.topic == NAMES.identity]
+    assert len(identity) == 3  # the call's link, then both contact records
+
+    h = harness(batch_size=len(identity))
+    asyncio.run(run_batches(h, "customers", [identity]))
+
+    email, phone = HASHES  # sorted: "email:..." < "phone:..."
+    [(_, audit)] = h.on(NAMES.identity_merges)
+    assert (audit["action"], audit["new_key"]) == ("merge", email)
+    [(journey_key, journey)] = h.on(NAMES.journeys)
+    assert journey_key == b"c1"
+    assert (journey["customer_key"], journey["contact_ids"]) == (email, ["c1", "c2"])
+    assert (journey["channels"], journey["version"]) == (["voice", "chat"], 1)
+    assert [(key, c["customer_key"], c["version"]) for key, c in h.on(NAMES.customers)] == [
+        (f"acme|{email}".encode(), email, 1),
+        (f"acme|{phone}".encode(), email, 1),
+    ]
+    # One partition: every table write of the stage lands in it.
+    tables = ("identity-state", "journey-state", "customer-key-state")
+    writes = [write for table in tables for write in h.changelog(table)]
+    assert writes and {partition for _, partition in writes} == {0}

@@ -1,0 +1,242 @@
+"""PartitionIngest: one raw-events partition, batch by batch, over plain stores (no broker)."""
+
+import base64
+
+import orjson
+import pytest
+
+from schemas.identifiers import hashed_identifiers
+from schemas.routing import routing_key
+from schemas.settings import load_settings
+from schemas.times import format_utc, parse_rfc3339
+from schemas.topics import topic_names
+from streams.ingest import PartitionIngest, RawMessage
+
+T0 = parse_rfc3339("2026-01-05T09:00:00Z")
+SETTINGS = load_settings(environ={}, config_file=None)
+RAW_TOPIC = topic_names(SETTINGS).raw_events
+LATENESS = SETTINGS.stream.lateness_seconds
+IDLE = SETTINGS.stream.idle_timeout_seconds
+CUSTOMER = {"phone": "06 12 34 56 78", "email": "Ada@Example.org"}
+HASHES = hashed_identifiers(CUSTOMER, SETTINGS.pii_key)
+
+
+def raw(event_type, at, contact_id="c1", *, event_id=None, **fields):
+    """A raw event of the contract ``at`` seconds after T0."""
+    event = {
+        "event_id": event_id or f"{contact_id}-{event_type}",
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": format_utc(T0 + at),
+        "tenant": "acme",
+        **fields,
+    }
+    if contact_id is not None:
+        event["contact_id"] = contact_id
+        event.setdefault("channel", "voice")
+    return event
+
+
+def voice_contact(contact_id="c1", at=0, customer=CUSTOMER):
+    """A handled inbound call, from start to wrap-up, in order."""
+    return [
+        raw("contact.started", at, contact_id, direction="inbound", customer=customer),
+        raw("contact.queued", at + 5, contact_id, queue="billing"),
+        raw("contact.answered", at + 20, contact_id, agent_id="a1"),
+        raw("contact.ended", at + 200, contact_id),
+        raw("contact.wrapped_up", at + 230, contact_id, attributes={"disposition": "resolved"}),
+    ]
+
+
+def message(event, *, key=None, partition=0, offset=0):
+    """``event`` as it sits on the raw topic; keyed by the routing rule unless ``key`` is given."""
+    if key is None:
+        key = routing_key(event).encode()
+    return RawMessage(key, orjson.dumps(event), partition, offset)
+
+
+def batch(events, partition=0, first_offset=0):
+    return [message(e, partition=partition, offset=first_offset + i) for i, e in enumerate(events)]
+
+
+def decoded(produced):
+    return [(key, orjson.loads(value)) for key, value in produced]
+
+
+@pytest.fixture
+def stores(json_store):
+    return json_store(), json_store()  # contact states, dedup ids
+
+
+@pytest.fixture
+def stage(stores):
+    return PartitionIngest(SETTINGS, RAW_TOPIC, *stores)
+
+
+def test_bad_messages_become_dead_letters_with_their_bytes_source_and_errors(stage):
+    valid = raw("contact.started", 0, direction="inbound", customer=CUSTOMER)
+    no_queue = raw("contact.queued", 5)
+    year_10000 = raw("contact.ended", 10, occurred_at="9999-12-31T23:30:00-01:00")
+    messages = [
+        message(valid, partition=3, offset=10),
+        RawMessage(b"k1", b'{"event_id": "e1", ', 3, 11),
+        message(no_queue, partition=3, offset=12),
+        message(year_10000, partition=3, offset=13),
+    ]
+    out = stage.process(messages)
+
+    assert [orjson.loads(v)["event_id"] for _, v in out.events] == ["c1-contact.started"]
+    dead = decoded(out.dead_letters)
+    assert [key for key, _ in dead] == [b"k1", b"c1", b"c1"]
+    for (_, record), original in zip(dead, messages[1:], strict=True):
+        assert (record["topic"], record["partition"]) == (RAW_TOPIC, 3)
+        assert record["offset"] == original.offset
+        assert base64.b64decode(record["raw_base64"]) == original.value
+        assert record["raw_size"] == len(original.value)
+    assert dead[0][1]["errors"] == ["$: expected a JSON document, got invalid JSON"]
+    assert len(dead[1][1]["errors"]) == 1 and dead[1][1]["errors"][0].startswith("queue:")
+    assert dead[2][1]["errors"] == ["occurred_at: year 10000 is out of range"]
+    assert out.contacts == out.rekeyed == []
+
+
+def test_mis_keyed_message_is_rekeyed_not_folded_and_not_remembered(stage, stores):
+    *opening, wrap_up = voice_contact()
+    out = stage.process([*batch(opening), message(wrap_up, key=b"not-c1", offset=4)])
+
+    assert out.rekeyed == [(b"c1", orjson.dumps(wrap_up))]
+    assert len(out.events) == 4 and out.duplicates == 0
+    assert out.contacts == []  # the wrap-up that closes it was not folded here
+    assert "c1-contact.wrapped_up" not in stores[1]
+
+    # The re-keyed copy comes back through the raw topic with the right key: it is new.
+    key, value = out.rekeyed[0]
+    again = stage.process([RawMessage(key, value, 0, 5)])
+    assert again.duplicates == 0 and again.rekeyed == []
+    assert [orjson.loads(v)["event_id"] for _, v in again.events] == ["c1-contact.wrapped_up"]
+    [(contact_key, record)] = decoded(again.contacts)
+    assert contact_key == b"c1"
+    assert (record["status"], record["disposition"]) == ("closed", "resolved")
+    assert record["wrapped_up_at"] == format_utc(T0 + 230)
+
+
+@pytest.mark.parametrize(
+    ("event", "right_key"),
+    [
+        (raw("agent.state_changed", 0, None, agent_id="a1", event_id="s1"), b"a1"),
+        (raw("identity.linked", 0, None, customer=CUSTOMER, event_id="l1"), b"l1"),
+    ],
+)
+def test_events_without_a_contact_route_by_agent_then_event_id(stage, event, right_key):
+    assert stage.process([message(event, key=b"")]).rekeyed == [(right_key, orjson.dumps(event))]
+    assert len(stage.process([message(event, key=right_key)]).events) == 1
+
+
+def test_duplicates_count_once_within_and_across_batches(stage, stores):
+    started, queued = voice_contact()[:2]
+    first = stage.process(batch([started, started, queued, started]))
+    assert first.duplicates == 2
+    assert [orjson.loads(v)["event_id"] for _, v in first.events] == [
+        "c1-contact.started",
+        "c1-contact.queued",
+    ]
+    assert len(first.identity) == 1  # the start's identifiers, linked once
+
+    retried = stage.process(batch([queued], first_offset=4))
+    assert (retried.duplicates, retried.events, retried.identity) == (1, [], [])
+    assert sorted(stores[1]) == ["c1-contact.queued", "c1-contact.started"]
+
+
+def test_events_with_two_usable_identifiers_produce_identity_links(stage):
+    events = [
+        raw("contact.started", 0, "c1", direction="inbound", customer=CUSTOMER),
+        raw("contact.started", 1, "c2", direction="inbound", customer={"phone": "0612345678"}),
+        # junk is dropped before linking: one usable identifier left, nothing to link
+        raw("contact.started", 2, "c3", direction="inbound", customer={**CUSTOMER, "phone": "0"}),
+        raw("identity.linked", 3, None, event_id="l1", customer={**CUSTOMER, "customer_id": "C7"}),
+    ]
+    out = stage.process(batch(events))
+
+    assert [key for key, _ in out.identity] == [b"acme", b"acme"]
+    links = [message for _, message in decoded(out.identity)]
+    assert [m["kind"] for m in links] == ["link", "link"]
+    assert [m["body"]["event_id"] for m in links] == ["c1-contact.started", "l1"]
+    assert links[0]["body"]["customer_ids"] == HASHES
+    linked = hashed_identifiers({**CUSTOMER, "customer_id": "C7"}, SETTINGS.pii_key)
+    assert links[1]["body"]["customer_ids"] == linked
+    assert len(linked) == 3
+    assert "customer" not in links[0]["body"]  # raw identifiers never leave ingest
+    assert out.contacts == []  # an identity.linked event is not part of any contact
+
+
+def test_closing_event_emits_the_record_to_contacts_and_to_identity(stage):
+    out = stage.process(batch(voice_contact()))
+
+    [(key, record)] = decoded(out.contacts)
+    assert key == b"c1"
+    assert record["version"] == 1
+    assert record["status"] == "closed"
+    assert record["customer_ids"] == HASHES
+    assert (record["queues"], record["agents"]) == (["billing"], ["a1"])
+    assert (record["talk_seconds"], record["acw_seconds"]) == (180.0, 30.0)
+    facts = {name: value for name, value in record.items() if name != "version"}
+    # The link from the start precedes the record, so identity files it under the merged customer.
+    assert decoded(out.identity) == [
+        (b"acme", {"kind": "link", "body": orjson.loads(out.events[0][1])}),
+        (b"acme", {"kind": "contact", "body": facts}),
+    ]
+
+
+def test_idle_timeout_closes_a_contact_as_incomplete_through_the_stage(stage):
+    started, queued = voice_contact()[:2]  # last event at T0 + 5
+    stage.process(batch([started, queued]))
+
+    # The watermark trails the latest event by the lateness: one second short of the timeout.
+    other = voice_contact("c2", at=5 + IDLE + LATENESS - 1)[0]
+    assert stage.process(batch([other], first_offset=2)).contacts == []
+
+    later = raw("contact.queued", 5 + IDLE + LATENESS, "c2", queue="billing")
+    out = stage.process(batch([later], first_offset=3))
+    [(key, record)] = decoded(out.contacts)
+    assert key == b"c1"
+    assert (record["status"], record["version"]) == ("incomplete", 1)
+    assert record["first_queued_at"] == format_utc(T0 + 5)
+    assert [m["kind"] for _, m in decoded(out.identity)] == ["contact"]
+
+
+def test_out_of_order_batches_end_with_the_in_order_record(json_store):
+    started, queued, answered, ended, wrapped = voice_contact()
+    in_order = PartitionIngest(SETTINGS, RAW_TOPIC, json_store(), json_store())
+    [(_, expected)] = decoded(in_order.process(batch(voice_contact())).contacts)
+
+    shuffled = PartitionIngest(SETTINGS, RAW_TOPIC, json_store(), json_store())
+    first = decoded(shuffled.process(batch([wrapped, answered])).contacts)
+    second = decoded(shuffled.process(batch([ended, started, queued], first_offset=2)).contacts)
+
+    # The wrap-up closes the contact at once; the late events update it as a new version.
+    assert [record["version"] for _, record in first + second] == [1, 2]
+    assert first[0][1]["started_at"] is None
+    assert second[0][1] == {**expected, "version": 2}
+
+
+def test_a_restarted_stage_absorbs_a_replay_from_its_stores(stores):
+    events = voice_contact()
+    PartitionIngest(SETTINGS, RAW_TOPIC, *stores).process(batch(events))
+
+    restarted = PartitionIngest(SETTINGS, RAW_TOPIC, *stores)
+    replay = restarted.process(batch(events))
+    assert replay.duplicates == len(events)
+    assert (replay.events, replay.contacts, replay.identity) == ([], [], [])
+
+
+def test_a_replay_after_the_dedup_window_changes_no_contact(stage, stores):
+    events = voice_contact()
+    stage.process(batch(events))
+    # Event time moves on by more than the lateness: the contact's ids leave the dedup store.
+    stage.process(batch(voice_contact("c2", at=230 + LATENESS + 1)[:1], first_offset=5))
+    assert not any(event_id.startswith("c1-") for event_id in stores[1])
+
+    replay = stage.process(batch(events, first_offset=6))
+    # Accepted again as events, but the contact already holds these ids: no new version.
+    assert (replay.duplicates, len(replay.events)) == (0, len(events))
+    assert replay.contacts == []
+    assert stores[0]["c1"]["version"] == 1
