@@ -132,10 +132,9 @@ async def _write_state(
 
 
 def _table(app: faust.App, name: str, partitions: int) -> JsonTable:
-    table = app.Table(name, partitions=partitions)
-    # Bytes in and out: JsonTable encodes with orjson (Faust's json codec is far slower).
-    table.key_serializer = table.value_serializer = "raw"
-    return JsonTable(table)
+    # Bytes in and out (Faust's "raw" codec, also for the changelog and its recovery): JsonTable
+    # encodes with orjson, several times faster than Faust's json codec.
+    return JsonTable(app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes))
 
 
 def _by_partition(batch: list[EventT]) -> dict[int, list[EventT]]:

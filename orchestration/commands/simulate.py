@@ -1,0 +1,126 @@
+"""``omnicx simulate``: generate a contact centre's events with their ground truth."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from pipelines.simulator.catalog import TENANT_NAMES
+from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
+from pipelines.simulator.files import write_events, write_ground_truth
+from pipelines.simulator.run import Simulation
+from schemas.settings import Settings
+
+
+@click.command()
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same bytes.")
+@click.option("--days", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--agents", type=click.IntRange(min=3), default=60, show_default=True)
+@click.option("--tenants", type=click.IntRange(1, len(TENANT_NAMES)), default=3, show_default=True)
+@click.option(
+    "--load",
+    type=click.FloatRange(0.05, 2.0),
+    default=SimulationConfig.load,
+    show_default=True,
+    help="Offered work / staffed capacity; 0.1 gives a few hundred events a day.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2026-01-05",
+    show_default=True,
+    help="First simulated day (UTC).",
+)
+@click.option("--to", "target", type=click.Choice(["file", "kafka"]), required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (required with --to file; with --to kafka, for the ground truth).",
+)
+@click.option("--duplicates", type=click.FloatRange(0, 1), help="Share of events re-sent.")
+@click.option("--disorder", type=click.FloatRange(0, 1), help="Share of events sent out of order.")
+@click.option("--malformed", type=click.FloatRange(0, 1), help="Broken messages per event.")
+@click.option(
+    "--no-faults", is_flag=True, help="A clean feed: no duplicates, disorder or bad messages."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@click.pass_obj
+def simulate(
+    settings: Settings,
+    seed: int,
+    days: int,
+    agents: int,
+    tenants: int,
+    load: float,
+    start: datetime,
+    target: str,
+    out: Path | None,
+    duplicates: float | None,
+    disorder: float | None,
+    malformed: float | None,
+    no_faults: bool,
+    progress: bool | None,
+) -> None:
+    """Simulate a multichannel contact centre and send its events to Kafka or to files.
+
+    \b
+    omnicx simulate --seed 7 --days 1 --to kafka
+    omnicx simulate --seed 7 --days 1 --to file --out runs/day1
+    """
+    rates = {"duplicates": duplicates, "disorder": disorder, "malformed": malformed}
+    chosen = {name: rate for name, rate in rates.items() if rate is not None}
+    if no_faults and chosen:
+        raise click.UsageError("--no-faults cannot be combined with fault rates")
+    if target == "file" and out is None:
+        raise click.UsageError("--to file needs --out DIR")
+    faults = replace(FaultRates.none() if no_faults else FaultRates(), **chosen)
+    try:
+        config = SimulationConfig(
+            seed=seed,
+            days=days,
+            agents=agents,
+            tenants=tenants,
+            load=load,
+            start=start.date(),
+            faults=faults,
+        )
+        simulation = Simulation(config, settings)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    show = sys.stderr.isatty() if progress is None else progress
+    messages = tqdm(
+        simulation.messages(), unit=" msg", file=sys.stderr, disable=not show, mininterval=0.5
+    )
+    if target == "file":
+        out.mkdir(parents=True, exist_ok=True)
+        count = write_events(messages, out / "events.jsonl")
+        where = str(out)
+    else:
+        from pipelines.kafka_io import KafkaUnavailable
+        from pipelines.producer import produce, raw_events_topic
+
+        try:
+            count = produce(messages, settings)
+        except KafkaUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        where = f"{raw_events_topic(settings)} at {settings.kafka.bootstrap}"
+    if out is not None:
+        write_ground_truth(simulation, out)
+    faults_seen = simulation.faults or {}
+    click.echo(
+        f"sent {count} messages ({simulation.events} events, "
+        f"{faults_seen.get('duplicates', 0)} duplicates, "
+        f"{faults_seen.get('out_of_order', 0)} out of order, "
+        f"{faults_seen.get('malformed', 0)} malformed) to {where}"
+    )
+    if out is not None:
+        click.echo(f"ground truth in {out}")

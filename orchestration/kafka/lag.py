@@ -1,0 +1,63 @@
+"""How far a consumer group is behind the end of its topics, and waiting until it caught up."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+
+from pipelines.kafka_io import admin_client, consumer
+from schemas.settings import Settings
+
+
+def consumer_lag(settings: Settings, group_id: str, topics: list[str]) -> dict[str, int]:
+    """Messages not yet committed by ``group_id``, per topic (a never-committed partition counts
+    from its beginning)."""
+    reader = consumer(settings)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in reader.partitions_for_topic(topic)
+        ]
+        ends = reader.end_offsets(partitions)
+        starts = reader.beginning_offsets(partitions)
+    finally:
+        reader.close()
+    committed = _committed_offsets(settings, group_id, partitions)
+    lag = dict.fromkeys(topics, 0)
+    for tp in partitions:
+        position = committed.get(tp)
+        done = position.offset if position is not None and position.offset >= 0 else starts[tp]
+        lag[tp.topic] += max(ends[tp] - done, 0)
+    return lag
+
+
+def _committed_offsets(settings: Settings, group_id: str, partitions: list[TopicPartition]) -> dict:
+    # The group coordinator is not available for a moment after a broker's first start (the
+    # offsets topic is being created): that error is retriable, within the request timeout.
+    deadline = time.monotonic() + settings.kafka.request_timeout_seconds
+    with admin_client(settings) as admin:
+        while True:
+            try:
+                return admin.list_group_offsets({group_id: partitions}).get(group_id, {})
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+
+
+def wait_until_caught_up(
+    settings: Settings, group_id: str, topics: list[str], timeout_seconds: float
+) -> dict[str, int]:
+    """Poll until the group has no lag on ``topics`` twice in a row (a stage may still be
+    producing into a later topic between two polls), or the time is up; returns the last lag."""
+    deadline = time.monotonic() + timeout_seconds
+    quiet_polls = 0
+    lag = consumer_lag(settings, group_id, topics)
+    while time.monotonic() < deadline:
+        quiet_polls = quiet_polls + 1 if not any(lag.values()) else 0
+        if quiet_polls >= 2:
+            break
+        time.sleep(1.0)
+        lag = consumer_lag(settings, group_id, topics)
+    return lag

@@ -1,0 +1,28 @@
+"""Settings as ``OMNICX_*`` environment variables: the inverse of ``load_settings``.
+
+Used to hand a process's exact settings to the subprocesses it starts (stream workers, the
+sink) and to show operators the effective configuration (``omnicx config``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from schemas.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    return dict(_flatten(settings, "OMNICX_"))
+
+
+def _flatten(section: Any, prefix: str):
+    for f in fields(section):
+        value = getattr(section, f.name)
+        name = f"{prefix}{f.name.upper()}"
+        if is_dataclass(value):
+            yield from _flatten(value, f"{name}_")
+        elif isinstance(value, bool):
+            yield name, "true" if value else "false"
+        else:
+            yield name, str(value)
