@@ -86,6 +86,47 @@ class KpiSettings:
 
 
 @dataclass(frozen=True)
+class ChurnSettings:
+    """The churn-risk knobs of kpis.md: look-back, flag threshold and one weight per signal."""
+
+    lookback_days: int = 30
+    threshold: int = 50
+    weight_nps_detractor: int = 30
+    weight_csat_1_2: int = 25
+    weight_ces_1_3: int = 15
+    weight_unresolved_journey: int = 25
+    weight_abandons: int = 15
+    weight_escalation_unresolved_48h: int = 20
+    weight_cancellation_intent: int = 40
+    weight_opted_out: int = 10
+
+
+@dataclass(frozen=True)
+class ChecksSettings:
+    """Thresholds of the data-quality checks that block the KPI marts."""
+
+    dead_letter_max_share: float = 0.01  # dead letters / all messages landed
+    # A day whose events fall below this share of the previous day's (same hours) has collapsed.
+    min_events_ratio_to_previous_day: float = 0.2
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """The Parquet lake, its sink and the analysts' DuckDB file (docs/warehouse.md)."""
+
+    lake_dir: Path = Path("lake")  # relative to home
+    duckdb_file: Path = Path("warehouse.duckdb")  # relative to home
+    sink_group_id: str = "omnicx-lake-sink"
+    sink_instance_id: str = ""  # static group membership; "": this host's name
+    sink_batch_rows: int = 50_000  # a file closes at each multiple of this many offsets
+    sink_batch_seconds: float = 30.0  # ... or when its first record waited this long
+    compact_min_files: int = 8  # this many small files in a row are merged into one
+    compact_target_rows: int = 1_000_000  # a file spanning fewer offsets is small
+    # Parts a compaction replaced stay readable this long, for queries that already listed them.
+    compact_grace_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
     pii_key: str = "omnicx-local-development-key"
@@ -93,10 +134,21 @@ class Settings:
     topics: TopicSettings = field(default_factory=TopicSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
     kpis: KpiSettings = field(default_factory=KpiSettings)
+    churn: ChurnSettings = field(default_factory=ChurnSettings)
+    checks: ChecksSettings = field(default_factory=ChecksSettings)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
 
     @property
     def kafka_dir(self) -> Path:
         return self.home / "kafka"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / self.warehouse.lake_dir
+
+    @property
+    def duckdb_file(self) -> Path:
+        return self.home / self.warehouse.duckdb_file
 
 
 def load_settings(

@@ -1,0 +1,243 @@
+"""Benchmark of the lake: how fast the sink lands rows, and how fast a day-level KPI-like query
+runs over ten million contacts.
+
+1. Landing: canonical events (JSON, as on the `events` topic) go through the sink's landing path
+   (decode, Arrow columns, zstd Parquet, fsync, rename) in batches of ``sink_batch_rows``.
+   With ``--kafka``, also end to end: the events are produced to fresh topics of the broker the
+   settings name (``omnicx kafka start``) and a LakeSink consumes and lands them.
+2. Query: synthetic contact versions are written straight into the lake with pyarrow/numpy,
+   the warehouse is built, and a count/sum per started_day x tenant x channel is timed through
+   int_contacts (latest version of each contact, customer key joined) and through the staging
+   view (every version, no resolution).
+
+Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_sink.py [--contacts 10000000] [--events 200000] [--kafka]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.settings import Settings, load_settings, with_overrides
+from warehouse.build import build_warehouse, connect_read_only
+from warehouse.landing import lake_file_path, records_table, write_atomically
+from warehouse.tables import CONTACT_VERSIONS, CUSTOMER_KEYS, EVENTS, LakeTable
+
+T0_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
+DAYS = 30
+TENANTS = np.array(["acme", "globex", "initech"])
+CHANNELS = np.array(["voice", "email", "chat", "sms", "social"])
+QUEUES = np.array(["billing", "retention", "tech", "sales"])
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    timestamp: int
+    value: bytes
+
+
+def synthetic_events(count: int) -> list[Record]:
+    records = []
+    for n in range(count):
+        event = {
+            "event_id": f"e{n}",
+            "event_type": "contact.queued",
+            "schema_version": 1,
+            "occurred_at": "2026-01-05T09:00:00.000Z",
+            "ts": 1767603600.0 + n,
+            "tenant": "acme",
+            "channel": "voice",
+            "direction": None,
+            "contact_id": f"c{n // 8}",
+            "agent_id": None,
+            "queue": "billing",
+            "customer_ids": [f"phone:{n % 9973:08x}"],
+            "attributes": {"skill": "billing", "priority": 2},
+        }
+        records.append(Record(0, n, T0_MS + n, orjson.dumps(event)))
+    return records
+
+
+def bench_landing(settings: Settings, count: int) -> None:
+    records = synthetic_events(count)
+    size = settings.warehouse.sink_batch_rows
+    started = time.perf_counter()
+    for first in range(0, count, size):
+        batch = records[first : first + size]
+        path = lake_file_path(
+            settings.lake_dir, EVENTS, "2026-01-05", 0, batch[0].offset, batch[-1].offset
+        )
+        write_atomically(records_table(EVENTS, batch), path)
+    seconds = time.perf_counter() - started
+    print(f"landing path: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} rows/s")
+
+
+def bench_kafka(settings: Settings, count: int) -> None:
+    from orchestration.kafka.topics import provision_topics
+    from pipelines.kafka_io import admin_client, producer
+    from schemas.topics import project_topics, topic_names
+    from warehouse.sink import LakeSink
+
+    run = uuid.uuid4().hex[:8]
+    settings = with_overrides(settings, topics={"prefix": f"bench-{run}."})
+    # A short batch time: the last, partial batches must not wait the default 30 s to land.
+    settings = with_overrides(
+        settings, warehouse={"sink_group_id": f"bench-sink-{run}", "sink_batch_seconds": 0.5}
+    )
+    provision_topics(settings)
+    try:
+        client = producer(settings, linger_ms=20)
+        topic = topic_names(settings).events
+        for record in synthetic_events(count):
+            event = orjson.loads(record.value)
+            client.send(topic, key=event["contact_id"].encode(), value=record.value)
+        client.flush()
+        client.close()
+        sink = LakeSink(settings, instance_id=f"bench-{run}")
+        started = time.perf_counter()
+        sink.run(lambda: sink.rows_landed >= count)
+        seconds = time.perf_counter() - started
+        print(
+            f"sink from Kafka: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} rows/s"
+        )
+    finally:
+        with admin_client(settings) as admin:
+            admin.delete_topics([spec.name for spec in project_topics(settings)])
+
+
+def contact_versions(first: int, count: int, rng: np.random.Generator) -> pa.Table:
+    """``count`` contacts (one version each) with the full lake schema of contact_versions."""
+    ids = pa.array(np.arange(first, first + count))
+    started_ms = T0_MS + rng.integers(0, DAYS * 86_400_000, count)
+    started = pc.strftime(
+        pa.array(started_ms.astype("datetime64[ms]")), format="%Y-%m-%dT%H:%M:%SZ"
+    )
+    customers = pc.binary_join_element_wise(
+        "phone:", pc.cast(pa.array(rng.integers(0, 10**6, count)), pa.string()), ""
+    )
+    answered = rng.random(count) < 0.85
+    columns = {
+        "contact_id": pc.binary_join_element_wise("c", pc.cast(ids, pa.string()), ""),
+        "tenant": pa.array(TENANTS[rng.integers(0, len(TENANTS), count)]),
+        "channel": pa.array(CHANNELS[rng.integers(0, len(CHANNELS), count)]),
+        "direction": pa.array(np.full(count, "inbound")),
+        "customer_ids": pa.ListArray.from_arrays(
+            pa.array(np.arange(count + 1, dtype=np.int32)), customers
+        ),
+        "queues": pa.ListArray.from_arrays(
+            pa.array(np.arange(count + 1, dtype=np.int32)),
+            pa.array(QUEUES[rng.integers(0, len(QUEUES), count)]),
+        ),
+        "started_at": started,
+        "talk_seconds": pa.array(
+            np.where(answered, rng.gamma(4.0, 60.0, count), np.nan), from_pandas=True
+        ),
+        "hold_seconds": pa.array(rng.exponential(10.0, count)),
+        "abandoned": pa.array(~answered),
+        "version": pa.array(np.ones(count, dtype=np.int64)),
+        "_kafka_partition": pa.array(np.zeros(count, dtype=np.int32)),
+        "_kafka_offset": pa.array(np.arange(first, first + count, dtype=np.int64)),
+        "_kafka_timestamp": pa.array(started_ms.astype("datetime64[ms]")),
+    }
+    schema = CONTACT_VERSIONS.arrow_schema
+    arrays = [
+        columns[f.name].cast(f.type) if f.name in columns else pa.nulls(count, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def customer_keys(count: int) -> pa.Table:
+    identifiers = pc.binary_join_element_wise(
+        "phone:", pc.cast(pa.array(np.arange(count)), pa.string()), ""
+    )
+    columns = {
+        "tenant": pa.array(np.full(count, "acme")),
+        "identifier": identifiers,
+        "customer_key": identifiers,
+        "version": pa.array(np.ones(count, dtype=np.int64)),
+        "_kafka_partition": pa.array(np.zeros(count, dtype=np.int32)),
+        "_kafka_offset": pa.array(np.arange(count, dtype=np.int64)),
+        "_kafka_timestamp": pa.array(np.full(count, T0_MS).astype("datetime64[ms]")),
+    }
+    schema = CUSTOMER_KEYS.arrow_schema
+    arrays = [
+        columns[f.name].cast(f.type) if f.name in columns else pa.nulls(count, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_synthetic(settings: Settings, table: LakeTable, data: pa.Table, first: int) -> None:
+    last = first + data.num_rows - 1
+    write_atomically(data, lake_file_path(settings.lake_dir, table, "2026-01-05", 0, first, last))
+
+
+DAY_QUERY = """
+select started_day, tenant, channel, count(*) as contacts,
+       count(*) filter (where abandoned) as abandoned, sum(talk_seconds) as talk_seconds
+from {relation}
+group by all
+"""
+
+
+def bench_query(settings: Settings, contacts: int) -> None:
+    rng = np.random.default_rng(7)
+    started = time.perf_counter()
+    per_file = 1_000_000
+    for first in range(0, contacts, per_file):
+        write_synthetic(
+            settings,
+            CONTACT_VERSIONS,
+            contact_versions(first, min(per_file, contacts - first), rng),
+            first,
+        )
+    write_synthetic(settings, CUSTOMER_KEYS, customer_keys(1_000_000), 0)
+    print(f"generated {contacts:,} contacts in Parquet in {time.perf_counter() - started:.1f} s")
+    build_warehouse(settings)
+    with connect_read_only(settings) as con:
+        for relation, what in (
+            ("int_contacts", "int_contacts (latest version, customer key)"),
+            (
+                "(select *, cast(started_at as date) as started_day from stg_contact_versions)",
+                "staging view",
+            ),
+        ):
+            started = time.perf_counter()
+            groups = con.execute(DAY_QUERY.format(relation=relation)).fetchall()
+            seconds = time.perf_counter() - started
+            total = sum(row[3] for row in groups)
+            print(
+                f"day x tenant x channel over {what}: {seconds:.2f} s ({len(groups)} groups, {total:,} contacts)"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=10_000_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--kafka", action="store_true", help="also land from the configured broker")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="omnicx-bench-") as home:
+        settings = with_overrides(load_settings(), home=Path(home))
+        bench_landing(settings, args.events)
+        if args.kafka:
+            bench_kafka(with_overrides(settings, home=Path(home) / "kafka-run"), args.events)
+        bench_query(with_overrides(settings, home=Path(home) / "query"), args.contacts)
+
+
+if __name__ == "__main__":
+    main()

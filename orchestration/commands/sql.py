@@ -1,0 +1,65 @@
+"""``omnicx sql``: read-only SQL on the warehouse, one query or an interactive session."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from schemas.settings import Settings
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_obj
+def sql(settings: Settings, query: str | None, fmt: str) -> None:
+    """Run QUERY on the warehouse (read-only), or, without QUERY, read statements ending in `;`
+    from standard input and answer each one.
+
+    The connection never locks the file: queries run while the sink lands and the warehouse is
+    rebuilt. Each statement of a session sees the newest build.
+    """
+    import duckdb
+
+    from warehouse.build import WarehouseMissing, connect_read_only
+    from warehouse.query import render, run, statements
+
+    def answer(text: str) -> bool:
+        try:
+            with connect_read_only(settings) as con:
+                result = run(con, text)
+        except (duckdb.Error, WarehouseMissing) as exc:
+            click.echo(f"error: {exc}", err=True)
+            return False
+        if result.columns:
+            click.echo(render(result, fmt))
+        return True
+
+    if query is not None:
+        if not answer(query):
+            raise SystemExit(1)
+        return
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("omnicx sql (read-only); end statements with ';', Ctrl-D to quit", err=True)
+    for text in statements(_lines(interactive)):
+        answer(text)
+
+
+def _lines(interactive: bool):
+    prompt = "omnicx> "
+    while True:
+        if interactive:
+            click.echo(prompt, nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        prompt = "omnicx> " if line.rstrip().endswith(";") else "   ...> "
+        yield line

@@ -1,0 +1,258 @@
+"""Landing and compaction without a broker: records to Arrow, file names, atomic files, and
+merges that readers never see twice."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow.parquet as pq
+
+from tests.warehouse.lakes import LANDED_MS, FakeRecord, lake_settings, land
+from warehouse.build import lake_view_sql
+from warehouse.compaction import CompactionPolicy, compact_directory
+from warehouse.landing import (
+    LakeFile,
+    day_dirs,
+    file_name,
+    files_in,
+    last_landed_offset,
+    records_table,
+    remove_temp_files,
+)
+from warehouse.tables import CONTACT_VERSIONS, EVENTS, LAKE_TABLES
+
+EVENT = {
+    "event_id": "e1",
+    "event_type": "contact.queued",
+    "schema_version": 1,
+    "occurred_at": "2026-01-05T09:00:00.000Z",
+    "ts": 1767603600.0,
+    "tenant": "acme",
+    "channel": "voice",
+    "contact_id": "c1",
+    "queue": "billing",
+    "customer_ids": ["phone:ab12"],
+    "attributes": {"skill": "billing", "priority": 2},
+}
+
+
+def test_records_become_typed_columns_with_kafka_coordinates() -> None:
+    table = records_table(EVENTS, [FakeRecord(3, 41, LANDED_MS, orjson.dumps(EVENT))])
+
+    (row,) = table.to_pylist()
+    assert row["event_id"] == "e1"
+    assert row["ts"] == 1767603600.0
+    assert row["customer_ids"] == ["phone:ab12"]
+    assert orjson.loads(row["attributes"]) == {"skill": "billing", "priority": 2}
+    assert row["agent_id"] is None
+    assert (row["_kafka_partition"], row["_kafka_offset"]) == (3, 41)
+    assert row["_kafka_timestamp"].isoformat() == "2026-01-05T09:00:00"
+    assert row["_extra"] is None
+    assert table.schema == EVENTS.arrow_schema
+
+
+def test_unknown_fields_and_values_of_another_type_are_kept_in_extra() -> None:
+    odd = {**EVENT, "ts": "yesterday", "customer_ids": "phone:ab12", "shoe_size": 44}
+    table = records_table(EVENTS, [FakeRecord(0, 0, LANDED_MS, orjson.dumps(odd))])
+
+    (row,) = table.to_pylist()
+    assert row["ts"] is None
+    assert row["customer_ids"] is None
+    assert row["event_id"] == "e1"
+    assert orjson.loads(row["_extra"]) == {
+        "shoe_size": 44,
+        "ts": "yesterday",
+        "customer_ids": "phone:ab12",
+    }
+
+
+def test_numbers_land_only_in_columns_that_hold_them_exactly() -> None:
+    contact = {"contact_id": "c1", "tenant": "acme", "channel": "voice"}
+    odd = [
+        {"transfers": True, "hold_seconds": 3},  # a bool is no integer; an integer is a float
+        {"transfers": 1.5, "hold_seconds": 2**60},  # 1.5 is no integer, 2**60 no exact float
+        {"transfers": 2**63, "hold_seconds": False},
+    ]
+    records = [
+        FakeRecord(0, i, LANDED_MS, orjson.dumps({**contact, **fields}))
+        for i, fields in enumerate(odd)
+    ]
+
+    rows = records_table(CONTACT_VERSIONS, records).to_pylist()
+
+    assert [(r["transfers"], r["hold_seconds"]) for r in rows] == [
+        (None, 3.0),
+        (None, None),
+        (None, None),
+    ]
+    assert [orjson.loads(r["_extra"]) for r in rows] == [
+        {"transfers": True},
+        {"transfers": 1.5, "hold_seconds": 2**60},
+        {"transfers": 2**63, "hold_seconds": False},
+    ]
+
+
+def test_values_that_are_not_json_objects_are_kept_whole_and_tombstones_skipped() -> None:
+    records = [
+        FakeRecord(0, 0, LANDED_MS, b"\xff not json"),
+        FakeRecord(0, 1, LANDED_MS, b"[1, 2]"),
+        FakeRecord(0, 2, LANDED_MS, None),
+    ]
+
+    rows = records_table(EVENTS, records).to_pylist()
+
+    assert [r["_kafka_offset"] for r in rows] == [0, 1]
+    raw = orjson.loads(rows[0]["_extra"])["_raw_base64"]
+    assert base64.b64decode(raw) == b"\xff not json"
+    assert orjson.loads(rows[1]["_extra"]) == {"_value": [1, 2]}
+
+
+def test_every_table_lands_and_reads_back_through_its_lake_view(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    for table in LAKE_TABLES:
+        key = table.columns[0][0]  # a string column in every table
+        land(settings, table, [{key: f"{table.name}-1"}])
+    with duckdb.connect() as con:
+        for table in LAKE_TABLES:
+            con.execute(lake_view_sql(table, settings.lake_dir))
+            key = table.columns[0][0]
+            rows = con.execute(f'select "{key}", _extra from lake_{table.name}').fetchall()
+            assert rows == [(f"{table.name}-1", None)]
+
+
+def test_a_file_is_named_for_its_offsets_and_lands_whole(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    path = land(settings, EVENTS, [EVENT] * 3, partition=2, first_offset=500)
+
+    assert path.name == "p0002-00000000000000000500-00000000000000000502.parquet"
+    assert path.parent.name == "day=2026-01-05"
+    assert LakeFile.parse(path) == LakeFile(path, 2, 500, 502)
+    assert pq.read_table(path).num_rows == 3
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left
+
+
+def test_the_lake_says_where_each_partition_resumes(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    land(settings, EVENTS, [EVENT] * 10, partition=1, first_offset=0)
+    land(
+        settings,
+        EVENTS,
+        [EVENT] * 5,
+        partition=1,
+        first_offset=10,
+        timestamp_ms=LANDED_MS + 86_400_000,
+    )
+    land(settings, EVENTS, [EVENT] * 2, partition=0, first_offset=7)
+
+    assert last_landed_offset(settings.lake_dir, EVENTS, 1) == 14
+    assert last_landed_offset(settings.lake_dir, EVENTS, 0) == 8
+    assert last_landed_offset(settings.lake_dir, EVENTS, 3) is None
+    assert [d.name for d in day_dirs(settings.lake_dir, EVENTS)] == [
+        "day=2026-01-05",
+        "day=2026-01-06",
+    ]
+
+
+def test_temp_files_of_a_killed_writer_are_removed_for_its_partition_only(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    kept = land(settings, EVENTS, [EVENT], partition=1)
+    mine = kept.with_name(file_name(1, 1, 9) + ".123.tmp")
+    other = kept.with_name(file_name(2, 1, 9) + ".123.tmp")
+    mine.write_bytes(b"PAR1 half")
+    other.write_bytes(b"PAR1 half")
+
+    assert remove_temp_files(settings.lake_dir, EVENTS, 1) == 1
+    assert not mine.exists()
+    assert other.exists() and kept.exists()
+
+
+def events(n: int, first: int) -> list[dict]:
+    return [{**EVENT, "event_id": f"e{first + i}"} for i in range(n)]
+
+
+def lake_count(settings, table=EVENTS) -> tuple[int, int]:
+    """Rows the lake view shows, and distinct offsets among them."""
+    with duckdb.connect() as con:
+        con.execute(lake_view_sql(table, settings.lake_dir))
+        return con.execute(
+            f"select count(*), count(distinct _kafka_offset) from lake_{table.name}"
+        ).fetchone()
+
+
+def test_a_run_of_small_files_is_merged_and_its_parts_wait_out_the_grace(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(6)]
+    directory = parts[0].parent
+    policy = CompactionPolicy(min_files=4, target_rows=1000, grace_seconds=60)
+    merged_at = os.stat(parts[-1]).st_mtime + 1
+
+    first = compact_directory(directory, 0, policy, now=merged_at)
+
+    (merged,) = first.merged
+    assert (merged.first, merged.last) == (0, 59)
+    assert pq.read_table(merged.path).column("event_id").to_pylist() == [f"e{i}" for i in range(60)]
+    assert first.deleted == [] and first.waiting == 6
+    assert lake_count(settings) == (60, 60)  # parts and merged file both there, rows once
+
+    mtime = merged.path.stat().st_mtime
+    early = compact_directory(directory, 0, policy, now=mtime + 59)
+    late = compact_directory(directory, 0, policy, now=mtime + 60)
+
+    assert early.deleted == [] and early.waiting == 6
+    assert sorted(f.path for f in late.deleted) == sorted(parts)
+    assert files_in(directory) == [merged]
+    assert lake_count(settings) == (60, 60)
+
+
+def test_a_merge_interrupted_before_deleting_its_parts_is_finished_by_the_next_pass(
+    tmp_path: Path,
+) -> None:
+    settings = lake_settings(tmp_path)
+    for i in range(4):
+        land(settings, EVENTS, events(5, 5 * i), first_offset=5 * i)
+    # What a crash right after the merged file's rename leaves: the merged file and its parts.
+    land(settings, EVENTS, events(20, 0), first_offset=0)
+    directory = day_dirs(settings.lake_dir, EVENTS)[0]
+    assert lake_count(settings) == (20, 20)
+
+    result = compact_directory(directory, 0, CompactionPolicy(2, 1000, 0), now=2e9)
+
+    assert result.merged == [] and len(result.deleted) == 4
+    assert [(f.first, f.last) for f in files_in(directory)] == [(0, 19)]
+
+
+def test_runs_stop_at_large_files_and_at_the_target_size(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    spans = [(0, 3), (4, 7), (8, 107), (108, 111), (112, 115), (116, 119), (120, 123), (124, 127)]
+    for first, last in spans:
+        land(settings, EVENTS, events(last - first + 1, first), first_offset=first)
+    directory = day_dirs(settings.lake_dir, EVENTS)[0]
+
+    result = compact_directory(directory, 0, CompactionPolicy(2, 12, 0), now=2e9)
+
+    # (0-3, 4-7) merge; 8-107 is large; 108..127 (20 offsets) splits at the 12-offset target.
+    assert [(f.first, f.last) for f in result.merged] == [(0, 7), (108, 119), (120, 127)]
+    assert [(f.first, f.last) for f in files_in(directory)] == [
+        (0, 7),
+        (8, 107),
+        (108, 119),
+        (120, 127),
+    ]
+    assert lake_count(settings) == (128, 128)
+
+
+def test_compaction_only_touches_its_own_partition(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    for i in range(3):
+        land(settings, EVENTS, events(2, 2 * i), partition=0, first_offset=2 * i)
+        land(settings, EVENTS, events(2, 2 * i), partition=1, first_offset=2 * i)
+    directory = day_dirs(settings.lake_dir, EVENTS)[0]
+
+    compact_directory(directory, 1, CompactionPolicy(2, 100, 0), now=2e9)
+
+    assert len(files_in(directory, 0)) == 3
+    assert [(f.first, f.last) for f in files_in(directory, 1)] == [(0, 5)]

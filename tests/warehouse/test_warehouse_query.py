@@ -1,0 +1,97 @@
+"""``omnicx sql`` and ``omnicx warehouse build`` on a small lake (no broker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from orchestration.commands.sql import sql
+from orchestration.commands.warehouse import warehouse
+from schemas.settings import Settings
+from tests.warehouse.lakes import lake_settings, land
+from warehouse.query import statements
+from warehouse.tables import EVENTS
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    settings = lake_settings(tmp_path)
+    land(
+        settings,
+        EVENTS,
+        [
+            {"event_id": "e1", "tenant": "acme", "channel": "voice", "ts": 1.5},
+            {"event_id": "e2", "tenant": "acme", "channel": "chat", "ts": 2.25},
+            {"event_id": "e3", "tenant": "initech", "channel": "voice", "ts": 3.0},
+        ],
+    )
+    result = CliRunner().invoke(warehouse, ["build"], obj=settings)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"warehouse built at {settings.duckdb_file.resolve()}")
+    return settings
+
+
+QUERY = "select tenant, count(*) as events, sum(ts) as ts_sum from stg_events group by 1 order by 1"
+
+
+def test_a_query_prints_an_aligned_table(settings: Settings) -> None:
+    result = CliRunner().invoke(sql, [QUERY], obj=settings)
+
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        " tenant  | events | ts_sum",
+        "---------+--------+--------",
+        " acme    |      2 |   3.75",
+        " initech |      1 |    3.0",
+        "(2 rows)",
+    ]
+
+
+def test_csv_and_json_formats(settings: Settings) -> None:
+    as_csv = CliRunner().invoke(sql, ["--format", "csv", QUERY], obj=settings)
+    as_json = CliRunner().invoke(sql, ["--format", "json", QUERY], obj=settings)
+
+    assert as_csv.output.splitlines() == ["tenant,events,ts_sum", "acme,2,3.75", "initech,1,3.0"]
+    assert orjson.loads(as_json.output) == [
+        {"tenant": "acme", "events": 2, "ts_sum": 3.75},
+        {"tenant": "initech", "events": 1, "ts_sum": 3.0},
+    ]
+
+
+def test_the_connection_is_read_only(settings: Settings) -> None:
+    result = CliRunner().invoke(sql, ["create table t as select 1"], obj=settings)
+
+    assert result.exit_code == 1
+    assert "read-only" in result.output
+
+
+def test_without_a_warehouse_it_says_how_to_build_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(sql, ["select 1"], obj=lake_settings(tmp_path))
+
+    assert result.exit_code == 1
+    assert "run `omnicx warehouse build` first" in result.output
+
+
+def test_the_session_answers_each_statement_and_survives_errors(settings: Settings) -> None:
+    typed = (
+        "select count(*) as n\n"
+        "  from stg_events;\n"
+        "select * from no_such_table;\n"
+        "select event_id from stg_events where channel = 'chat'; \n"
+        "select 'last' as word"
+    )
+    result = CliRunner().invoke(sql, ["--format", "csv"], obj=settings, input=typed)
+
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[:2] == ["n", "3"]
+    assert any(line.startswith("error: Catalog Error") for line in lines)
+    assert lines[-4:] == ["event_id", "e2", "word", "last"]
+
+
+def test_statements_end_at_a_line_ending_with_a_semicolon() -> None:
+    lines = ["select 1,\n", "  2;\n", "\n", ";\n", "select 'a;b'\n", "  ;  \n", "select 3"]
+    assert list(statements(lines)) == ["select 1,\n  2;", "select 'a;b'\n  ;", "select 3"]

@@ -1,0 +1,367 @@
+"""The lake sink against the real broker: killed at random points, it still lands every record
+exactly once; analysts query while it lands and while the warehouse is rebuilt."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from orchestration.commands.replay import replay_dead_letters
+from orchestration.kafka.lag import consumer_lag
+from pipelines.kafka_io import producer
+from schemas.settings import Settings, with_overrides
+from schemas.topics import topic_names
+from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic
+from tests.warehouse.lakes import land
+from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
+from warehouse.landing import LakeFile, lake_file_path, records_table, write_atomically
+from warehouse.sink import LakeSink
+from warehouse.tables import DEAD_LETTERS, EVENTS, LAKE_TABLES, LakeTable
+
+pytestmark = pytest.mark.kafka
+
+EVENT_COUNT = 20_000
+CONTACT_COUNT = 2_000  # three versions each
+ROUNDS = 5  # sink runs killed with SIGKILL before the last, clean one
+
+
+def sink_settings(kafka_settings: Settings, home: Path, **warehouse) -> Settings:
+    settings = isolated_settings(kafka_settings, home)
+    return with_overrides(
+        settings, warehouse={"sink_group_id": f"sink-{uuid.uuid4().hex[:8]}", **warehouse}
+    )
+
+
+def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
+    """(topic attribute, key, value) of canonical-looking records for every lake table,
+    shuffled the way several producers interleave."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(EVENT_COUNT):
+        contact_id = f"c{n % CONTACT_COUNT}"
+        event = {
+            "event_id": f"e{n}",
+            "event_type": rng.choice(["contact.queued", "contact.answered", "message.received"]),
+            "schema_version": 1,
+            "occurred_at": "2026-01-05T09:00:00.000Z",
+            "ts": 1767603600.0 + n,
+            "tenant": "acme",
+            "channel": "chat",
+            "contact_id": contact_id,
+            "customer_ids": [f"phone:{n % 997:04x}"],
+            "attributes": {"n": n},
+        }
+        out.append(("events", contact_id.encode(), orjson.dumps(event)))
+    for version in (1, 2, 3):
+        for n in range(CONTACT_COUNT):
+            contact = {"contact_id": f"c{n}", "tenant": "acme", "channel": "chat"}
+            record = {**contact, "version": version, "transfers": version - 1}
+            out.append(("contacts", f"c{n}".encode(), orjson.dumps(record)))
+    for n in range(300):
+        record = {
+            "tenant": "acme",
+            "identifier": f"phone:{n:04x}",
+            "customer_key": "k",
+            "version": 1,
+        }
+        out.append(("customers", f"acme|phone:{n:04x}".encode(), orjson.dumps(record)))
+    for n in range(40):
+        record = {"topic": "raw", "partition": 0, "offset": n, "errors": ["bad"], "raw_size": 1}
+        out.append(("dead_letters", None, orjson.dumps(record)))
+    for n in range(200):
+        journey = {"journey_id": f"c{n}", "tenant": "acme", "contact_ids": [f"c{n}"], "version": 1}
+        out.append(("journeys", f"c{n}".encode(), orjson.dumps(journey)))
+    for n in range(20):
+        out.append(
+            ("identity_merges", b"acme", orjson.dumps({"action": "merge", "tenant": "acme"}))
+        )
+        out.append(("alerts", None, orjson.dumps({"alert_id": f"a{n}", "tenant": "acme"})))
+    rng.shuffle(out)
+    return out
+
+
+def send(settings: Settings, chunk: list[tuple[str, bytes, bytes]]) -> None:
+    names = topic_names(settings)
+    client = producer(settings, linger_ms=5)
+    try:
+        for topic, key, value in chunk:
+            client.send(getattr(names, topic), key=key, value=value)
+        client.flush()
+    finally:
+        client.close()
+
+
+def landed_offsets(lake_dir: Path) -> int:
+    """Offsets landed so far, over every table and partition (what the lake's names say)."""
+    ends: dict[tuple[str, int], int] = {}
+    for table in LAKE_TABLES:
+        for path in (lake_dir / table.name).glob("day=*/*.parquet"):
+            lake_file = LakeFile.parse(path)
+            key = (table.name, lake_file.partition)
+            ends[key] = max(ends.get(key, 0), lake_file.last + 1)
+    return sum(ends.values())
+
+
+def wait_for(condition: Callable[[], bool], process: OmnicxProcess, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.process.poll() is not None:
+            raise AssertionError(f"the sink exited:\n{process.log_tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the sink made no progress in time:\n{process.log_tail()}")
+        time.sleep(0.05)
+
+
+def lake_rows(lake_dir: Path, table: LakeTable) -> list[dict]:
+    """Every row of every Parquet file of a table: what a reader globbing *.parquet gets."""
+    rows = []
+    for path in sorted((lake_dir / table.name).glob("day=*/*.parquet")):
+        rows += pq.read_table(path).to_pylist()
+    return rows
+
+
+def assert_readers_see_whole_files(settings: Settings) -> None:
+    """Every visible file opens, and the lake views show each Kafka record once."""
+    for path in settings.lake_dir.glob("*/day=*/*.parquet"):
+        assert pq.read_metadata(path).num_rows > 0
+    with duckdb.connect() as con:
+        for table in LAKE_TABLES:
+            con.execute(lake_view_sql(table, settings.lake_dir))
+            total, distinct = con.execute(
+                f"select count(*), count(distinct (_kafka_partition, _kafka_offset)) "
+                f"from lake_{table.name}"
+            ).fetchone()
+            assert total == distinct
+
+
+def test_a_sink_killed_at_random_points_lands_every_record_exactly_once(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    settings = sink_settings(
+        kafka_settings,
+        tmp_path / "home",
+        sink_batch_rows=700,
+        sink_batch_seconds=0.3,
+        compact_min_files=4,
+        compact_target_rows=6000,
+        compact_grace_seconds=0.0,
+    )
+    rng = random.Random(11)
+    produced = messages(seed=3)
+    # Two chunks sent during each killed run, one during the last run.
+    chunks = [produced[i :: ROUNDS * 2 + 1] for i in range(ROUNDS * 2 + 1)]
+    sent = 0
+    for round_number in range(ROUNDS):
+        sink = OmnicxProcess(
+            settings, "sink", "--instance-id", "sink-1", log_name=f"sink-{round_number}"
+        )
+        try:
+            for chunk in chunks[2 * round_number : 2 * round_number + 2]:
+                send(settings, chunk)  # data keeps flowing while the sink lands
+                sent += len(chunk)
+                start = landed_offsets(settings.lake_dir)
+                step = rng.randrange(200, 4000)
+                wait_for(
+                    lambda start=start, step=step, sent=sent: (
+                        landed_offsets(settings.lake_dir) >= min(start + step, sent)
+                    ),
+                    sink,
+                )
+        finally:
+            sink.kill9()
+        assert_readers_see_whole_files(settings)
+
+    topics = [t.topic_name(settings) for t in LAKE_TABLES]
+    group = settings.warehouse.sink_group_id
+    last = OmnicxProcess(settings, "sink", "--instance-id", "sink-1", log_name="sink-last")
+    try:
+        send(settings, chunks[-1])
+        wait_for(lambda: landed_offsets(settings.lake_dir) == len(produced), last)
+        # Every offset committed too, which the sink does only once it is in the lake.
+        wait_for(lambda: not any(consumer_lag(settings, group, topics).values()), last)
+    finally:
+        last.stop()
+    assert last.process.returncode == 0, last.log_tail()
+
+    assert landed_offsets(settings.lake_dir) == len(produced)
+    assert list(settings.lake_dir.rglob("*.tmp")) == []
+    for table in LAKE_TABLES:
+        in_kafka = {
+            (m.partition, m.offset): orjson.loads(m.value)
+            for m in read_topic(settings, table.topic_name(settings))
+        }
+        rows = lake_rows(settings.lake_dir, table)
+        coordinates = Counter((r["_kafka_partition"], r["_kafka_offset"]) for r in rows)
+        assert coordinates.most_common(1)[0][1] == 1, f"{table.name}: a row landed twice"
+        assert set(coordinates) == set(in_kafka), f"{table.name}: rows lost"
+        key = table.columns[0][0]
+        for row in rows:
+            assert row[key] == in_kafka[(row["_kafka_partition"], row["_kafka_offset"])][key]
+    assert sum(len(lake_rows(settings.lake_dir, t)) for t in LAKE_TABLES) == len(produced)
+
+
+def test_analysts_query_while_the_sink_lands_and_the_warehouse_is_rebuilt(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    settings = sink_settings(
+        kafka_settings,
+        home,
+        sink_batch_rows=500,
+        sink_batch_seconds=0.2,
+        compact_min_files=3,
+        compact_target_rows=4000,
+    )
+    events = [m for m in messages(seed=5) if m[0] == "events"][:8000]
+    errors: list[BaseException] = []
+    builds = 0
+    stop = threading.Event()
+
+    def marts(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("create or replace table mart_events as select count(*) as n from int_events")
+
+    def rebuild() -> None:
+        nonlocal builds
+        try:
+            while not stop.is_set():
+                build_warehouse(settings, marts=marts)
+                builds += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    build_warehouse(settings, marts=marts)
+    builder = threading.Thread(target=rebuild)
+    session = subprocess.Popen(
+        [sys.executable, "-m", "orchestration", "--home", str(home), "sql", "--format", "json"],
+        cwd=REPO,
+        env={**os.environ, "OMNICX_HOME": str(home)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    sink = OmnicxProcess(settings, "sink", "--instance-id", "sink-2", log_name="sink")
+    builder.start()
+    seen: list[int] = []
+    try:
+        for chunk in (events[:3000], events[3000:]):
+            send(settings, chunk)
+        deadline = time.monotonic() + 120
+        while not seen or seen[-1] < len(events) or builds < 3:
+            assert time.monotonic() < deadline, sink.log_tail()
+            with connect_read_only(settings) as con:  # in this process, beside the builder
+                total, distinct = con.execute(
+                    "select count(*), count(distinct event_id) from stg_events"
+                ).fetchone()
+                (mart,) = con.execute("select n from mart_events").fetchone()
+            assert total == distinct <= len(events)
+            assert mart <= len(events)
+            # Another process: the analysts' interactive session.
+            session.stdin.write("select count(*) as n from int_events;\n")
+            session.stdin.flush()
+            answer = session.stdout.readline()
+            (row,) = orjson.loads(answer)
+            assert total <= row["n"] <= len(events)
+            seen.append(total)
+    finally:
+        stop.set()
+        builder.join()
+        sink.stop()
+        session.stdin.close()
+        session.wait(timeout=30)
+    assert errors == []
+    assert seen == sorted(seen)  # counts only grow
+    assert seen[-1] == len(events)
+    # Compactions ran meanwhile, and their parts were still there beside the merged files:
+    # the counts above never saw a row twice all the same.
+    files = [LakeFile.parse(p) for p in (settings.lake_dir / "events").glob("day=*/*.parquet")]
+    assert any(f.covers(g) for f in files for g in files)
+
+
+def test_dead_letters_are_replayed_with_their_original_bytes_and_keys(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    settings = sink_settings(kafka_settings, tmp_path / "home")
+    raw = topic_names(settings).raw_events
+    rejected = [
+        b'{"event_id": "e1", "contact_id": "c1", "occurred_at": "yesterday"}',
+        b"\xff\xfe not JSON",
+        b'{"event_id": "e3", "agent_id": "a9", "event_type": "agent.mood"}',
+    ]
+
+    def dead_letter(offset: int, raw_bytes: bytes, error: str) -> dict:
+        return {
+            "topic": raw,
+            "partition": 1,
+            "offset": offset,
+            "errors": [error],
+            "raw_base64": base64.b64encode(raw_bytes).decode(),
+            "raw_preview": raw_bytes.decode(errors="replace"),
+            "raw_size": len(raw_bytes),
+        }
+
+    letters = [
+        dead_letter(10, rejected[0], "occurred_at: not a date-time"),
+        dead_letter(11, rejected[1], "not JSON"),
+        dead_letter(12, rejected[2], "event_type: unknown"),
+        dead_letter(10, rejected[0], "occurred_at: not a date-time"),  # the stream said it twice
+    ]
+    land(settings, DEAD_LETTERS, letters)
+    build_warehouse(settings)
+    only_bad_times = "array_to_string(errors, ' ') like '%occurred_at%' or source_offset = 12"
+
+    dry = CliRunner().invoke(replay_dead_letters, ["--dry-run"], obj=settings)
+    chosen = CliRunner().invoke(replay_dead_letters, ["--where", only_bad_times], obj=settings)
+    every = CliRunner().invoke(replay_dead_letters, [], obj=settings)
+
+    assert dry.output == f"3 dead letters would be re-published to {raw}\n"
+    assert chosen.output == f"re-published 2 dead letters to {raw}\n"
+    assert every.output == f"re-published 3 dead letters to {raw}\n"
+    replayed = [(m.key, m.value) for m in read_topic(settings, raw)]
+    # Keyed as producers key raw events: contact_id, else agent_id, else none.
+    assert Counter(replayed) == {
+        (b"c1", rejected[0]): 2,
+        (b"a9", rejected[2]): 2,
+        (None, rejected[1]): 1,
+    }
+
+
+def test_the_sink_resumes_after_what_the_lake_holds_whatever_was_committed(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    settings = sink_settings(kafka_settings, tmp_path / "home", sink_batch_seconds=0.1)
+    events = [m for m in messages(seed=9) if m[0] == "events"][:400]
+    send(settings, events)
+    in_kafka = read_topic(settings, topic_names(settings).events)
+    # What a sink killed between a file's rename and its commit leaves: the file, no commit.
+    already = {}
+    for partition in {m.partition for m in in_kafka}:
+        records = [m for m in in_kafka if m.partition == partition][:30]
+        path = lake_file_path(
+            settings.lake_dir, EVENTS, "2026-01-05", partition, 0, records[-1].offset
+        )
+        write_atomically(records_table(EVENTS, records), path)
+        already[partition] = len(records)
+
+    sink = LakeSink(settings, instance_id="resume")
+    sink.run(lambda: landed_offsets(settings.lake_dir) == len(events))
+
+    assert sink.rows_landed == len(events) - sum(already.values())
+    rows = lake_rows(settings.lake_dir, EVENTS)
+    coordinates = [(r["_kafka_partition"], r["_kafka_offset"]) for r in rows]
+    assert sorted(coordinates) == sorted((m.partition, m.offset) for m in in_kafka)

@@ -1,0 +1,209 @@
+"""The analysts' DuckDB file: views over the lake, built aside and swapped in atomically.
+
+DuckDB lets one process write a database file, or many read it, never both. So nobody ever
+writes the file analysts open: ``build_warehouse`` builds a fresh file next to it, then renames
+it over the old one (``os.replace``, atomic). A reader that opened the old file keeps reading it;
+the next one opens the new file; nobody meets a lock or a half-built file.
+
+The file holds views only (plus the small marts another step materializes into it through the
+``marts`` hook): ``lake_<table>`` views read the lake's Parquet files through absolute globs at
+query time, so they see every file landed since the build; the ``stg_*`` and ``int_*`` views of
+``warehouse/sql/{staging,intermediate}`` are layered on them. Tables and views that a previous
+build or the marts hook put in the file are carried over to the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from schemas.settings import Settings
+from warehouse.tables import LAKE_TABLES, LakeTable
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).with_name("sql")
+VIEW_LAYERS = ("staging", "intermediate")  # marts are another step's (see ``marts`` below)
+
+# The views this module makes; anything else in a previous file is carried over.
+_LAYER_PREFIXES = ("lake_", "stg_", "int_")
+
+MartsHook = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+class WarehouseMissing(RuntimeError):
+    """The warehouse file has not been built yet."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """One ``.sql`` file: a query (CTEs ending in ``select * from final``) named by its file."""
+
+    name: str
+    layer: str
+    sql: str
+
+    def references(self, names: set[str]) -> set[str]:
+        code = re.sub(r"--[^\n]*", "", self.sql)
+        return (set(re.findall(r"[a-z_][a-z0-9_]*", code.lower())) & names) - {self.name}
+
+
+def layer_models(layer: str, sql_dir: Path = SQL_DIR) -> list[Model]:
+    return [
+        Model(path.stem, layer, path.read_text().strip().rstrip(";"))
+        for path in sorted((sql_dir / layer).glob("*.sql"))
+    ]
+
+
+def in_dependency_order(models: list[Model]) -> list[Model]:
+    """Every model after the models it reads (file order otherwise); ValueError on a cycle."""
+    names = {m.name for m in models}
+    waiting = {m.name: m.references(names) for m in models}
+    ordered: list[Model] = []
+    done: set[str] = set()
+    while len(ordered) < len(models):
+        ready = [m for m in models if m.name not in done and waiting[m.name] <= done]
+        if not ready:
+            stuck = sorted(set(waiting) - done)
+            raise ValueError(f"models reference each other in a cycle: {stuck}")
+        ordered += ready
+        done |= {m.name for m in ready}
+    return ordered
+
+
+def lake_view_sql(table: LakeTable, lake_dir: Path) -> str:
+    """The view of one lake table: every file's rows, one per (partition, offset).
+
+    A row sits in two files while a compaction's replaced parts wait out their grace period
+    (warehouse.compaction); ``qualify`` keeps one. The typed empty select gives the view its
+    columns while the table has no file yet (a new topic, an empty lake).
+    """
+    pattern = _literal(str(lake_dir.resolve() / table.name / "day=*" / "*.parquet"))
+    columns = table.duckdb_columns()
+    typed_nulls = ", ".join(f"cast(null as {duck}) as {_ident(name)}" for name, duck in columns)
+    names = ", ".join(_ident(name) for name, _ in columns)
+    return f"""create or replace view lake_{table.name} as
+with landed as (
+    select * from read_parquet(
+        {pattern},
+        hive_partitioning = true, union_by_name = true, allow_empty = true
+    )
+    union all by name
+    select {typed_nulls} where false
+)
+select {names} from landed
+qualify row_number() over (partition by _kafka_partition, _kafka_offset) = 1"""
+
+
+def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """The lake, staging and intermediate views, in ``con``."""
+    for table in LAKE_TABLES:
+        con.execute(lake_view_sql(table, lake_dir))
+    models = [m for layer in VIEW_LAYERS for m in layer_models(layer)]
+    for model in in_dependency_order(models):
+        con.execute(f"create or replace view {_ident(model.name)} as\n{model.sql}")
+
+
+def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
+    """Build the warehouse file from the lake and swap it in; its path.
+
+    ``marts`` is called with a read-write connection to the new file once the views exist, to
+    materialize marts into it before it is published.
+    """
+    target = settings.duckdb_file.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(target)
+    building = target.with_name(f".{target.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        with duckdb.connect(str(building)) as con:
+            # Marts materialized here must not depend on the builder's time zone.
+            con.execute("set TimeZone = 'UTC'")
+            create_views(con, settings.lake_dir)
+            if target.exists():
+                _carry_over(con, target)
+            if marts is not None:
+                marts(con)
+            con.execute("checkpoint")
+        _fsync(building)
+        os.replace(building, target)
+        _fsync(target.parent)
+    finally:
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return target
+
+
+def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse file: never blocks, nor is blocked by, a build."""
+    path = settings.duckdb_file
+    if not path.exists():
+        raise WarehouseMissing(f"no warehouse at {path}: run `omnicx warehouse build` first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
+    """Copy the tables and views a previous build or the marts hook added (marts, knobs)."""
+    con.execute(f"attach {_literal(str(previous))} as previous (read_only)")
+    try:
+        tables = con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = 'previous' and schema_name = 'main' order by table_oid"
+        ).fetchall()
+        for (name,) in tables:
+            con.execute(
+                f"create table {_ident(name)} as select * from previous.main.{_ident(name)}"
+            )
+        views = con.execute(
+            "select view_name, sql from duckdb_views() where database_name = 'previous' "
+            "and schema_name = 'main' and not internal order by view_oid"
+        ).fetchall()
+    finally:
+        con.execute("detach previous")
+    for name, sql in views:
+        if name.startswith(_LAYER_PREFIXES):
+            continue  # rebuilt from the .sql files, or a model that no longer exists
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:  # it read something that no longer exists
+            log.warning("view %s of the previous warehouse not carried over: %s", name, exc)
+
+
+def _remove_abandoned_builds(target: Path) -> None:
+    """Delete the files of builds whose process died (kill -9) before cleaning up."""
+    for path in target.parent.glob(f".{target.name}.build-*"):
+        pid = path.name.split(".build-")[1].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,108 @@
+"""Read-only queries on the warehouse and their output as a table, CSV or JSON
+(``omnicx sql``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import orjson
+
+FORMATS = ("table", "csv", "json")
+_MAX_CELL = 60  # table output only: longer values are cut, with an ellipsis
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
+    """Run ``sql`` (several statements: the last one's rows); no rows for a statement without."""
+    cursor = con.execute(sql)
+    if cursor.description is None:
+        return Result([], [])
+    return Result([d[0] for d in cursor.description], cursor.fetchall())
+
+
+def render(result: Result, fmt: str) -> str:
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([[_text(v, csv_null="") for v in row] for row in result.rows])
+        return out.getvalue().rstrip("\n")
+    if fmt == "json":
+        objects = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        return orjson.dumps(objects, default=_json_default).decode()
+    return _table(result)
+
+
+def _table(result: Result) -> str:
+    cells = [[_cut(_text(v)) for v in row] for row in result.rows]
+    widths = [
+        max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(result.columns)
+    ]
+    numeric = [
+        bool(result.rows)
+        and all(isinstance(row[i], int | float | Decimal) or row[i] is None for row in result.rows)
+        for i in range(len(result.columns))
+    ]
+
+    def line(values: list[str]) -> str:
+        padded = [
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        ]
+        return " " + " | ".join(padded).rstrip()
+
+    count = len(result.rows)
+    return "\n".join(
+        [
+            line(result.columns),
+            "-" + "-+-".join("-" * w for w in widths) + "-",
+            *(line(row) for row in cells),
+            f"({count} row{'' if count == 1 else 's'})",
+        ]
+    )
+
+
+def _text(value: Any, csv_null: str = "NULL") -> str:
+    if value is None:
+        return csv_null
+    if isinstance(value, list | dict):
+        return orjson.dumps(value, default=_json_default).decode()
+    return str(value)
+
+
+def _cut(text: str) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)  # intervals, UUIDs, blobs ...
+
+
+def statements(lines: Iterable[str]) -> Iterator[str]:
+    """The statements typed at the REPL: lines gathered until one ends with ``;`` (what is left
+    at the end of input counts as a last statement)."""
+    pending: list[str] = []
+    for line in lines:
+        pending.append(line.rstrip("\n"))
+        if line.rstrip().endswith(";"):
+            text = "\n".join(pending).strip()
+            pending = []
+            if text.rstrip(";").strip():
+                yield text
+    leftover = "\n".join(pending).strip()
+    if leftover:
+        yield leftover

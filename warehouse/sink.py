@@ -1,0 +1,222 @@
+"""The lake sink (``omnicx sink``): lands the project's topics in the Parquet lake, exactly once.
+
+A kafka-python consumer group reads every topic of ``warehouse.tables.LAKE_TABLES``. Records are
+buffered per topic partition into batches; a batch closes when its offsets reach a multiple of
+``sink_batch_rows`` (so that size-cut files have the same boundaries on every run) or when its
+first record waited ``sink_batch_seconds``. A closed batch becomes one Parquet file, written
+atomically (landing.write_atomically); only then is its offset committed.
+
+Exactly once: the lake is the source of truth for what was landed. When a partition is assigned
+the sink reads the highest offset in the lake's file names for it and resumes just after it
+(from the beginning when the lake has none), whatever the group committed. A crash before the
+rename loses only the batch in memory, which is read again; a crash between rename and commit
+costs nothing, since the file says the offsets are landed. Offsets are committed after their
+files (once per poll loop, and again on assignment) so that consumer lag can be monitored. Compaction (warehouse.compaction) runs in the same loop, on the
+partitions this sink owns, so no two processes ever rewrite the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+
+from pipelines.kafka_io import consumer as kafka_consumer
+from schemas.settings import Settings
+from warehouse.compaction import CompactionPolicy, compact_directory
+from warehouse.landing import (
+    KafkaRecord,
+    day_dirs,
+    lake_file_path,
+    landing_day,
+    last_landed_offset,
+    records_table,
+    remove_temp_files,
+    write_atomically,
+)
+from warehouse.tables import LAKE_TABLES, LakeTable
+
+log = logging.getLogger(__name__)
+
+_MAX_POLL_MS = 500
+
+
+@dataclass
+class Batch:
+    block: int  # offset // batch_rows: a batch never spans two blocks
+    opened_at: float  # monotonic seconds
+    records: list[KafkaRecord] = field(default_factory=list)
+
+
+class LakeSink:
+    """One sink process. ``run`` until ``should_stop`` returns true, then lands what it holds."""
+
+    def __init__(self, settings: Settings, *, instance_id: str | None = None) -> None:
+        w = settings.warehouse
+        self.settings = settings
+        self.lake_dir = settings.lake_dir
+        self.instance_id = instance_id or w.sink_instance_id or socket.gethostname()
+        self.tables: dict[str, LakeTable] = {t.topic_name(settings): t for t in LAKE_TABLES}
+        self.batch_rows = w.sink_batch_rows
+        self.batch_seconds = w.sink_batch_seconds
+        self.policy = CompactionPolicy(
+            w.compact_min_files, w.compact_target_rows, w.compact_grace_seconds
+        )
+        self.batches: dict[TopicPartition, Batch] = {}
+        self.landed: dict[TopicPartition, int] = {}  # last offset in the lake, -1: none
+        self.to_commit: dict[TopicPartition, int] = {}  # next offset, once per poll loop
+        # Directories holding replaced parts, and when their grace period ends.
+        self.sweeps: dict[tuple[TopicPartition, Path], float] = {}
+        self.rows_landed = 0
+        self.files_landed = 0
+        self.consumer: KafkaConsumer | None = None
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        self.consumer = kafka_consumer(
+            self.settings,
+            group_id=self.settings.warehouse.sink_group_id,
+            # Static membership: a restarted sink takes its partitions back at once instead of
+            # waiting for the group to time the dead one out.
+            group_instance_id=self.instance_id,
+            client_id=f"omnicx-sink-{self.instance_id}",
+            enable_auto_commit=False,
+            max_poll_records=min(self.batch_rows, 10_000),
+        )
+        try:
+            self.consumer.subscribe(list(self.tables), listener=_Rebalance(self))
+            while not should_stop():
+                polled = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
+                for tp, records in polled.items():
+                    self._take(tp, records)
+                self._close_due_batches()
+                self._commit()
+                self._sweep_due()
+            for tp in list(self.batches):
+                self._land(tp)
+            self._commit()
+        finally:
+            self.consumer.close(autocommit=False)
+            log.info("landed %d rows in %d files", self.rows_landed, self.files_landed)
+
+    # -------------------------------------------------------------- partitions
+
+    def assigned(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            table = self.tables[tp.topic]
+            remove_temp_files(self.lake_dir, table, tp.partition)
+            for directory in day_dirs(self.lake_dir, table):
+                self._compact(tp, directory)  # finishes what a crashed compaction left
+            last = last_landed_offset(self.lake_dir, table, tp.partition)
+            self.landed[tp] = -1 if last is None else last
+            if last is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, last + 1)
+                self.to_commit[tp] = last + 1  # in case a crash came before the commit
+            log.info("%s[%d]: resuming after offset %s", tp.topic, tp.partition, last)
+
+    def revoked(self, partitions: list[TopicPartition]) -> None:
+        # The next owner resumes from the lake: what is buffered here is simply read again.
+        for tp in partitions:
+            self.batches.pop(tp, None)
+            self.landed.pop(tp, None)
+            self.to_commit.pop(tp, None)
+        for key in [k for k in self.sweeps if k[0] in partitions]:
+            del self.sweeps[key]
+
+    # ----------------------------------------------------------------- batches
+
+    def _take(self, tp: TopicPartition, records: list[KafkaRecord]) -> None:
+        for record in records:
+            if record.offset <= self.landed.get(tp, -1):
+                continue  # already in the lake
+            block = record.offset // self.batch_rows
+            batch = self.batches.get(tp)
+            if batch is not None and batch.block != block:
+                self._land(tp)
+                batch = None
+            if batch is None:
+                batch = self.batches[tp] = Batch(block, time.monotonic())
+            batch.records.append(record)
+            if (record.offset + 1) % self.batch_rows == 0:
+                self._land(tp)
+
+    def _close_due_batches(self) -> None:
+        now = time.monotonic()
+        for tp in [tp for tp, b in self.batches.items() if now - b.opened_at >= self.batch_seconds]:
+            self._land(tp)
+
+    def _poll_timeout_ms(self) -> int:
+        if not self.batches:
+            return _MAX_POLL_MS
+        oldest = min(b.opened_at for b in self.batches.values())
+        left = oldest + self.batch_seconds - time.monotonic()
+        return max(0, min(_MAX_POLL_MS, int(left * 1000)))
+
+    def _land(self, tp: TopicPartition) -> None:
+        records = self.batches.pop(tp).records
+        table = self.tables[tp.topic]
+        first, last = records[0].offset, records[-1].offset
+        data = records_table(table, records)
+        if data.num_rows:  # a batch of tombstones only leaves no file
+            day = landing_day(records[0].timestamp)
+            path = lake_file_path(self.lake_dir, table, day, tp.partition, first, last)
+            write_atomically(data, path)
+            self.rows_landed += data.num_rows
+            self.files_landed += 1
+            self._compact(tp, path.parent)
+        self.landed[tp] = last
+        self.to_commit[tp] = last + 1
+
+    def _commit(self) -> None:
+        if not self.to_commit:
+            return
+        offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.to_commit.items()}
+        self.to_commit = {}
+        try:
+            self.consumer.commit(offsets)
+        except KafkaError as exc:  # harmless: the lake, not the commit, says what is landed
+            log.warning("commit failed (%s); the lake keeps the landed offsets", exc)
+
+    # -------------------------------------------------------------- compaction
+
+    def _compact(self, tp: TopicPartition, directory: Path) -> None:
+        result = compact_directory(directory, tp.partition, self.policy, time.time())
+        if result.waiting:
+            self.sweeps[(tp, directory)] = time.time() + self.policy.grace_seconds
+        else:
+            self.sweeps.pop((tp, directory), None)
+
+    def _sweep_due(self) -> None:
+        now = time.time()
+        for tp, directory in [k for k, due in self.sweeps.items() if due <= now]:
+            self._compact(tp, directory)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, sink: LakeSink) -> None:
+        self.sink = sink
+
+    def on_partitions_revoked(self, revoked) -> None:
+        self.sink.revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned) -> None:
+        self.sink.assigned(list(assigned))
+
+
+def run_sink(settings: Settings, instance_id: str | None = None) -> LakeSink:
+    """Run a sink until SIGTERM or SIGINT, then land what it holds and return."""
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    sink = LakeSink(settings, instance_id=instance_id)
+    sink.run(stopping.is_set)
+    return sink

@@ -1,0 +1,38 @@
+-- int_journeys: the journeys that exist now (kpis.md, Resolution).
+-- Grain: one row per (tenant, journey_id) whose latest version is not superseded.
+-- Columns: every field of schemas.records.JourneyFacts (first_started_at a TIMESTAMP in UTC),
+-- plus version, first_started_day (DATE, UTC day of the first contact's start) and
+-- contact_count (contacts in the journey).
+with versions as (
+    select * from stg_journey_versions
+),
+
+latest as (
+    select *
+    from versions
+    qualify row_number() over (
+        partition by tenant, journey_id
+        order by version desc, _kafka_timestamp desc, _kafka_offset desc
+    ) = 1
+),
+
+final as (
+    select
+        journey_id,
+        customer_key,
+        tenant,
+        first_contact_id,
+        first_started_at,
+        contact_ids,
+        channels,
+        resolved_at_first_contact,
+        first_contact_resolvable_in_one_contact,
+        last_disposition,
+        version,
+        cast(first_started_at as date) as first_started_day,
+        cast(len(contact_ids) as integer) as contact_count
+    from latest
+    where not coalesce(superseded, false)
+)
+
+select * from final

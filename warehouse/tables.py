@@ -1,0 +1,195 @@
+"""The tables of the Parquet lake: one per topic the sink reads, and the columns of each.
+
+A lake table keeps every record of its topic as it came, one column per field, with the field's
+JSON type (times stay RFC 3339 strings; staging casts them); nested objects are stored as JSON
+text. Every table also has the record's Kafka coordinates (``_kafka_partition``,
+``_kafka_offset``, ``_kafka_timestamp``) and ``_extra``: the fields the table does not name, and
+values whose type does not fit their column, as a JSON object, so that nothing is ever dropped.
+
+Contacts and journeys take their columns from ``schemas.records``: a field added there is landed
+without a change here.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, fields
+from enum import StrEnum
+
+import pyarrow as pa
+
+from schemas.records import ContactFacts, JourneyFacts
+from schemas.settings import Settings
+from schemas.topics import topic_names
+
+
+class Kind(StrEnum):
+    STRING = "string"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STRINGS = "strings"  # a list of strings
+    JSON = "json"  # any JSON value, stored as its JSON text
+
+
+ARROW_TYPES: dict[Kind, pa.DataType] = {
+    Kind.STRING: pa.string(),
+    Kind.INT: pa.int64(),
+    Kind.FLOAT: pa.float64(),
+    Kind.BOOL: pa.bool_(),
+    Kind.STRINGS: pa.list_(pa.string()),
+    Kind.JSON: pa.string(),
+}
+
+DUCKDB_TYPES: dict[Kind, str] = {
+    Kind.STRING: "VARCHAR",
+    Kind.INT: "BIGINT",
+    Kind.FLOAT: "DOUBLE",
+    Kind.BOOL: "BOOLEAN",
+    Kind.STRINGS: "VARCHAR[]",
+    Kind.JSON: "VARCHAR",
+}
+
+# Added to every table: where the record sat in Kafka, and what did not fit the columns.
+KAFKA_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
+    ("_kafka_partition", pa.int32(), "INTEGER"),
+    ("_kafka_offset", pa.int64(), "BIGINT"),
+    ("_kafka_timestamp", pa.timestamp("ms"), "TIMESTAMP"),  # UTC
+    ("_extra", pa.string(), "VARCHAR"),
+)
+
+# The hive partition column of the lake's directories (``day=2026-01-05``).
+DAY_COLUMN = "day"
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    name: str  # the lake directory, and ``lake_<name>`` in DuckDB
+    topic: str  # the attribute of schemas.topics.Topics it lands
+    columns: tuple[tuple[str, Kind], ...]
+
+    def topic_name(self, settings: Settings) -> str:
+        return getattr(topic_names(settings), self.topic)
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        named = [(name, ARROW_TYPES[kind]) for name, kind in self.columns]
+        return pa.schema(named + [(name, arrow) for name, arrow, _ in KAFKA_COLUMNS])
+
+    def duckdb_columns(self) -> list[tuple[str, str]]:
+        """Every column of the table as DuckDB reads it, the partition column included."""
+        named = [(name, DUCKDB_TYPES[kind]) for name, kind in self.columns]
+        return [*named, *((name, duck) for name, _, duck in KAFKA_COLUMNS), (DAY_COLUMN, "DATE")]
+
+
+def _kind_of(hint: object) -> Kind:
+    """The column kind of a dataclass field's type (``str | None`` -> STRING ...)."""
+    if isinstance(hint, types.UnionType):
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) is typing.Literal:
+        return Kind.STRING
+    if typing.get_origin(hint) is list:
+        return Kind.STRINGS
+    return {str: Kind.STRING, int: Kind.INT, float: Kind.FLOAT, bool: Kind.BOOL}[hint]
+
+
+def _record_columns(record_class: type) -> tuple[tuple[str, Kind], ...]:
+    hints = typing.get_type_hints(record_class)
+    return tuple((f.name, _kind_of(hints[f.name])) for f in fields(record_class))
+
+
+EVENTS = LakeTable(
+    "events",
+    "events",
+    (
+        ("event_id", Kind.STRING),
+        ("event_type", Kind.STRING),
+        ("schema_version", Kind.INT),
+        ("occurred_at", Kind.STRING),
+        ("ts", Kind.FLOAT),
+        ("tenant", Kind.STRING),
+        ("channel", Kind.STRING),
+        ("direction", Kind.STRING),
+        ("contact_id", Kind.STRING),
+        ("agent_id", Kind.STRING),
+        ("queue", Kind.STRING),
+        ("customer_ids", Kind.STRINGS),
+        ("attributes", Kind.JSON),
+    ),
+)
+DEAD_LETTERS = LakeTable(
+    "dead_letters",
+    "dead_letters",
+    (
+        ("topic", Kind.STRING),
+        ("partition", Kind.INT),
+        ("offset", Kind.INT),
+        ("errors", Kind.STRINGS),
+        ("raw_base64", Kind.STRING),
+        ("raw_preview", Kind.STRING),
+        ("raw_size", Kind.INT),
+    ),
+)
+CONTACT_VERSIONS = LakeTable(
+    "contact_versions", "contacts", (*_record_columns(ContactFacts), ("version", Kind.INT))
+)
+JOURNEY_VERSIONS = LakeTable(
+    "journey_versions",
+    "journeys",
+    (*_record_columns(JourneyFacts), ("version", Kind.INT), ("superseded", Kind.BOOL)),
+)
+IDENTITY_MERGES = LakeTable(
+    "identity_merges",
+    "identity_merges",
+    (
+        ("action", Kind.STRING),  # merge | hub | refused
+        ("tenant", Kind.STRING),
+        ("merged_roots", Kind.STRINGS),
+        ("new_root", Kind.STRING),
+        ("old_keys", Kind.STRINGS),
+        ("new_key", Kind.STRING),
+        ("root", Kind.STRING),
+        ("accounts", Kind.STRINGS),
+        ("affected_keys", Kind.STRINGS),
+        ("evidence", Kind.JSON),
+    ),
+)
+CUSTOMER_KEYS = LakeTable(
+    "customer_keys",
+    "customers",
+    (
+        ("tenant", Kind.STRING),
+        ("identifier", Kind.STRING),
+        ("customer_key", Kind.STRING),
+        ("version", Kind.INT),
+    ),
+)
+# The alert record belongs to a later issue: these are the fields it is expected to carry;
+# any other lands in _extra until it is named here.
+ALERTS = LakeTable(
+    "alerts",
+    "alerts",
+    (
+        ("alert_id", Kind.STRING),
+        ("tenant", Kind.STRING),
+        ("customer_key", Kind.STRING),
+        ("score", Kind.FLOAT),
+        ("signals", Kind.JSON),
+        ("fired_at", Kind.STRING),
+    ),
+)
+
+LAKE_TABLES: tuple[LakeTable, ...] = (
+    EVENTS,
+    DEAD_LETTERS,
+    CONTACT_VERSIONS,
+    JOURNEY_VERSIONS,
+    IDENTITY_MERGES,
+    CUSTOMER_KEYS,
+    ALERTS,
+)
+
+
+def table_named(name: str) -> LakeTable:
+    return next(table for table in LAKE_TABLES if table.name == name)
