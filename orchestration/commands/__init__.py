@@ -1,6 +1,8 @@
 """The subcommands of ``omnicx``, one module each; ``orchestration.cli`` registers this list."""
 
 from orchestration.commands.kafka import kafka
+from orchestration.commands.kpis import kpis
+from orchestration.commands.refresh import refresh
 from orchestration.commands.replay import replay_dead_letters
 from orchestration.commands.simulate import simulate
 from orchestration.commands.sink import sink
@@ -8,4 +10,4 @@ from orchestration.commands.sql import sql
 from orchestration.commands.stream import stream
 from orchestration.commands.warehouse import warehouse
 
-COMMANDS = [kafka, stream, simulate, sink, sql, replay_dead_letters, warehouse]
+COMMANDS = [kafka, stream, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis]

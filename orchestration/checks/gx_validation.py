@@ -1,0 +1,132 @@
+"""Run one Great Expectations suite on a pandas frame, and build the Data Docs.
+
+Each validation gets a fresh ephemeral GX context (nothing to set up, no ``gx/`` project
+directory), whose validation results are kept on disk under ``$OMNICX_HOME/gx/validations`` so
+that the Data Docs built into ``$OMNICX_HOME/gx/data_docs`` list every past validation, not only
+the last one. Analytics and progress bars are off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from schemas.settings import Settings
+
+_SAMPLE = 5  # unexpected values shown per failed expectation
+
+
+@dataclass(frozen=True)
+class Validation:
+    success: bool
+    rows: int
+    evaluated: int
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+def gx_dir(settings: Settings) -> Path:
+    return (settings.home / "gx").resolve()  # GX wants absolute paths
+
+
+def data_docs_index(settings: Settings) -> Path:
+    return gx_dir(settings) / "data_docs" / "index.html"
+
+
+def validate(
+    frame: pd.DataFrame, suite_name: str, expectations: list, settings: Settings, run_name: str
+) -> Validation:
+    """Validate ``frame`` against the expectations as suite ``suite_name``; update the Docs."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = gx.get_context(mode="ephemeral", project_config=_project_config(gx_dir(settings)))
+    batch = (
+        context.data_sources.add_pandas("omnicx")
+        .add_dataframe_asset(suite_name)
+        .add_batch_definition_whole_dataframe("days")
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite_name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY"},
+        )
+    )
+    result = checkpoint.run(
+        batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name)
+    )
+    (outcome,) = result.run_results.values()
+    failed = [_describe(r) for r in outcome.results if not r.success]
+    return Validation(outcome.success, len(frame), len(outcome.results), failed)
+
+
+def _project_config(root: Path):
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+    )
+
+    config = DataContextConfig(
+        analytics_enabled=False,
+        progress_bars={"globally": False},
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+    )
+    config.stores["validation_results_store"]["store_backend"] = {
+        "class_name": "TupleFilesystemStoreBackend",
+        "base_directory": str(root / "validations"),
+    }
+    config.data_docs_sites = {
+        "omnicx": {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(root / "data_docs"),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+    return config
+
+
+def _describe(result) -> dict[str, Any]:
+    """A failed expectation as plain JSON: what was expected of which column, and examples."""
+    config = result.expectation_config
+    described: dict[str, Any] = {"expectation": config.type}
+    for name in ("column", "column_A", "column_B", "min_value", "max_value"):
+        if config.kwargs.get(name) is not None:
+            described[name] = plain(config.kwargs[name])
+    outcome = result.result or {}
+    for name in ("observed_value", "unexpected_count", "unexpected_percent"):
+        if outcome.get(name) is not None:
+            described[name] = plain(outcome[name])
+    if outcome.get("partial_unexpected_list"):
+        described["unexpected_examples"] = plain(outcome["partial_unexpected_list"][:_SAMPLE])
+    return described
+
+
+def plain(value: Any) -> Any:
+    """``value`` with only JSON types (numpy scalars, timestamps and tuples made plain)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

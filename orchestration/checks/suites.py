@@ -1,0 +1,267 @@
+"""The expectation suites on the warehouse views, and the rows each one validates.
+
+Every suite reads the rows of the run's days (``$date_from``..``$date_to``; rows with no time at
+all are in every run) and states what must hold for the KPI marts built from them to be right:
+keys present and unique (an event or a contact counted twice inflates every count), values in
+their ranges and enumerations, durations not negative, answers not before queueing, a day's
+volume not collapsing against the day before, dead letters a small share of what landed.
+Accepted values come from the event contract (``schemas``), not from copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from schemas.models import Channel, Direction
+from schemas.settings import Settings
+from schemas.validation import event_type_names, schema_documents
+
+# The rows of the run's days, for a time column of the relation.
+_IN_DAYS = """(
+    {column} is null
+    or (
+        epoch_ms({column}) >= epoch_ms(cast($date_from as timestamp))
+        and epoch_ms({column}) < epoch_ms(cast($date_to as timestamp) + interval 1 day)
+    )
+)"""
+
+
+def _in_days(column: str) -> str:
+    return _IN_DAYS.format(column=column)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str  # of the GX suite and of the Dagster check
+    asset: str  # the relation it validates
+    description: str
+    query: str  # its rows for the run's days
+    expectations: Callable[[Settings], list]  # built when the check runs (GX loads lazily)
+
+
+@cache
+def attribute_values(event_type: str, attribute: str) -> tuple[str, ...]:
+    """The values the event contract accepts for one attribute of one event type."""
+    properties = schema_documents()[event_type]["properties"]["attributes"]["properties"]
+    return tuple(properties[attribute]["enum"])
+
+
+def _unique(column: str) -> list:
+    import great_expectations.expectations as gxe
+
+    return [gxe.ExpectColumnValuesToBeUnique(column=column)]
+
+
+def _not_null(*columns: str) -> list:
+    import great_expectations.expectations as gxe
+
+    return [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in columns]
+
+
+def _in_set(column: str, values) -> list:
+    import great_expectations.expectations as gxe
+
+    return [gxe.ExpectColumnValuesToBeInSet(column=column, value_set=sorted(values))]
+
+
+def _between(column: str, low: float | None = None, high: float | None = None) -> list:
+    import great_expectations.expectations as gxe
+
+    return [gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)]
+
+
+def _events(_: Settings) -> list:
+    return [
+        *_unique("event_id"),
+        *_not_null("event_id", "event_type", "tenant", "occurred_at"),
+        *_in_set("event_type", event_type_names()),
+        *_in_set("channel", [c.value for c in Channel]),
+        *_in_set("direction", [d.value for d in Direction]),
+    ]
+
+
+def _volume(settings: Settings) -> list:
+    return _between("ratio_to_previous_day", settings.checks.min_events_ratio_to_previous_day)
+
+
+def _contacts(_: Settings) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        *_unique("contact_id"),
+        *_not_null("contact_id", "tenant", "channel"),
+        *_in_set("channel", [c.value for c in Channel]),
+        *_in_set("direction", [d.value for d in Direction]),
+        *_in_set("status", ["open", "closed", "incomplete"]),
+        *_in_set("disposition", attribute_values("contact.wrapped_up", "disposition")),
+        *_in_set("deflection_cause", attribute_values("contact.deflected", "cause")),
+        *_between("talk_seconds", 0),
+        *_between("hold_seconds", 0),
+        *_between("acw_seconds", 0),
+        *_between("transfers", 0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="answered_at",
+            column_B="first_queued_at",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        ),
+    ]
+
+
+def _surveys(_: Settings) -> list:
+    return [
+        *_unique("event_id"),
+        *_not_null("event_id", "contact_id", "tenant"),
+        *_between("nps", 0, 10),
+        *_between("csat", 1, 5),
+        *_between("ces", 1, 7),
+    ]
+
+
+def _spans(_: Settings) -> list:
+    return [
+        *_not_null("tenant", "agent_id", "state", "started_at", "ended_at"),
+        *_in_set("state", attribute_values("agent.state_changed", "state")),
+        *_between("seconds", 0),
+    ]
+
+
+def _journeys(_: Settings) -> list:
+    return [
+        *_unique("journey_id"),
+        *_not_null("journey_id", "tenant", "customer_key", "first_contact_id"),
+        *_between("contact_count", 1),
+    ]
+
+
+def _dead_letters(settings: Settings) -> list:
+    return _between("dead_letter_share", 0, settings.checks.dead_letter_max_share)
+
+
+SUITES = (
+    Suite(
+        "events_valid",
+        "int_events",
+        "Unique event ids, keys present, event types, channels and directions of the contract.",
+        "select event_id, event_type, tenant, channel, direction, occurred_at from int_events "
+        f"where {_in_days('occurred_at')}",
+        _events,
+    ),
+    Suite(
+        "events_volume",
+        "int_events",
+        "Each day's events (up to the newest event's time of day) are at least "
+        "checks.min_events_ratio_to_previous_day of the previous day's over the same hours.",
+        """
+with newest as (
+    select max(epoch_ms(occurred_at)) as newest_ms from int_events
+),
+
+days as (
+    select
+        cast(d as date) as day,
+        epoch_ms(d) as start_ms,
+        least(epoch_ms(d + interval 1 day), n.newest_ms + 1) as cutoff_ms
+    from range(cast($date_from as timestamp), cast($date_to as timestamp) + interval 1 day,
+        interval 1 day) as t(d)
+    cross join newest as n
+),
+
+counted as (
+    select
+        d.day,
+        count(*) filter (
+            where epoch_ms(e.occurred_at) >= d.start_ms and epoch_ms(e.occurred_at) < d.cutoff_ms
+        ) as events,
+        count(*) filter (
+            where epoch_ms(e.occurred_at) >= d.start_ms - 86400000
+                and epoch_ms(e.occurred_at) < d.cutoff_ms - 86400000
+        ) as previous_day_events
+    from days as d
+    left join int_events as e
+        on epoch_ms(e.occurred_at) >= d.start_ms - 86400000
+        and epoch_ms(e.occurred_at) < d.cutoff_ms
+    where d.cutoff_ms > d.start_ms
+    group by d.day
+),
+
+final as (
+    select
+        day,
+        events,
+        previous_day_events,
+        events / nullif(previous_day_events, 0) as ratio_to_previous_day
+    from counted
+)
+
+select * from final order by day
+""",
+        _volume,
+    ),
+    Suite(
+        "contacts_valid",
+        "int_contacts",
+        "Unique contact ids, enumerations of the contract, durations >= 0, answers not before "
+        "queueing.",
+        "select contact_id, tenant, channel, direction, status, disposition, deflection_cause, "
+        "talk_seconds, hold_seconds, acw_seconds, transfers, first_queued_at, answered_at "
+        "from int_contacts "
+        f"where {_in_days('coalesce(started_at, first_queued_at, answered_at)')}",
+        _contacts,
+    ),
+    Suite(
+        "surveys_valid",
+        "int_surveys",
+        "Unique survey events, NPS 0-10, CSAT 1-5, CES 1-7.",
+        "select event_id, contact_id, tenant, nps, csat, ces from int_surveys "
+        f"where {_in_days('survey_at')}",
+        _surveys,
+    ),
+    Suite(
+        "agent_spans_valid",
+        "int_agent_state_spans",
+        "Agent state spans with keys, states of the contract and durations >= 0.",
+        "select tenant, agent_id, state, started_at, ended_at, seconds "
+        "from int_agent_state_spans where day between $date_from and $date_to",
+        _spans,
+    ),
+    Suite(
+        "journeys_valid",
+        "int_journeys",
+        "Unique journey ids with their customer and first contact, at least one contact each.",
+        "select journey_id, tenant, customer_key, first_contact_id, contact_count "
+        "from int_journeys where first_started_day is null "
+        "or first_started_day between $date_from and $date_to",
+        _journeys,
+    ),
+    Suite(
+        "dead_letter_share",
+        "stg_dead_letters",
+        "Dead letters landed on the run's days are at most checks.dead_letter_max_share of "
+        "all messages landed on them (dead letters + valid events).",
+        """
+with dead as (
+    select count(*) as dead_letters from stg_dead_letters
+    where landed_day between $date_from and $date_to
+),
+
+valid as (
+    select count(*) as events from stg_events where landed_day between $date_from and $date_to
+),
+
+final as (
+    select
+        dead.dead_letters,
+        valid.events,
+        dead.dead_letters / nullif(dead.dead_letters + valid.events, 0) as dead_letter_share
+    from dead
+    cross join valid
+)
+
+select * from final
+""",
+        _dead_letters,
+    ),
+)

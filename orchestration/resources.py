@@ -1,0 +1,49 @@
+"""The Dagster resources: the warehouse, configured by the one settings object of omnicx.
+
+A resource holds only where to find the settings; ``load_settings`` (the one place the
+environment is read) runs when a step asks for them, never when the definitions are imported.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+
+from schemas.settings import Settings, load_settings, with_overrides
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse over the lake (``warehouse.build``) and the KPI knobs.
+
+    ``config_file``: the settings file (default: ``$OMNICX_CONFIG``, else ``./omnicx.toml``);
+    ``home``: overrides the state directory of the settings (the lake and the DuckDB file live
+    under it).
+    """
+
+    config_file: str | None = None
+    home: str | None = None
+
+    def settings(self) -> Settings:
+        config = Path(self.config_file) if self.config_file else None
+        settings = load_settings(config_file=config)
+        return settings if self.home is None else with_overrides(settings, home=Path(self.home))
+
+    def build(self, marts: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> Path:
+        """Rebuild the warehouse file from the lake and swap it in; ``marts`` writes into the new
+        file before it is published (readers never see a half-refreshed mart)."""
+        from warehouse.build import build_warehouse
+
+        return build_warehouse(self.settings(), marts=marts)
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the published warehouse file."""
+        from warehouse.build import connect_read_only
+
+        con = connect_read_only(self.settings())
+        try:
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,224 @@
+"""The ``refresh`` job of orchestration.definitions over a two-day partition range, on a lake
+landed from hand-made facts (later: a real stream run), through ``omnicx refresh`` and the
+function behind it: every asset materializes and the checks pass; corrupted data fails the
+blocking checks and leaves the published marts as they were; ``omnicx kpis`` reads them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from dagster import AssetKey, DagsterInstance
+
+import warehouse.build
+from orchestration.cli import main
+from orchestration.commands.refresh import run_refresh
+from orchestration.definitions import defs
+from schemas.settings import Settings, with_overrides
+from tests.warehouse.kpi_fixtures import (
+    DAY,
+    NEXT_DAY,
+    contact,
+    kpis,
+    refreshed,
+    settings,
+    small_centre,
+    survey,
+    utc,
+    write_lake,
+)
+from warehouse.build import connect_read_only
+
+CONFIG = """
+[checks]
+dead_letter_max_share = 0.2
+"""
+
+
+def omnicx(home: Path, *args: str):
+    """``omnicx --config <home>/omnicx.toml --home <home> ARGS``, in process."""
+    config_file = home / "omnicx.toml"
+    config_file.write_text(CONFIG)
+    return CliRunner().invoke(main, ["--config", str(config_file), "--home", str(home), *args])
+
+
+def home_settings(home: Path) -> Settings:
+    return with_overrides(settings(), home=home)
+
+
+def asset_names() -> set[str]:
+    return {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+
+
+@pytest.fixture(scope="module")
+def refreshed_home(tmp_path_factory):
+    """A home whose lake holds the small centre, refreshed by ``omnicx refresh``."""
+    home = tmp_path_factory.mktemp("home")
+    write_lake(home_settings(home), dead_letters=["not json {"], **small_centre())
+    outcome = omnicx(home, "refresh", "--from", DAY.isoformat(), "--to", NEXT_DAY.isoformat())
+    return home, outcome
+
+
+def test_every_asset_of_the_partitions_materializes_and_every_check_passes(refreshed_home):
+    home, outcome = refreshed_home
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.output.splitlines()
+    assert (
+        lines[0] == f"materialized {len(asset_names())} assets: {', '.join(sorted(asset_names()))}"
+    )
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert sorted(line.split()[1] for line in lines[1:]) == sorted(checks)
+    assert all(line.startswith("ok ") for line in lines[1:])
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+        (run,) = instance.get_runs()
+        assert run.job_name == "refresh"
+        for name in asset_names():
+            assert instance.get_materialized_partitions(AssetKey(name)) == {
+                DAY.isoformat(),
+                NEXT_DAY.isoformat(),
+            }
+    assert (home / "gx" / "data_docs" / "index.html").is_file()
+
+
+def test_the_published_kpis_equal_the_marts_built_on_the_same_facts(refreshed_home):
+    home, _ = refreshed_home
+    centre = small_centre()
+    contacts = centre.pop("contacts")
+    expected = kpis(
+        refreshed(contacts, date_to=NEXT_DAY, **centre), ("day", "channel"), date_to=NEXT_DAY
+    )
+    with connect_read_only(home_settings(home)) as con:
+        published = kpis(con, ("day", "channel"), date_to=NEXT_DAY)
+    assert published == expected
+    assert published[("aht.v1", DAY, "voice")]["denominator"] == 2
+
+
+def test_corrupted_data_fails_the_blocking_checks_and_the_marts_stay_as_published(
+    refreshed_home, tmp_path, monkeypatch
+):
+    home = tmp_path / "home"
+    shutil.copytree(refreshed_home[0], home)
+    with connect_read_only(home_settings(home)) as con:
+        before = kpis(con, date_to=NEXT_DAY)
+    # a survey scored 11, a contact with a negative talk time, and an event sent twice ...
+    broken = contact(
+        "bad", "2026-01-06T15:00:00", queued=20.0, answered=10.0, ended=5.0, customer="zed"
+    )
+    resent = {
+        "event_id": "resent",
+        "event_type": "contact.started",
+        "occurred_at": utc("2026-01-06T15:00:00"),
+        "tenant": "acme",
+        "channel": "voice",
+        "direction": "inbound",
+        "contact_id": "bad",
+    }
+    write_lake(
+        home_settings(home),
+        [broken],
+        surveys=[survey("s-bad", "bad", "2026-01-06T15:10:00", nps=11)],
+        events=[resent, resent],
+        partition=1,
+    )
+    # ... that an intermediate layer without de-duplication lets through
+    build = warehouse.build.build_warehouse
+
+    def without_dedup(settings, marts=None):
+        def views(con):
+            con.execute("create or replace view int_events as select * from stg_events")
+            if marts is not None:
+                marts(con)
+
+        return build(settings, marts=views)
+
+    monkeypatch.setattr(warehouse.build, "build_warehouse", without_dedup)
+    result = run_refresh(home_settings(home), DAY, NEXT_DAY, home / "omnicx.toml")
+    assert not result.success
+    failed = {
+        e.asset_check_key.name: e.metadata["failed_expectations"].value
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    }
+    assert set(failed) == {"events_valid", "contacts_valid", "surveys_valid"}
+    assert {f["expectation"] for f in failed["events_valid"]} == {
+        "expect_column_values_to_be_unique"
+    }
+    assert {(f.get("column"), f["expectation"]) for f in failed["contacts_valid"]} == {
+        ("talk_seconds", "expect_column_values_to_be_between"),
+        (None, "expect_column_pair_values_a_to_be_greater_than_b"),
+    }
+    assert failed["surveys_valid"][0]["unexpected_examples"] == [11]
+    views = {
+        (a, d.isoformat())
+        for a in asset_names()
+        if a.startswith(("stg_", "int_"))
+        for d in (DAY, NEXT_DAY)
+    }
+    assert {
+        (e.asset_key.to_user_string(), e.partition)
+        for e in result.get_asset_materialization_events()
+    } == views
+    with connect_read_only(home_settings(home)) as con:
+        assert kpis(con, date_to=NEXT_DAY) == before
+
+
+def test_omnicx_kpis_reads_the_published_marts_as_json(refreshed_home):
+    home, _ = refreshed_home
+    outcome = omnicx(
+        home,
+        "kpis",
+        "--from",
+        DAY.isoformat(),
+        "--to",
+        NEXT_DAY.isoformat(),
+        "--by",
+        "tenant,channel",
+        "--format",
+        "json",
+    )
+    assert outcome.exit_code == 0, outcome.output
+    rows = json.loads(outcome.output)
+    with connect_read_only(home_settings(home)) as con:
+        expected = kpis(con, ("tenant", "channel"), date_to=NEXT_DAY)
+    assert {(r["kpi"], r["tenant"], r["channel"]): r["value"] for r in rows} == {
+        key: row["value"] for key, row in expected.items()
+    }
+    fcr = next(r for r in rows if r["kpi"] == "fcr.v1" and r["channel"] == "voice")
+    assert set(fcr) == {
+        "kpi",
+        "value",
+        "tenant",
+        "channel",
+        "numerator",
+        "denominator",
+        "knob_set",
+        "knobs",
+    }
+    assert fcr["knobs"] == {"repeat_window_days": 7.0, "short_abandon_seconds": 5.0}
+
+
+def test_omnicx_kpis_as_a_table_names_the_knob_sets(refreshed_home):
+    home, _ = refreshed_home
+    outcome = omnicx(home, "kpis", "--from", DAY.isoformat())
+    assert outcome.exit_code == 0, outcome.output
+    lines = outcome.output.splitlines()
+    assert lines[0].split("|")[0].strip() == "kpi"
+    assert lines[-1].startswith("knob set ")
+    assert "abandon_treatment=negative" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["refresh", "--from", "2026-01-06", "--to", "2026-01-05"], "--from is after --to"),
+        (["refresh", "--to", "2999-01-01"], "has no partition yet"),
+        (["kpis", "--from", "2026-01-05", "--by", "weekday"], "choose among"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
+    outcome = omnicx(tmp_path, *args)
+    assert outcome.exit_code == 2
+    assert message in outcome.output

@@ -1,0 +1,187 @@
+"""The KPI marts of kpis.md: their knobs, their SQL and their refresh for a range of days.
+
+The marts read the intermediate layer (``int_*``, see ``warehouse.kpi_inputs``) and store counts
+and sums, never ratios, so that any range or roll-up is recomputed exactly
+(``warehouse.kpis.kpi_values`` reads them). Each SQL file under ``sql/marts`` is one relation of
+the same name: ``kpi_contacts`` is a view (per-contact derived fields), every ``mart_*`` is a
+table refreshed per day: the rows of the days asked for are deleted and recomputed in one
+transaction, so that readers never see a half-refreshed day.
+
+Knobs: the ones that change stored counts (short-abandon and service-level thresholds, repeat
+window, churn weights...) are written to the one-row table ``kpi_knobs`` that the SQL reads, and
+every mart row carries the ``knob_set`` id that produced it; ``kpi_knob_sets`` keeps what each id
+means. The abandon treatment of service_level.v1 only chooses which stored counts to divide, so
+it is applied when reading and is not part of a knob set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+
+import duckdb
+
+from schemas.settings import Settings
+
+# The definitions the marts implement (kpis.md, version 1). A new version of a definition gets
+# a new id here and in the SQL, so that its numbers never pass for the old ones.
+DEFINITIONS = (
+    "offered.v1",
+    "asa.v1",
+    "service_level.v1",
+    "abandon_rate.v1",
+    "aht.v1",
+    "transfer_rate.v1",
+    "first_response.v1",
+    "ivr_containment.v1",
+    "occupancy.v1",
+    "fcr.v1",
+    "fcr_net.v1",
+    "fcr_channel.v1",
+    "repeat_rate.v1",
+    "nps.v1",
+    "csat.v1",
+    "ces.v1",
+    "churn_risk.v1",
+)
+
+# Knobs of KpiSettings applied when reading, not baked into stored counts.
+READ_TIME_KNOBS = frozenset({"abandon_treatment"})
+
+
+@dataclass(frozen=True)
+class Mart:
+    name: str
+    reads: tuple[str, ...]  # the relations its SQL reads, for the asset graph
+    day_column: str | None = None  # the column refreshed per day; None for a view
+
+
+MARTS = (
+    Mart("kpi_contacts", ("int_contacts",)),
+    Mart("mart_contact_kpis_hourly", ("kpi_contacts",), "day"),
+    Mart("mart_first_responses", ("kpi_contacts",), "day"),
+    Mart("mart_survey_kpis_daily", ("int_surveys", "kpi_contacts"), "day"),
+    Mart("mart_journeys_recomputed", ("kpi_contacts",), "day"),
+    Mart(
+        "mart_journey_kpis_daily",
+        ("int_journeys", "kpi_contacts", "mart_journeys_recomputed"),
+        "day",
+    ),
+    Mart("mart_agent_occupancy_hourly", ("int_agent_state_spans",), "day"),
+    Mart(
+        "mart_churn_risk",
+        (
+            "int_surveys",
+            "int_journeys",
+            "int_events",
+            "int_customer_keys",
+            "kpi_contacts",
+        ),
+        "as_of_day",
+    ),
+)
+MART_BY_NAME = {mart.name: mart for mart in MARTS}
+
+
+def mart_knobs(settings: Settings) -> dict[str, float | int]:
+    """The knob values baked into the marts, by the column names of ``kpi_knobs``."""
+    knobs = {k: v for k, v in asdict(settings.kpis).items() if k not in READ_TIME_KNOBS}
+    knobs.update({f"churn_{k}": v for k, v in asdict(settings.churn).items()})
+    return knobs
+
+
+def knob_set_id(knobs: dict[str, float | int]) -> str:
+    """A short stable id of the definitions and knob values (same values, same id)."""
+    canonical = json.dumps({"definitions": DEFINITIONS, "knobs": knobs}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def write_knobs(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """(Re)write ``kpi_knobs`` from the settings, record the knob set; its id."""
+    knobs = mart_knobs(settings)
+    knob_set = knob_set_id(knobs)
+    columns = ", ".join(f"${name} as {name}" for name in knobs)
+    con.execute(
+        f"create or replace table kpi_knobs as select $knob_set as knob_set, {columns}",
+        {"knob_set": knob_set, **knobs},
+    )
+    # No key constraint: the warehouse build copies tables into each new file without them.
+    con.execute(
+        "create table if not exists kpi_knob_sets "
+        "(knob_set varchar, definitions varchar[], knobs json)"
+    )
+    con.execute(
+        "insert into kpi_knob_sets select $id, $definitions, $knobs "
+        "where not exists (select 1 from kpi_knob_sets where knob_set = $id)",
+        {
+            "id": knob_set,
+            "definitions": list(DEFINITIONS),
+            "knobs": json.dumps(knobs, sort_keys=True),
+        },
+    )
+    return knob_set
+
+
+@cache
+def mart_sql(name: str) -> str:
+    """The SQL of a mart (CTEs ending in ``select * from final``)."""
+    return resources.files("warehouse").joinpath(f"sql/marts/{name}.sql").read_text()
+
+
+def prepare_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """Write the knobs and (re)create the views the marts read; the knob set id."""
+    knob_set = write_knobs(con, settings)
+    for mart in MARTS:
+        if mart.day_column is None:
+            con.execute(f"create or replace view {mart.name} as {mart_sql(mart.name)}")
+    return knob_set
+
+
+def refresh_mart(con: duckdb.DuckDBPyConnection, name: str, date_from: date, date_to: date) -> int:
+    """Recompute the rows of ``date_from``..``date_to`` (inclusive) of one mart table; how many
+    rows those days have now. ``prepare_marts`` must have run on this connection's database."""
+    mart = MART_BY_NAME[name]
+    if mart.day_column is None:
+        raise ValueError(f"{name} is a view: prepare_marts creates it")
+    days = {"date_from": date_from, "date_to": date_to}
+    in_range = f"{mart.day_column} between $date_from and $date_to"
+    sql = mart_sql(name)
+    con.execute("begin transaction")
+    try:
+        if _table_exists(con, name):
+            con.execute(f"delete from {name} where {in_range}", days)
+            con.execute(f"insert into {name} by name {sql}", days)
+        else:
+            con.execute(f"create table {name} as {sql}", days)
+        (rows,) = con.execute(f"select count(*) from {name} where {in_range}", days).fetchone()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return rows
+
+
+def refresh_marts(
+    con: duckdb.DuckDBPyConnection, date_from: date, date_to: date, settings: Settings
+) -> dict[str, int]:
+    """Prepare and refresh every mart table for the days, in dependency order; rows per mart."""
+    prepare_marts(con, settings)
+    return {
+        mart.name: refresh_mart(con, mart.name, date_from, date_to)
+        for mart in MARTS
+        if mart.day_column is not None
+    }
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where table_name = ? and schema_name = current_schema() "
+        "and database_name = current_database()",
+        [name],
+    ).fetchone()
+    return found[0] > 0

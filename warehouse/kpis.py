@@ -1,0 +1,263 @@
+"""KPI values over any date range and grouping, read from the KPI marts.
+
+``kpi_values(con, date_from, date_to, by, settings)`` sums the marts' counts over the range and
+the groups asked for, then divides: a value over two days is the ratio of the two days' summed
+counts, never the mean of their ratios. Medians and p90 are taken over the per-contact rows of
+``mart_first_responses``. A zero denominator gives ``None``.
+
+KPI ids are those of kpis.md, with sub-ids for the variants it names (the same ids as the
+simulator's ground truth, ``pipelines/simulator/kpis.py``):
+
+- ``service_level.v1`` with the configured abandon treatment, and ``service_level.v1.negative``,
+  ``.ignore``, ``.positive`` for each treatment;
+- ``transfer_rate.v1.warm`` / ``.cold``; ``ivr_containment.v1.<cause>`` for each deflection cause;
+- ``first_response.v1`` (median) and ``first_response.v1.p90``;
+- ``csat.v1`` (top-2-box share) and ``csat.v1.mean``; ``ces.v1`` (mean) and ``ces.v1.share_5_7``.
+
+Shares are fractions (0-1), NPS is on -100..100, times are seconds, ``offered.v1`` a count.
+A KPI is left out of a grouping it cannot be attributed to: occupancy has no channel or queue
+(agents are blended), surveys and journeys have no hour.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+DIMENSIONS = ("day", "hour", "tenant", "channel", "queue", "agent")
+TREATMENTS = ("negative", "ignore", "positive")
+DEFLECTION_CAUSES = ("front_end_message", "self_service", "ivr_menu")
+
+_SL_KNOBS = (
+    "short_abandon_seconds",
+    "service_level_voice_seconds",
+    "service_level_chat_seconds",
+    "service_level_sms_seconds",
+    "service_level_social_seconds",
+    "service_level_email_seconds",
+)
+_JOURNEY_KNOBS = ("repeat_window_days", "short_abandon_seconds")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A mart and the dimensions its rows can be grouped by."""
+
+    table: str
+    dimensions: tuple[str, ...]
+
+
+CONTACTS = Source("mart_contact_kpis_hourly", DIMENSIONS)
+FIRST_RESPONSES = Source("mart_first_responses", DIMENSIONS)
+SURVEYS = Source("mart_survey_kpis_daily", ("day", "tenant", "channel", "queue", "agent"))
+JOURNEYS = Source("mart_journey_kpis_daily", ("day", "tenant", "channel", "queue", "agent"))
+OCCUPANCY = Source("mart_agent_occupancy_hourly", ("day", "hour", "tenant", "agent"))
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI id: aggregate SQL over its source's rows.
+
+    ``kind`` is ``ratio`` (value = scale x numerator / denominator), ``count`` (value =
+    numerator) or ``quantile`` (value = numerator, the quantile; denominator = the number of
+    rows it is taken over).
+    """
+
+    id: str
+    source: Source
+    numerator: str
+    denominator: str | None = None
+    kind: str = "ratio"
+    scale: float = 1.0
+    knobs: tuple[str, ...] = ()
+
+
+_SL_MET = {
+    "negative": "sum(answered_within_threshold)",
+    "ignore": "sum(answered_within_threshold)",
+    "positive": "sum(answered_within_threshold) + sum(abandoned_within_threshold)",
+}
+_SL_TOTAL = {
+    "negative": "sum(answered) + sum(abandoned)",
+    "ignore": "sum(answered)",
+    "positive": "sum(answered) + sum(abandoned)",
+}
+
+
+def _service_level(kpi_id: str, treatment: str) -> Kpi:
+    return Kpi(kpi_id, CONTACTS, _SL_MET[treatment], _SL_TOTAL[treatment], knobs=_SL_KNOBS)
+
+
+def catalog(abandon_treatment: str) -> list[Kpi]:
+    """Every KPI id, in report order; ``service_level.v1`` uses ``abandon_treatment``."""
+    if abandon_treatment not in TREATMENTS:
+        raise ValueError(
+            f"abandon treatment {abandon_treatment!r} is not one of {', '.join(TREATMENTS)}"
+        )
+    handled = "sum(handled_contacts)"
+    voice = "sum(voice_contacts_started)"
+    return [
+        Kpi("offered.v1", CONTACTS, "sum(offered)", kind="count", knobs=("short_abandon_seconds",)),
+        Kpi("asa.v1", CONTACTS, "sum(answer_wait_seconds_sum)", "sum(answered)"),
+        _service_level("service_level.v1", abandon_treatment),
+        *(_service_level(f"service_level.v1.{t}", t) for t in TREATMENTS),
+        Kpi(
+            "abandon_rate.v1",
+            CONTACTS,
+            "sum(abandoned)",
+            "sum(offered)",
+            knobs=("short_abandon_seconds",),
+        ),
+        Kpi("aht.v1", CONTACTS, "sum(handle_seconds_sum)", handled),
+        Kpi("transfer_rate.v1", CONTACTS, "sum(transferred_contacts)", handled),
+        Kpi("transfer_rate.v1.warm", CONTACTS, "sum(warm_transferred_contacts)", handled),
+        Kpi("transfer_rate.v1.cold", CONTACTS, "sum(cold_transferred_contacts)", handled),
+        Kpi(
+            "first_response.v1",
+            FIRST_RESPONSES,
+            "quantile_cont(first_response_seconds, 0.5)",
+            "count(*)",
+            kind="quantile",
+        ),
+        Kpi(
+            "first_response.v1.p90",
+            FIRST_RESPONSES,
+            "quantile_cont(first_response_seconds, 0.9)",
+            "count(*)",
+            kind="quantile",
+        ),
+        Kpi("ivr_containment.v1", CONTACTS, "sum(voice_deflected)", voice),
+        *(
+            Kpi(f"ivr_containment.v1.{cause}", CONTACTS, f"sum(voice_deflected_{cause})", voice)
+            for cause in DEFLECTION_CAUSES
+        ),
+        Kpi(
+            "occupancy.v1",
+            OCCUPANCY,
+            "sum(busy_seconds) + sum(after_contact_work_seconds)",
+            "sum(busy_seconds) + sum(after_contact_work_seconds) + sum(available_seconds)",
+        ),
+        Kpi(
+            "fcr.v1",
+            JOURNEYS,
+            "sum(journeys_resolved_first_contact)",
+            "sum(journeys)",
+            knobs=_JOURNEY_KNOBS,
+        ),
+        Kpi(
+            "fcr_net.v1",
+            JOURNEYS,
+            "sum(journeys_resolved_first_contact)",
+            "sum(journeys) - sum(journeys_not_resolvable)",
+            knobs=_JOURNEY_KNOBS,
+        ),
+        Kpi(
+            "fcr_channel.v1",
+            JOURNEYS,
+            "sum(channel_journeys_resolved_first_contact)",
+            "sum(channel_journeys)",
+            knobs=_JOURNEY_KNOBS,
+        ),
+        Kpi(
+            "repeat_rate.v1",
+            JOURNEYS,
+            "sum(journey_contacts)",
+            "sum(journeys)",
+            knobs=_JOURNEY_KNOBS,
+        ),
+        Kpi("nps.v1", SURVEYS, "sum(promoters) - sum(detractors)", "sum(nps_responses)", scale=100),
+        Kpi("csat.v1", SURVEYS, "sum(csat_satisfied)", "sum(csat_responses)"),
+        Kpi("csat.v1.mean", SURVEYS, "sum(csat_sum)", "sum(csat_responses)"),
+        Kpi("ces.v1", SURVEYS, "sum(ces_sum)", "sum(ces_responses)"),
+        Kpi("ces.v1.share_5_7", SURVEYS, "sum(ces_easy)", "sum(ces_responses)"),
+    ]
+
+
+def kpi_values(
+    con: duckdb.DuckDBPyConnection,
+    date_from: date,
+    date_to: date,
+    by: list[str],
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """Every KPI over the days ``date_from``..``date_to`` (inclusive), per group of ``by``.
+
+    Each row: ``kpi``, ``value``, the ``by`` columns, ``numerator`` and ``denominator`` (None
+    where they do not apply), ``knob_set`` and ``knobs`` (the knob values that produced it).
+    Rows made with different knob sets are never added together: each set gives its own row.
+    """
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"cannot group by {unknown}: choose among {', '.join(DIMENSIONS)}")
+    by = list(dict.fromkeys(by))
+    treatment = settings.kpis.abandon_treatment
+    kpis = catalog(treatment)
+    knob_sets = _knob_sets(con)
+    rows: list[dict[str, Any]] = []
+    for source in (CONTACTS, FIRST_RESPONSES, OCCUPANCY, JOURNEYS, SURVEYS):
+        if not set(by) <= set(source.dimensions):
+            continue
+        of_source = [k for k in kpis if k.source is source]
+        for group in _aggregate(con, source, of_source, date_from, date_to, by):
+            knobs = knob_sets.get(group["knob_set"], {})
+            for kpi in of_source:
+                numerator, denominator = group[f"n{kpi.id}"], group[f"d{kpi.id}"]
+                row = {"kpi": kpi.id, "value": _value(kpi, numerator, denominator)}
+                row.update((d, group[d]) for d in by)
+                row["numerator"] = numerator if kpi.kind == "ratio" else None
+                row["denominator"] = denominator if kpi.kind != "count" else None
+                row["knob_set"] = group["knob_set"]
+                row["knobs"] = {name: knobs.get(name) for name in kpi.knobs}
+                if kpi.id == "service_level.v1":
+                    row["knobs"]["abandon_treatment"] = treatment
+                rows.append(row)
+    order = {kpi.id: i for i, kpi in enumerate(kpis)}
+    rows.sort(key=lambda r: (order[r["kpi"]], *(_sortable(r[d]) for d in by), r["knob_set"]))
+    return rows
+
+
+def _aggregate(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    kpis: list[Kpi],
+    date_from: date,
+    date_to: date,
+    by: list[str],
+) -> list[dict[str, Any]]:
+    groups = [*by, "knob_set"]
+    measures = []
+    for kpi in kpis:
+        measures.append(f'{kpi.numerator} as "n{kpi.id}"')
+        measures.append(f'{kpi.denominator or "null"} as "d{kpi.id}"')
+    query = (
+        f"select {', '.join([*groups, *measures])} from {source.table} "
+        f"where day between $date_from and $date_to group by {', '.join(groups)}"
+    )
+    result = con.execute(query, {"date_from": date_from, "date_to": date_to})
+    names = [column[0] for column in result.description]
+    return [dict(zip(names, values, strict=True)) for values in result.fetchall()]
+
+
+def _value(kpi: Kpi, numerator: Any, denominator: Any) -> float | int | None:
+    if kpi.kind != "ratio":
+        return numerator
+    if numerator is None or not denominator:
+        return None
+    return kpi.scale * numerator / denominator
+
+
+def _knob_sets(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    rows = con.execute("select knob_set, knobs from kpi_knob_sets").fetchall()
+    return {knob_set: json.loads(knobs) for knob_set, knobs in rows}
+
+
+def _sortable(value: Any) -> tuple[bool, Any]:
+    # None (no queue, no agent) sorts last instead of failing to compare.
+    return (value is None, value if value is not None else 0)
