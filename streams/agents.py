@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 import faust
 from faust.types import EventT, StreamT
@@ -24,17 +25,23 @@ from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
 _RAW = {"key_serializer": "raw", "value_serializer": "raw"}
 
 
-def wire(app: faust.App, settings: Settings) -> None:
+class Outputs(Protocol):
+    """Where the agents send their outputs: ``streams.output.BatchProducer`` in a worker."""
+
+    async def send(self, outputs: dict[str, list[tuple[bytes | None, bytes]]]) -> None: ...
+
+    async def send_to_partitions(
+        self, records: dict[tuple[str, int], list[tuple[bytes, bytes | None]]]
+    ) -> dict[tuple[str, int], int]: ...
+
+    async def stop(self) -> None: ...
+
+
+def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
     names = topic_names(settings)
     partitions = settings.topics.partitions
     raw = app.topic(names.raw_events, **_RAW)
-    events = app.topic(names.events, **_RAW)
-    dead_letters = app.topic(names.dead_letters, **_RAW)
-    contacts = app.topic(names.contacts, **_RAW)
     identity = app.topic(names.identity, partitions=1, **_RAW)
-    merges = app.topic(names.identity_merges, **_RAW)
-    customers = app.topic(names.customers, **_RAW)
-    journeys = app.topic(names.journeys, **_RAW)
 
     contact_table = _table(app, "contact-state", partitions)
     dedup_table = _table(app, "dedup-state", partitions)
@@ -43,9 +50,9 @@ def wire(app: faust.App, settings: Settings) -> None:
     key_table = _table(app, "customer-key-state", 1)
     batch, within = settings.stream.batch_size, settings.stream.batch_seconds
 
-    def send(topic: faust.TopicT, messages: list[tuple[bytes | None, bytes]]) -> None:
-        for key, value in messages:
-            topic.send_soon(key=key, value=value)
+    @app.on_before_shutdown.connect
+    async def stop_outputs(sender: faust.App, **kwargs: object) -> None:
+        await outputs.stop()
 
     stages: dict[int, _Partition] = {}
 
@@ -61,6 +68,7 @@ def wire(app: faust.App, settings: Settings) -> None:
     async def ingest(stream: StreamT) -> None:
         async for batch_events in stream.take_events(batch, within=within):
             written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
+            produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
             for partition, group in _by_partition(batch_events).items():
                 as_current(stream, group[0])  # table reads go to this partition
                 part = stages.get(partition) or _new_partition(partition)
@@ -71,13 +79,14 @@ def wire(app: faust.App, settings: Settings) -> None:
                         for e in group
                     ]
                 )
-                send(dead_letters, out.dead_letters)
-                send(raw, out.rekeyed)
-                send(events, out.events)
-                send(contacts, out.contacts)
-                send(identity, out.identity)
+                produced[names.dead_letters] += out.dead_letters
+                produced[names.raw_events] += out.rekeyed
+                produced[names.events] += out.events
+                produced[names.contacts] += out.contacts
+                produced[names.identity] += out.identity
                 written.append((group[0], part.state))
-            await _write_state(app, stream, written)
+            await outputs.send(produced)
+            await _write_state(stream, outputs, written, (contact_table, dedup_table))
 
     def _new_partition(partition: int) -> _Partition:
         # Write order: contacts before dedup, so that a kill between the two replays events
@@ -88,11 +97,9 @@ def wire(app: faust.App, settings: Settings) -> None:
         )
         return _Partition(PartitionIngest(settings, names.raw_events, *state), state)
 
-    customer_state = (
-        WriteBehind(journey_table),
-        WriteBehind(key_table),
-        WriteBehind(identity_table),
-    )
+    # Write order: journeys and keys before the identity graph, whose merges they reflect.
+    customer_tables = (journey_table, key_table, identity_table)
+    customer_state = tuple(WriteBehind(table) for table in customer_tables)
     customer_stage: list[CustomerStage] = []  # built lazily: tables are readable once recovered
 
     @app.agent(identity, name="customers")
@@ -105,10 +112,16 @@ def wire(app: faust.App, settings: Settings) -> None:
                     CustomerStage(settings, identity_state, journeys_state, keys_state)
                 )
             out = customer_stage[0].process([e.message.value for e in batch_events])
-            send(merges, out.merges)
-            send(journeys, out.journeys)
-            send(customers, out.customers)
-            await _write_state(app, stream, [(batch_events[0], customer_state)])
+            await outputs.send(
+                {
+                    names.identity_merges: out.merges,
+                    names.journeys: out.journeys,
+                    names.customers: out.customers,
+                }
+            )
+            await _write_state(
+                stream, outputs, [(batch_events[0], customer_state)], customer_tables
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +131,23 @@ class _Partition:
 
 
 async def _write_state(
-    app: faust.App, stream: StreamT, written: list[tuple[EventT, tuple[WriteBehind, ...]]]
+    stream: StreamT,
+    outputs: Outputs,
+    written: list[tuple[EventT, tuple[WriteBehind, ...]]],
+    tables: tuple[JsonTable, ...],
 ) -> None:
-    """Acknowledge the batch's outputs, then write its state one store at a time, each made
-    durable (changelog acknowledged) before the next (streams.tables.WriteBehind)."""
-    await app.producer.flush()
-    levels = max((len(stores) for _, stores in written), default=0)
-    for level in range(levels):
+    """With the batch's outputs acknowledged, write its state one table at a time: the local
+    store, then the changelog, acknowledged before the next table (streams.tables.WriteBehind).
+    ``tables[i]`` is the table behind ``stores[i]`` of every written partition."""
+    for level, table in enumerate(tables):
         for anchor, stores in written:
-            as_current(stream, anchor)
+            as_current(stream, anchor)  # the local store files each write by this partition
             stores[level].flush()
-        await app.producer.flush()
+        topic = table.changelog_topic
+        records = {(topic, p): changes for p, changes in table.take_changelog().items()}
+        if records:
+            for (_, partition), offset in (await outputs.send_to_partitions(records)).items():
+                table.persisted(partition, offset)
 
 
 def _table(app: faust.App, name: str, partitions: int) -> JsonTable:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import faust
 
 from schemas.settings import Settings
-from streams.agents import wire
+from streams.agents import Outputs, wire
+from streams.output import BatchProducer
 
 
 def create_app(
-    settings: Settings, worker_name: str = "worker-1", store: str = "rocksdb://"
+    settings: Settings,
+    worker_name: str = "worker-1",
+    store: str = "rocksdb://",
+    outputs: Outputs | None = None,
 ) -> faust.App:
     """The stream app for one worker; ``worker_name`` keeps its RocksDB state apart from other
-    workers on the same machine (each directory may be opened by one process only). ``store`` is
-    the table store URL: agent unit tests pass ``memory://``, which needs no RocksDB."""
+    workers on the same machine (each directory may be opened by one process only). Agent unit
+    tests pass ``store="memory://"`` (no RocksDB) and ``outputs`` that record what is sent."""
     datadir = (settings.home / "stream" / worker_name).resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -33,5 +37,7 @@ def create_app(
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,
     )
-    wire(app, settings)
+    if outputs is None:
+        outputs = BatchProducer(settings.kafka.bootstrap, f"{settings.stream.app_id}-{worker_name}")
+    wire(app, settings, outputs)
     return app

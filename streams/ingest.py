@@ -88,7 +88,7 @@ class PartitionIngest:
             if message.key != key:
                 out.rekeyed.append((key, message.value))
                 continue
-            if not self.dedup.is_new(event["event_id"], event["ts"]):
+            if not self.dedup.is_new(key.decode(), event["event_id"], event["ts"]):
                 out.duplicates += 1
                 continue
             out.events.append((key, orjson.dumps(event)))

@@ -19,13 +19,13 @@ def test_id_is_remembered_for_the_lateness_then_forgotten(ev):
     dedup = Deduplicator(store, LATENESS)
     first = ev("contact.started", 0, event_id="a")
     dedup.filter_new([first])
-    assert store == {"a": first["ts"] + LATENESS}
+    assert store == {first["contact_id"]: {"a": first["ts"] + LATENESS}}
     # The clock reaches exactly ts + lateness: a retry is still a duplicate.
     assert ids(dedup.filter_new([ev("contact.ended", 100, event_id="x"), first])) == ["x"]
-    assert "a" in store
+    assert "a" in store[first["contact_id"]]
     # Past it, the id is forgotten, and a copy that late is accepted again.
     dedup.filter_new([ev("contact.ended", 100.001, event_id="y")])
-    assert "a" not in store
+    assert "a" not in store[first["contact_id"]]
     assert ids(dedup.filter_new([first])) == ["a"]
 
 
@@ -35,10 +35,18 @@ def test_late_event_is_remembered_for_a_lateness_after_it_arrived(ev):
     dedup.filter_new([now])
     late = ev("contact.started", 0, event_id="late")
     assert ids(dedup.filter_new([late])) == ["late"]
-    assert dedup.store["late"] == now["ts"] + LATENESS
+    assert dedup.store[late["contact_id"]]["late"] == now["ts"] + LATENESS
     assert ids(dedup.filter_new([ev("contact.ended", 1090, event_id="z"), late])) == ["z"]
     dedup.filter_new([ev("contact.ended", 1101, event_id="w")])
-    assert "late" not in dedup.store
+    assert "late" not in dedup.store.get(late["contact_id"], {})
+
+
+def test_a_bucket_whose_last_id_expired_is_dropped(ev):
+    store = {}
+    dedup = Deduplicator(store, LATENESS)
+    dedup.filter_new([ev("contact.started", 0, event_id="a", contact_id="c1")])
+    dedup.filter_new([ev("contact.started", 100.001, event_id="b", contact_id="c2")])
+    assert store == {"c2": {"b": ev("contact.started", 100.001)["ts"] + LATENESS}}
 
 
 def test_expire_counts_forgotten_ids(ev):
@@ -46,7 +54,7 @@ def test_expire_counts_forgotten_ids(ev):
     dedup.filter_new([ev("a", 0, event_id="a"), ev("b", 10, event_id="b")])
     dedup.clock.observe(ev("c", 105)["ts"])
     assert dedup.expire() == 1
-    assert set(dedup.store) == {"b"}
+    assert [set(ids) for ids in dedup.store.values()] == [{"b"}]
 
 
 def test_restart_from_the_store_resumes_memory_and_clock(ev):
@@ -56,4 +64,4 @@ def test_restart_from_the_store_resumes_memory_and_clock(ev):
     assert restarted.clock.now == ev("b", 60)["ts"]
     assert ids(restarted.filter_new([ev("a", 0, event_id="a")])) == []
     restarted.filter_new([ev("c", 150, event_id="c")])
-    assert set(store) == {"b", "c"}
+    assert {i for ids in store.values() for i in ids} == {"b", "c"}

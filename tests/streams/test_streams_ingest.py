@@ -143,7 +143,7 @@ def test_duplicates_count_once_within_and_across_batches(stage, stores):
 
     retried = stage.process(batch([queued], first_offset=4))
     assert (retried.duplicates, retried.events, retried.identity) == (1, [], [])
-    assert sorted(stores[1]) == ["c1-contact.queued", "c1-contact.started"]
+    assert sorted(stores[1]["c1"]) == ["c1-contact.queued", "c1-contact.started"]
 
 
 def test_events_with_two_usable_identifiers_produce_identity_links(stage):

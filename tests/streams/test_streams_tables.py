@@ -1,11 +1,12 @@
 """The table adapters of the Faust wiring, over plain dicts (no app, no broker).
 
-``JsonTable`` only needs ``get``, item access, ``in``, iteration and ``items`` of the table it
-wraps, so a dict of bytes stands in for a Faust table here; the agent tests run it over real
-(in-memory) Faust tables.
+``JsonTable`` only needs the local store of the table it wraps (``table.data``: ``get``, item
+access, ``in``, iteration, ``items``), so a dict of bytes stands in for it here; the agent tests
+run it over real (in-memory) Faust tables.
 """
 
 import contextvars
+from types import SimpleNamespace
 
 import faust
 import pytest
@@ -16,7 +17,7 @@ from streams.tables import JsonTable, PartitionView, as_current
 
 def test_json_table_stores_bytes_and_reads_json_values():
     raw: dict[bytes, bytes] = {}
-    table = JsonTable(raw)
+    table = JsonTable(SimpleNamespace(data=raw))
     table["c1"] = {"events": [[1, 0, "e1", None]], "closed": False}
     table["e1"] = 1767603600.5
     assert raw == {
@@ -35,11 +36,20 @@ def test_json_table_stores_bytes_and_reads_json_values():
     assert len(table) == 2
     del table["c1"]
     assert list(raw) == [b"e1"]
+    # Every write is queued for the changelog, in order, a delete as a tombstone.
+    assert table.take_changelog() == {
+        0: [
+            (b"c1", b'{"events":[[1,0,"e1",null]],"closed":false}'),
+            (b"e1", b"1767603600.5"),
+            (b"c1", None),
+        ]
+    }
+    assert table.take_changelog() == {}
 
 
 def test_partition_views_of_one_table_never_see_each_others_keys():
     raw: dict[bytes, bytes] = {}
-    table = JsonTable(raw)
+    table = JsonTable(SimpleNamespace(data=raw))
     zero, one, eleven = (PartitionView(table, p) for p in (0, 1, 11))
     zero["c1"] = "state of c1 on partition 0"
     one["c1"] = "state of c1 on partition 1"
@@ -57,6 +67,12 @@ def test_partition_views_of_one_table_never_see_each_others_keys():
     assert sorted(one) == ["c1", "c2"]
     assert (len(zero), len(one), len(eleven)) == (1, 2, 1)
     assert dict(eleven.items()) == {"c3": "partition 11, whose prefix starts like partition 1's"}
+    # Their changelog records go to their own partitions.
+    assert {p: [k for k, _ in records] for p, records in table.take_changelog().items()} == {
+        0: [b"0/c1"],
+        1: [b"1/c1", b"1/c2"],
+        11: [b"11/c3"],
+    }
 
     del one["c1"]
     assert zero["c1"] == "state of c1 on partition 0"

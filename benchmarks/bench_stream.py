@@ -1,0 +1,110 @@
+"""Sustained events/s through the whole stream app on a real broker, beside the ceiling: a bare
+kafka-python consumer reading the same raw topic in the same run.
+
+    .venv/bin/python benchmarks/bench_stream.py [--days 3] [--workers 1]
+
+It starts its own broker on free ports under a temporary directory, simulates ``--days`` of the
+default centre (with the default faults) into the raw topic, reads that topic once with a bare
+consumer, then runs ``omnicx stream`` worker(s) and times them from the first 10% of events
+published to the last raw message committed. Prints figures and ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from kafka import TopicPartition
+
+from orchestration.kafka.broker import LocalBroker
+from orchestration.kafka.lag import consumer_lag
+from pipelines.kafka_io import consumer
+from pipelines.producer import produce
+from pipelines.simulator.config import SimulationConfig
+from pipelines.simulator.run import Simulation
+from schemas.settings import Settings, with_overrides
+from schemas.topics import topic_names
+from tests.conftest import broker_settings
+from tests.harness import OmnicxProcess, isolated_settings
+
+
+def bare_consumer_rate(settings: Settings, topic: str, total: int) -> float:
+    reader = consumer(settings, max_poll_records=5000)
+    partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic)]
+    reader.assign(partitions)
+    reader.seek_to_beginning()
+    seen = 0
+    start = time.perf_counter()
+    while seen < total:
+        for records in reader.poll(timeout_ms=1000).values():
+            seen += len(records)
+    elapsed = time.perf_counter() - start
+    reader.close()
+    return seen / elapsed
+
+
+def stream_rate(settings: Settings, total: int, workers: int) -> tuple[float, float]:
+    names = topic_names(settings)
+    published = consumer(settings)
+    events = [TopicPartition(names.events, p) for p in published.partitions_for_topic(names.events)]
+    procs = [
+        OmnicxProcess(settings, "stream", "--worker", f"w{i}", log_name=f"bench-w{i}")
+        for i in range(workers)
+    ]
+
+    def alive() -> bool:
+        dead = [p for p in procs if p.process.poll() is not None]
+        if dead:
+            raise SystemExit("a stream worker died:\n" + dead[0].log_tail())
+        return True
+
+    try:
+        started = time.perf_counter()
+        while alive() and sum(published.end_offsets(events).values()) < 0.1 * total:
+            time.sleep(0.05)
+        first = time.perf_counter()
+        raw = names.raw_events
+        while alive() and consumer_lag(settings, settings.stream.app_id, [raw])[raw]:
+            time.sleep(0.2)
+        done = time.perf_counter()
+    finally:
+        for proc in procs:
+            proc.stop()
+        published.close()
+    return 0.9 * total / (done - first), total / (done - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=Settings().stream.batch_size)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="omnicx-bench-") as tmp:
+        base = broker_settings(Path(tmp))
+        broker = LocalBroker(base)
+        broker.start()
+        try:
+            settings = isolated_settings(
+                with_overrides(base, stream={"batch_size": args.batch_size}), Path(tmp) / "run"
+            )
+            simulation = Simulation(SimulationConfig(seed=7, days=args.days), settings)
+            total = produce(simulation.messages(), settings)
+            ceiling = bare_consumer_rate(settings, topic_names(settings).raw_events, total)
+            sustained, overall = stream_rate(settings, total, args.workers)
+        finally:
+            broker.stop()
+    print(f"raw messages               {total:>10,}")
+    print(f"bare consumer (ceiling)    {ceiling:>10,.0f} msg/s")
+    print(
+        f"stream app, sustained      {sustained:>10,.0f} events/s  "
+        f"({args.workers} worker(s), batches of {args.batch_size})"
+    )
+    print(f"stream app, incl. start-up {overall:>10,.0f} events/s")
+    print(f"sustained / ceiling        {sustained / ceiling:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
