@@ -2,6 +2,7 @@
 
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
+from orchestration.commands.lag import lag
 from orchestration.commands.refresh import refresh
 from orchestration.commands.replay import replay_dead_letters
 from orchestration.commands.simulate import simulate
@@ -10,4 +11,4 @@ from orchestration.commands.sql import sql
 from orchestration.commands.stream import stream
 from orchestration.commands.warehouse import warehouse
 
-COMMANDS = [kafka, stream, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis]
+COMMANDS = [kafka, stream, lag, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis]

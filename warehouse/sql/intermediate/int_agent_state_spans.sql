@@ -1,9 +1,10 @@
 -- int_agent_state_spans: the time agents spent in each state (for occupancy.v1).
--- Grain: one row per agent state span and UTC day. A state starts at its agent.state_changed
--- event and lasts until the agent's next state change; a span crossing midnight is split into
--- one row per day; the agent's last state (no change after it yet) ends at the end of its day.
+-- Grain: one row per agent state span. A state starts at its agent.state_changed event and
+-- lasts until the agent's next state change, and at most until the end of the UTC day it
+-- started (kpis.md, occupancy.v1): the part of a span past midnight is not counted, and the
+-- agent's last state (no change after it yet) ends at the end of its day.
 -- Units: started_at/ended_at are TIMESTAMPs in UTC, seconds = ended_at - started_at in seconds,
--- day the UTC DATE of the row.
+-- day the UTC DATE the span started.
 with changes as (
     select
         tenant,
@@ -20,15 +21,11 @@ with changes as (
 spans as (
     select
         *,
-        coalesce(next_changed_at, date_trunc('day', changed_at) + interval 1 day) as span_end
+        least(
+            coalesce(next_changed_at, date_trunc('day', changed_at) + interval 1 day),
+            date_trunc('day', changed_at) + interval 1 day
+        ) as span_end
     from changes
-),
-
-days as (
-    select spans.*, day_start
-    from spans
-    cross join unnest(range(date_trunc('day', changed_at), span_end, interval 1 day))
-        as starts (day_start)
 ),
 
 final as (
@@ -36,12 +33,11 @@ final as (
         tenant,
         agent_id,
         state,
-        greatest(changed_at, day_start) as started_at,
-        least(span_end, day_start + interval 1 day) as ended_at,
-        epoch(least(span_end, day_start + interval 1 day))
-            - epoch(greatest(changed_at, day_start)) as seconds,
-        cast(day_start as date) as "day"
-    from days
+        changed_at as started_at,
+        span_end as ended_at,
+        epoch(span_end) - epoch(changed_at) as seconds,
+        cast(changed_at as date) as "day"
+    from spans
 )
 
 select * from final

@@ -1,0 +1,46 @@
+"""``omnicx lag stream|sink``: how far the stream workers or the lake sink are behind."""
+
+from __future__ import annotations
+
+import click
+
+from schemas.settings import Settings
+
+
+def _group_and_topics(settings: Settings, stage: str) -> tuple[str, list[str]]:
+    from schemas.topics import topic_names
+    from warehouse.tables import LAKE_TABLES
+
+    if stage == "stream":
+        names = topic_names(settings)
+        return settings.stream.app_id, [names.raw_events, names.identity]
+    return settings.warehouse.sink_group_id, [t.topic_name(settings) for t in LAKE_TABLES]
+
+
+@click.command()
+@click.argument("stage", type=click.Choice(["stream", "sink"]))
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=None,
+    help="Block until the lag is zero (exit code 1 if it is not within this many seconds).",
+)
+@click.pass_obj
+def lag(settings: Settings, stage: str, wait_seconds: float | None) -> None:
+    """Messages the stream workers (or the lake sink) have not committed yet, per topic."""
+    from orchestration.kafka.lag import consumer_lag, wait_until_caught_up
+    from pipelines.kafka_io import KafkaUnavailable
+
+    group, topics = _group_and_topics(settings, stage)
+    try:
+        if wait_seconds is None:
+            behind = consumer_lag(settings, group, topics)
+        else:
+            behind = wait_until_caught_up(settings, group, topics, wait_seconds)
+    except KafkaUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    for topic, count in behind.items():
+        click.echo(f"{topic}\t{count}")
+    if wait_seconds is not None and any(behind.values()):
+        raise SystemExit(1)
