@@ -45,7 +45,8 @@ class Simulated:
         self.messages = list(simulation.messages())
         self.contacts = {c.contact_id: c.to_dict() for c in simulation.contact_facts()}
         self.journeys = {j.journey_id: j.to_dict() for j in simulation.journey_facts()}
-        faults = simulation.ground_truth()["faults"]
+        self.ground_truth = simulation.ground_truth()
+        faults = self.ground_truth["faults"]
         self.malformed = Counter(self.messages[m["index"]] for m in faults["malformed_messages"])
         produce(self.messages, settings)
 

@@ -1,0 +1,149 @@
+"""The whole pipeline on the real broker against the simulator's ground truth.
+
+Two simulated days with duplicates, disorder, late and malformed messages go through Kafka, a
+stream worker, the lake sink and the Dagster refresh (the same job the schedule runs); then the
+warehouse must hold exactly the simulator's contacts, journeys and rejected messages, and every
+KPI of ``ground_truth.json`` (overall, per tenant, channel and day) must come out of the marts:
+exact for counts and ratios of counts, within 0.1% for means.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.commands.refresh import run_refresh
+from orchestration.kafka.lag import wait_until_caught_up
+from pipelines.simulator.config import SimulationConfig
+from schemas.settings import Settings, with_overrides
+from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
+from tests.streams.test_stream_pipeline import Simulated
+from warehouse.build import connect_read_only
+from warehouse.kpis import kpi_values
+from warehouse.tables import LAKE_TABLES
+
+FIRST_DAY = date(2026, 1, 5)
+DAYS = SimulationConfig(seed=3, days=2, agents=12, tenants=2, start=FIRST_DAY)
+LAST_DAY = FIRST_DAY + timedelta(days=DAYS.days - 1)
+GROUPINGS = {"by_tenant": "tenant", "by_channel": "channel", "by_day": "day"}
+MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_response.v1")
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("end-to-end")
+    settings = isolated_settings(kafka_settings, home)
+    settings = with_overrides(
+        settings,
+        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+    )
+    truth = Simulated(settings, DAYS)
+    with stream_worker(settings) as worker:
+        wait_for_stream(settings, [worker])
+    sink = OmnicxProcess(settings, "sink", "--instance-id", "e2e", log_name="sink")
+    try:
+        topics = [table.topic_name(settings) for table in LAKE_TABLES]
+        lag = wait_until_caught_up(settings, settings.warehouse.sink_group_id, topics, 300)
+        assert not any(lag.values()), f"sink did not catch up: {lag}\n{sink.log_tail()}"
+    finally:
+        sink.stop()
+    result = run_refresh(settings, FIRST_DAY, LAST_DAY, None)
+    assert result.success
+    with connect_read_only(settings) as con:
+        yield con, truth, settings
+
+
+def test_the_warehouse_holds_exactly_the_simulated_contacts(pipeline) -> None:
+    con, truth, _ = pipeline
+    got = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select contact_id, tenant, channel, status, disposition, abandoned, deflected, "
+            "transfers, round(hold_seconds, 3), round(talk_seconds, 3), round(acw_seconds, 3), "
+            "nps, csat, ces from int_contacts"
+        ).fetchall()
+    }
+    want = {
+        c["contact_id"]: (
+            c["tenant"],
+            c["channel"],
+            c["status"],
+            c["disposition"],
+            c["abandoned"],
+            c["deflected"],
+            c["transfers"],
+            round(c["hold_seconds"], 3),
+            None if c["talk_seconds"] is None else round(c["talk_seconds"], 3),
+            None if c["acw_seconds"] is None else round(c["acw_seconds"], 3),
+            c["nps"],
+            c["csat"],
+            c["ces"],
+        )
+        for c in truth.contacts.values()
+    }
+    assert got == want
+
+
+def test_the_warehouse_holds_exactly_the_simulated_journeys(pipeline) -> None:
+    con, truth, _ = pipeline
+    got = {
+        jid: (key, list(contacts), resolved)
+        for jid, key, contacts, resolved in con.execute(
+            "select journey_id, customer_key, contact_ids, resolved_at_first_contact "
+            "from int_journeys"
+        ).fetchall()
+    }
+    want = {
+        j["journey_id"]: (j["customer_key"], j["contact_ids"], j["resolved_at_first_contact"])
+        for j in truth.journeys.values()
+    }
+    assert got == want
+
+
+def test_every_event_once_and_every_malformed_message_dead_lettered_once(pipeline) -> None:
+    con, truth, _ = pipeline
+    (events,) = con.execute("select count(*) from int_events").fetchone()
+    (dead,) = con.execute("select count(*) from int_dead_letters").fetchone()
+    valid_ids = {m for m in truth.messages if m not in truth.malformed}
+    assert dead == sum(truth.malformed.values())
+    assert events == len(valid_ids)  # duplicates are identical bytes: one per distinct message
+
+
+def _ours(con, settings: Settings, by: list[str]) -> dict[tuple, dict]:
+    values: dict[tuple, dict] = {}
+    for row in kpi_values(con, FIRST_DAY, LAST_DAY, by, settings):
+        values.setdefault(tuple(str(row[d]) for d in by), {})[row["kpi"]] = row["value"]
+    return values
+
+
+def _assert_equal(ours: dict, truth: dict, where: str) -> None:
+    for kpi, expected in truth.items():
+        got = ours.get(kpi)
+        if expected is None:
+            assert got is None, f"{where} {kpi}: {got} instead of no value"
+        elif kpi.startswith(MEANS):
+            assert got == pytest.approx(expected, rel=1e-3), f"{where} {kpi}"
+        else:
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), f"{where} {kpi}"
+
+
+def test_every_kpi_equals_the_ground_truth(pipeline) -> None:
+    con, truth, settings = pipeline
+    kpis = truth.ground_truth["kpis"]
+    (overall,) = _ours(con, settings, []).values()
+    _assert_equal(overall, kpis["overall"], "overall")
+    for grouping, column in GROUPINGS.items():
+        ours = _ours(con, settings, [column])
+        assert len(kpis[grouping]) >= 2
+        for key, expected in kpis[grouping].items():
+            _assert_equal(ours.get((key,), {}), expected, f"{grouping} {key}")
+
+
+def test_the_published_warehouse_opens_read_only_in_any_duckdb_client(pipeline) -> None:
+    _, truth, settings = pipeline
+    with duckdb.connect(str(Path(settings.duckdb_file)), read_only=True) as other:
+        (contacts,) = other.execute("select count(*) from int_contacts").fetchone()
+    assert contacts == len(truth.contacts)
