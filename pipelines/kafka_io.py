@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from schemas.settings import Settings
 
 

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from orchestration.commands.refresh import run_refresh
+from orchestration.definitions import defs
 from orchestration.kafka.lag import wait_until_caught_up
 from pipelines.simulator.config import SimulationConfig
 from schemas.settings import Settings, with_overrides
@@ -50,14 +51,28 @@ def pipeline(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
         assert not any(lag.values()), f"sink did not catch up: {lag}\n{sink.log_tail()}"
     finally:
         sink.stop()
-    result = run_refresh(settings, FIRST_DAY, LAST_DAY, None)
-    assert result.success
+    refresh = run_refresh(settings, FIRST_DAY, LAST_DAY, None)
     with connect_read_only(settings) as con:
-        yield con, truth, settings
+        yield con, truth, settings, refresh
+
+
+def test_the_dagster_refresh_materializes_everything_and_every_check_passes(pipeline) -> None:
+    *_, refresh = pipeline
+    assert refresh.success
+    evaluations = refresh.get_asset_check_evaluations()
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {e.asset_check_key.name for e in evaluations} == checks
+    failed = [e.asset_check_key.name for e in evaluations if not e.passed]
+    assert failed == []
+    assets = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    materialized = {
+        e.asset_key.to_user_string() for e in refresh.get_asset_materialization_events()
+    }
+    assert materialized == assets
 
 
 def test_the_warehouse_holds_exactly_the_simulated_contacts(pipeline) -> None:
-    con, truth, _ = pipeline
+    con, truth, *_ = pipeline
     got = {
         row[0]: row[1:]
         for row in con.execute(
@@ -88,7 +103,7 @@ def test_the_warehouse_holds_exactly_the_simulated_contacts(pipeline) -> None:
 
 
 def test_the_warehouse_holds_exactly_the_simulated_journeys(pipeline) -> None:
-    con, truth, _ = pipeline
+    con, truth, *_ = pipeline
     got = {
         jid: (key, list(contacts), resolved)
         for jid, key, contacts, resolved in con.execute(
@@ -104,7 +119,7 @@ def test_the_warehouse_holds_exactly_the_simulated_journeys(pipeline) -> None:
 
 
 def test_every_event_once_and_every_malformed_message_dead_lettered_once(pipeline) -> None:
-    con, truth, _ = pipeline
+    con, truth, *_ = pipeline
     (events,) = con.execute("select count(*) from int_events").fetchone()
     (dead,) = con.execute("select count(*) from int_dead_letters").fetchone()
     valid_ids = {m for m in truth.messages if m not in truth.malformed}
@@ -131,7 +146,7 @@ def _assert_equal(ours: dict, truth: dict, where: str) -> None:
 
 
 def test_every_kpi_equals_the_ground_truth(pipeline) -> None:
-    con, truth, settings = pipeline
+    con, truth, settings, _ = pipeline
     kpis = truth.ground_truth["kpis"]
     (overall,) = _ours(con, settings, []).values()
     _assert_equal(overall, kpis["overall"], "overall")
@@ -143,7 +158,7 @@ def test_every_kpi_equals_the_ground_truth(pipeline) -> None:
 
 
 def test_the_published_warehouse_opens_read_only_in_any_duckdb_client(pipeline) -> None:
-    _, truth, settings = pipeline
+    _, truth, settings, _ = pipeline
     with duckdb.connect(str(Path(settings.duckdb_file)), read_only=True) as other:
         (contacts,) = other.execute("select count(*) from int_contacts").fetchone()
     assert contacts == len(truth.contacts)

@@ -85,7 +85,9 @@ final as (
         f.agent,
         j.contact_ids,
         j.contact_count,
-        f.handled and f.disposition = 'resolved' and j.contact_count = 1
+        -- A first contact without a disposition (abandoned, timed out) is not resolved: false,
+        -- not NULL.
+        f.handled and coalesce(f.disposition = 'resolved', false) and j.contact_count = 1
             as resolved_at_first_contact,
         f.resolvable_in_one_contact as first_contact_resolvable_in_one_contact,
         k.knob_set
