@@ -5,13 +5,17 @@ kafka-python consumer reading the same raw topic in the same run.
 
 It starts its own broker on free ports under a temporary directory, simulates ``--days`` of the
 default centre (with the default faults) into the raw topic, reads that topic once with a bare
-consumer, then runs ``omnicx stream`` worker(s) and times them from the first 10% of events
-published to the last raw message committed. Prints figures and ratios; asserts nothing.
+consumer and with a Faust agent that does no work (``faust_bare_worker.py``: the ceiling of any
+Faust agent here), then runs ``omnicx stream`` worker(s) and times them from the first 10% of
+events published to the last raw message committed. Prints figures and ratios; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +29,9 @@ from pipelines.producer import produce
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
 from schemas.settings import Settings, with_overrides
+from schemas.settings_env import settings_env
 from schemas.topics import topic_names
-from tests.conftest import broker_settings
+from tests.conftest import REPO, broker_settings
 from tests.harness import OmnicxProcess, isolated_settings
 
 
@@ -43,6 +48,24 @@ def bare_consumer_rate(settings: Settings, topic: str, total: int) -> float:
     elapsed = time.perf_counter() - start
     reader.close()
     return seen / elapsed
+
+
+def bare_faust_rate(settings: Settings, total: int) -> float:
+    """Messages/s of a Faust agent that does nothing but take batches of the raw topic."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("faust_bare_worker.py")), str(total)],
+        env={**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    rates = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("rate ")]
+    if not rates:
+        raise SystemExit(
+            "the bare Faust worker failed:\n" + done.stdout[-2000:] + done.stderr[-2000:]
+        )
+    return float(rates[0])
 
 
 def stream_rate(settings: Settings, total: int, workers: int) -> tuple[float, float]:
@@ -93,17 +116,20 @@ def main() -> None:
             simulation = Simulation(SimulationConfig(seed=7, days=args.days), settings)
             total = produce(simulation.messages(), settings)
             ceiling = bare_consumer_rate(settings, topic_names(settings).raw_events, total)
+            faust_ceiling = bare_faust_rate(settings, total)
             sustained, overall = stream_rate(settings, total, args.workers)
         finally:
             broker.stop()
     print(f"raw messages               {total:>10,}")
     print(f"bare consumer (ceiling)    {ceiling:>10,.0f} msg/s")
+    print(f"bare Faust agent           {faust_ceiling:>10,.0f} msg/s  (take_events, no work)")
     print(
         f"stream app, sustained      {sustained:>10,.0f} events/s  "
         f"({args.workers} worker(s), batches of {args.batch_size})"
     )
     print(f"stream app, incl. start-up {overall:>10,.0f} events/s")
     print(f"sustained / ceiling        {sustained / ceiling:>10.2f}")
+    print(f"sustained / bare Faust     {sustained / faust_ceiling:>10.2f}")
 
 
 if __name__ == "__main__":
