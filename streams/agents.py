@@ -70,7 +70,7 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
             written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
             produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
             for partition, group in _by_partition(batch_events).items():
-                as_current(stream, group[0])  # table reads go to this partition
+                as_current(group[0])  # table reads go to this partition
                 part = stages.get(partition) or _new_partition(partition)
                 stages[partition] = part
                 out = part.stage.process(
@@ -86,7 +86,7 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
                 produced[names.identity] += out.identity
                 written.append((group[0], part.state))
             await outputs.send(produced)
-            await _write_state(stream, outputs, written, (contact_table, dedup_table))
+            await _write_state(outputs, written, (contact_table, dedup_table))
 
     def _new_partition(partition: int) -> _Partition:
         # Write order: contacts before dedup, so that a kill between the two replays events
@@ -105,7 +105,7 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
     @app.agent(identity, name="customers")
     async def stitch(stream: StreamT) -> None:
         async for batch_events in stream.take_events(batch, within=within):
-            as_current(stream, batch_events[0])  # one partition: all state lives in it
+            as_current(batch_events[0])  # one partition: all state lives in it
             if not customer_stage:
                 journeys_state, keys_state, identity_state = customer_state
                 customer_stage.append(
@@ -119,9 +119,7 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
                     names.customers: out.customers,
                 }
             )
-            await _write_state(
-                stream, outputs, [(batch_events[0], customer_state)], customer_tables
-            )
+            await _write_state(outputs, [(batch_events[0], customer_state)], customer_tables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +129,6 @@ class _Partition:
 
 
 async def _write_state(
-    stream: StreamT,
     outputs: Outputs,
     written: list[tuple[EventT, tuple[WriteBehind, ...]]],
     tables: tuple[JsonTable, ...],
@@ -141,7 +138,7 @@ async def _write_state(
     ``tables[i]`` is the table behind ``stores[i]`` of every written partition."""
     for level, table in enumerate(tables):
         for anchor, stores in written:
-            as_current(stream, anchor)  # the local store files each write by this partition
+            as_current(anchor)  # the local store files each write by this partition
             stores[level].flush()
         topic = table.changelog_topic
         records = {(topic, p): changes for p, changes in table.take_changelog().items()}

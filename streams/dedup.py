@@ -75,7 +75,9 @@ class Deduplicator:
         forgotten = 0
         while expiries and expiries[0][0] < now:
             expiry, bucket, event_id = heapq.heappop(expiries)
-            ids = emptied.get(bucket) or store.get(bucket)
+            ids = emptied.get(bucket)
+            if ids is None:  # not `or`: a bucket emptied earlier in this pass is an empty dict
+                ids = store.get(bucket)
             if ids is not None and ids.get(event_id) == expiry:
                 del ids[event_id]
                 emptied[bucket] = ids

@@ -18,12 +18,13 @@ one partition, which ``streams.routing`` enforces by re-keying strays.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
-from faust.streams import current_event
-from faust.types import TP, EventT, StreamT, TableT
+from faust.streams import _current_event, current_event
+from faust.types import TP, EventT, TableT
 
 
 class JsonTable(MutableMapping[str, Any]):
@@ -94,10 +95,19 @@ class JsonTable(MutableMapping[str, Any]):
         self.table.data.set_persisted_offset(TP(self.changelog_topic, partition), offset)
 
 
-def as_current(stream: StreamT, event: EventT) -> None:
-    """Make ``event`` the one whose partition the next table reads and writes belong to."""
+def as_current(event: EventT) -> None:
+    """Make ``event`` the one whose partition the next table reads and writes of this task
+    belong to.
+
+    Only the task-local context variable that tables read (``faust.streams.current_event``) is
+    set, never the Stream's own ``current_event`` attribute: ``take_events`` reads that attribute
+    in the task that fills the next batch, and setting it from the agent made a message that
+    arrived while a batch was being processed go into the next batch as a copy of an old event,
+    and be lost (found by the stream integration test). Faust has no public setter for the
+    variable; see the module docstring.
+    """
     if current_event() is not event:
-        stream._set_current_event(event)  # Faust has no public setter; see the module docstring
+        _current_event.set(weakref.ref(event))
 
 
 class PartitionView(MutableMapping[str, Any]):
