@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,7 +61,8 @@ def bare_faust_rate(settings: Settings, total: int) -> float:
         timeout=600,
         check=False,
     )
-    rates = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("rate ")]
+    # Faust writes terminal control sequences before it: search, do not match the line start.
+    rates = re.findall(r"rate (\d+)", done.stdout)
     if not rates:
         raise SystemExit(
             "the bare Faust worker failed:\n" + done.stdout[-2000:] + done.stderr[-2000:]

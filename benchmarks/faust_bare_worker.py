@@ -20,6 +20,8 @@ from schemas.topics import topic_names
 def main() -> None:
     total = int(sys.argv[1])
     settings = load_settings()
+    datadir = settings.home / "bare-faust"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         f"{settings.stream.app_id}-bare",
         broker=f"kafka://{settings.kafka.bootstrap}",
@@ -27,7 +29,7 @@ def main() -> None:
         value_serializer="raw",
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
-        datadir=str(settings.home / "bare-faust"),
+        datadir=str(datadir),
     )
     raw = app.topic(topic_names(settings).raw_events)
     seen = {"count": 0, "first": 0.0}
