@@ -13,26 +13,20 @@ from typing import Any
 import orjson
 
 from pipelines.kafka_io import producer
+from schemas.routing import routing_key
 from schemas.settings import Settings
 from schemas.topics import topic_names
 
-KEY_FIELDS = ("contact_id", "agent_id", "event_id")
-
 
 def message_key(value: bytes) -> bytes | None:
-    """The contact_id, else agent_id, else event_id of a message (UTF-8); None when it is not
-    a JSON object or has none of them as a non-empty string."""
+    """The routing key of a message (``schemas.routing``), UTF-8; None when it is not a JSON
+    object or has no routing field."""
     try:
         event = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(event, dict):
-        return None
-    for name in KEY_FIELDS:
-        found = event.get(name)
-        if isinstance(found, str) and found:
-            return found.encode()
-    return None
+    key = routing_key(event) if isinstance(event, dict) else None
+    return None if key is None else key.encode()
 
 
 def raw_events_topic(settings: Settings) -> str:

@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+ROUTING_FIELDS = ("contact_id", "agent_id", "event_id")
 
-def routing_key(event: dict[str, Any]) -> str:
-    return event.get("contact_id") or event.get("agent_id") or event["event_id"]
+
+def routing_key(event: dict[str, Any]) -> str | None:
+    """The first of ``ROUTING_FIELDS`` that is a non-empty string (always one for a valid event,
+    whose ``event_id`` is required); None for a message that has none."""
+    for name in ROUTING_FIELDS:
+        value = event.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
