@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from kafka.admin import ConfigResource, ConfigResourceType
 
@@ -11,6 +13,12 @@ from schemas.settings import Settings
 from schemas.topics import TopicSpec, project_topics
 
 log = logging.getLogger(__name__)
+
+# The controller acknowledges a config change once it is committed; the broker that answers
+# describe requests applies it from the metadata log a moment later. Provisioning returns only
+# when the change is visible, so the next call (or the next process) sees topics as configured.
+_APPLY_TIMEOUT_SECONDS = 30.0
+_APPLY_POLL_SECONDS = 0.1
 
 
 def provision_topics(settings: Settings) -> list[str]:
@@ -28,36 +36,59 @@ def provision_topics(settings: Settings) -> list[str]:
         present = [spec for spec in specs if spec.name in existing]
         if not present:
             return changes
-        partitions = {
-            topic["name"]: len(topic["partitions"])
-            for topic in admin.describe_topics([spec.name for spec in present])
-        }
+        partitions = _partition_counts(admin, present)
         grow = {s.name: s.partitions for s in present if partitions[s.name] < s.partitions}
         if grow:
             admin.create_partitions(grow)
             changes += [f"grew {name} to {count} partitions" for name, count in grow.items()]
+            _wait_until(
+                lambda: all(_partition_counts(admin, present)[n] >= c for n, c in grow.items()),
+                f"partition counts {grow}",
+            )
         for spec in present:
             if partitions[spec.name] > spec.partitions:
                 log.warning(
                     "%s keeps %d partitions: Kafka cannot shrink a topic to %d",
                     spec.name, partitions[spec.name], spec.partitions,
                 )  # fmt: skip
-        described = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in present],
-            config_filter="all",
-        )
-        current = described["topic"]
-        drift = {
-            spec.name: {k: v for k, v in spec.configs.items() if _value(current[spec.name], k) != v}
-            for spec in present
-        }
-        drift = {name: configs for name, configs in drift.items() if configs}
+        drift = _config_drift(admin, present)
         if drift:
             admin.alter_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, n, configs=c) for n, c in drift.items()]
             )
             changes += [f"set {sorted(c)} on {n}" for n, c in drift.items()]
+            altered = [spec for spec in present if spec.name in drift]
+            _wait_until(lambda: not _config_drift(admin, altered), f"configs {drift}")
     return changes
+
+
+def _partition_counts(admin, specs: list[TopicSpec]) -> dict[str, int]:
+    described = admin.describe_topics([spec.name for spec in specs])
+    return {topic["name"]: len(topic["partitions"]) for topic in described}
+
+
+def _config_drift(admin, specs: list[TopicSpec]) -> dict[str, dict[str, str]]:
+    """The configs of each topic whose current value differs from its spec (topics in line: absent)."""
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs],
+        config_filter="all",
+    )
+    current = described["topic"]
+    drift = {
+        spec.name: {k: v for k, v in spec.configs.items() if _value(current[spec.name], k) != v}
+        for spec in specs
+    }
+    return {name: configs for name, configs in drift.items() if configs}
+
+
+def _wait_until(applied: Callable[[], bool], change: str) -> None:
+    deadline = time.monotonic() + _APPLY_TIMEOUT_SECONDS
+    while not applied():
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the broker did not apply {change} within {_APPLY_TIMEOUT_SECONDS:.0f} s"
+            )
+        time.sleep(_APPLY_POLL_SECONDS)
 
 
 def _creation(spec: TopicSpec, settings: Settings) -> dict:
