@@ -19,7 +19,7 @@ from faust.types import EventT, StreamT
 from schemas.settings import Settings
 from schemas.topics import topic_names
 from streams.customers import CustomerStage
-from streams.ingest import PartitionIngest, RawMessage
+from streams.ingest import IdentityItem, PartitionIngest, RawMessage, identity_messages
 from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
 
 _RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -69,6 +69,7 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
         async for batch_events in stream.take_events(batch, within=within):
             written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
             produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+            identity_items: list[IdentityItem] = []
             for partition, group in _by_partition(batch_events).items():
                 as_current(group[0])  # table reads go to this partition
                 part = stages.get(partition) or _new_partition(partition)
@@ -83,8 +84,9 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
                 produced[names.raw_events] += out.rekeyed
                 produced[names.events] += out.events
                 produced[names.contacts] += out.contacts
-                produced[names.identity] += out.identity
+                identity_items += out.identity
                 written.append((group[0], part.state))
+            produced[names.identity] = identity_messages(identity_items)
             await outputs.send(produced)
             await _write_state(outputs, written, (contact_table, dedup_table))
 

@@ -49,13 +49,13 @@ class CustomerStage:
         self.emitted_keys = key_store
 
     def process(self, messages: list[bytes]) -> CustomerOutput:
+        """Apply a batch of identity-topic messages (each a list of items, ``identity_messages``)."""
         out = CustomerOutput()
         touched: set[tuple[str, str]] = set()
         contacts: list[ContactFacts] = []
-        for raw in messages:
-            message = orjson.loads(raw)
-            body = message["body"]
-            if message["kind"] == "contact":
+        for item in (item for raw in messages for item in orjson.loads(raw)):
+            body = item["body"]
+            if item["kind"] == "contact":
                 contact = ContactFacts(**body)
                 contacts.append(contact)
                 touched.update((contact.tenant, i) for i in contact.customer_ids)

@@ -219,10 +219,12 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     assert (rekeyed.key, rekeyed.value) == (b"c3", batch[-1][1])
     [(contact_key, record)] = h.on(NAMES.contacts)
     assert (contact_key, record["status"], record["channel"]) == (b"c2", "closed", "chat")
-    identity = h.on(NAMES.identity)
-    assert [(key, m["kind"]) for key, m in identity] == [(b"acme", "link"), (b"acme", "contact")]
-    assert identity[0][1]["body"]["customer_ids"] == HASHES
-    assert identity[1][1]["body"]["contact_id"] == "c2"
+    # Both partitions' items for the customer stage, packed into one message.
+    [(identity_key, identity)] = h.on(NAMES.identity)
+    assert identity_key == b"acme"
+    assert [m["kind"] for m in identity] == ["link", "contact"]
+    assert identity[0]["body"]["customer_ids"] == HASHES
+    assert identity[1]["body"]["contact_id"] == "c2"
 
     # Every state write lands in the changelog partition of the source partition it belongs to,
     # once per key and batch (de-duplication ids are kept per routing key).
@@ -261,7 +263,8 @@ def test_customers_agent_stitches_what_ingest_produced(harness):
     upstream = harness(batch_size=len(raw))
     asyncio.run(run_batches(upstream, "ingest", [raw]))
     identity = [(p.key, p.value, 0) for p in upstream.produced if p.topic == NAMES.identity]
-    assert len(identity) == 3  # the call's link, then both contact records
+    [(_, packed, _)] = identity
+    assert [m["kind"] for m in orjson.loads(packed)] == ["link", "contact", "contact"]
 
     h = harness(batch_size=len(identity))
     asyncio.run(run_batches(h, "customers", [identity]))

@@ -1,6 +1,7 @@
 """CustomerStage: identity stitching and journeys over the identity topic's messages, batch by
 batch, over plain stores (no broker). Messages are built with the producer side's own
-``identity_message``, so the format between the two stages is what is tested."""
+``identity_item`` and ``identity_messages``, so the format between the two stages is what is
+tested."""
 
 import orjson
 import pytest
@@ -9,7 +10,7 @@ from schemas.records import ContactFacts
 from schemas.settings import load_settings
 from schemas.times import format_utc, parse_rfc3339
 from streams.customers import CustomerStage
-from streams.ingest import identity_message
+from streams.ingest import identity_item, identity_messages
 
 T0 = parse_rfc3339("2026-01-05T09:00:00Z")
 SETTINGS = load_settings(environ={}, config_file=None)  # one account per set, W = 7 days
@@ -33,15 +34,20 @@ def contact(contact_id, at, customer_ids, channel="voice"):
     )
 
 
+def packed(*items):
+    [(_, message)] = identity_messages(list(items))
+    return message
+
+
 def contact_message(facts):
-    return identity_message("contact", facts.tenant, facts.to_dict())[1]
+    return packed(identity_item("contact", facts.tenant, facts.to_dict()))
 
 
 @pytest.fixture
 def link(ev):
     def make(event_id, *customer_ids):
         event = ev("identity.linked", 0, None, event_id=event_id, customer_ids=list(customer_ids))
-        return identity_message("link", "acme", event)[1]
+        return packed(identity_item("link", "acme", event))
 
     return make
 
@@ -168,3 +174,22 @@ def test_a_hub_identifier_publishes_no_customer_and_its_contacts_become_anonymou
     [(_, record)] = decoded(third.journeys)
     assert record["customer_key"] == "anonymous:c3"
     assert third.customers == []  # phone:p was already published as nobody's
+
+
+def test_items_packed_in_one_message_apply_like_one_message_each(json_store, ev):
+    event = ev("identity.linked", 0, None, event_id="l1", customer_ids=["email:b", "phone:a"])
+    items = [
+        identity_item("contact", "acme", C1.to_dict()),
+        identity_item("contact", "acme", C2.to_dict()),
+        identity_item("link", "acme", event),
+    ]
+    one_each = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+    together = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+
+    separate = one_each.process([packed(item) for item in items])
+    packed_out = together.process([packed(*items)])
+
+    assert decoded(packed_out.journeys) == decoded(separate.journeys)
+    assert len(packed_out.journeys) == 4  # two filed, then superseded and regrouped
+    assert decoded(packed_out.merges) == decoded(separate.merges)
+    assert decoded(packed_out.customers) == decoded(separate.customers)

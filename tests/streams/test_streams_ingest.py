@@ -10,7 +10,13 @@ from schemas.routing import routing_key
 from schemas.settings import load_settings
 from schemas.times import format_utc, parse_rfc3339
 from schemas.topics import topic_names
-from streams.ingest import PartitionIngest, RawMessage
+from streams.ingest import (
+    IDENTITY_MESSAGE_BYTES,
+    PartitionIngest,
+    RawMessage,
+    identity_item,
+    identity_messages,
+)
 
 T0 = parse_rfc3339("2026-01-05T09:00:00Z")
 SETTINGS = load_settings(environ={}, config_file=None)
@@ -61,6 +67,11 @@ def batch(events, partition=0, first_offset=0):
 
 def decoded(produced):
     return [(key, orjson.loads(value)) for key, value in produced]
+
+
+def identity_items(out):
+    assert {tenant for tenant, _ in out.identity} <= {"acme"}
+    return [orjson.loads(item) for _, item in out.identity]
 
 
 @pytest.fixture
@@ -156,8 +167,7 @@ def test_events_with_two_usable_identifiers_produce_identity_links(stage):
     ]
     out = stage.process(batch(events))
 
-    assert [key for key, _ in out.identity] == [b"acme", b"acme"]
-    links = [message for _, message in decoded(out.identity)]
+    links = identity_items(out)
     assert [m["kind"] for m in links] == ["link", "link"]
     assert [m["body"]["event_id"] for m in links] == ["c1-contact.started", "l1"]
     assert links[0]["body"]["customer_ids"] == HASHES
@@ -180,9 +190,9 @@ def test_closing_event_emits_the_record_to_contacts_and_to_identity(stage):
     assert (record["talk_seconds"], record["acw_seconds"]) == (180.0, 30.0)
     facts = {name: value for name, value in record.items() if name != "version"}
     # The link from the start precedes the record, so identity files it under the merged customer.
-    assert decoded(out.identity) == [
-        (b"acme", {"kind": "link", "body": orjson.loads(out.events[0][1])}),
-        (b"acme", {"kind": "contact", "body": facts}),
+    assert identity_items(out) == [
+        {"kind": "link", "body": orjson.loads(out.events[0][1])},
+        {"kind": "contact", "body": facts},
     ]
 
 
@@ -200,7 +210,7 @@ def test_idle_timeout_closes_a_contact_as_incomplete_through_the_stage(stage):
     assert key == b"c1"
     assert (record["status"], record["version"]) == ("incomplete", 1)
     assert record["first_queued_at"] == format_utc(T0 + 5)
-    assert [m["kind"] for _, m in decoded(out.identity)] == ["contact"]
+    assert [m["kind"] for m in identity_items(out)] == ["contact"]
 
 
 def test_out_of_order_batches_end_with_the_in_order_record(json_store):
@@ -240,3 +250,21 @@ def test_a_replay_after_the_dedup_window_changes_no_contact(stage, stores):
     assert (replay.duplicates, len(replay.events)) == (0, len(events))
     assert replay.contacts == []
     assert stores[0]["c1"]["version"] == 1
+
+
+def test_identity_items_travel_packed_per_tenant_in_order_in_messages_of_bounded_size():
+    tenants = ("acme", "globex")
+    items = [
+        identity_item("link", tenants[n % 2], {"n": n, "pad": "x" * 1000}) for n in range(1400)
+    ]
+
+    messages = identity_messages(items)
+
+    assert [key for key, _ in messages] == [b"acme"] * 3 + [b"globex"] * 3  # ~1 KB an item
+    assert all(len(value) <= IDENTITY_MESSAGE_BYTES for _, value in messages)
+    for tenant in tenants:
+        unpacked = [i for key, v in messages if key == tenant.encode() for i in orjson.loads(v)]
+        assert [item["body"]["n"] for item in unpacked] == list(
+            range(tenants.index(tenant), 1400, 2)
+        )
+    assert identity_messages([]) == []
