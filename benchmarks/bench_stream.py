@@ -1,7 +1,8 @@
 """Sustained events/s through the whole stream app on a real broker, beside the ceiling: a bare
 kafka-python consumer reading the same raw topic in the same run.
 
-    .venv/bin/python benchmarks/bench_stream.py [--days 3] [--workers 1]
+    .venv/bin/python -m benchmarks.bench_stream [--days 3] [--workers 1]   (from the repository root:
+    it reuses the test harness in tests/)
 
 It starts its own broker on free ports under a temporary directory, simulates ``--days`` of the
 default centre (with the default faults) into the raw topic, reads that topic once with a bare
