@@ -6,8 +6,9 @@ kafka-python consumer reading the same raw topic in the same run.
 
 It starts its own broker on free ports under a temporary directory, simulates ``--days`` of the
 default centre (with the default faults) into the raw topic, reads that topic once with a bare
-consumer and with a Faust agent that does no work (``faust_bare_worker.py``: the ceiling of any
-Faust agent here), then runs ``omnicx stream`` worker(s) and times them from the first 10% of
+consumer, once with a Faust agent and once with a batch agent that do no work
+(``faust_bare_worker.py``: the ceilings of Faust's per-message delivery and of the whole fetches
+the ingest stage gets), then runs ``omnicx stream`` worker(s) and times them from the first 10% of
 valid events published to the last journey published (``stream_rate``). Prints figures and
 ratios; asserts nothing.
 """
@@ -54,10 +55,12 @@ def bare_consumer_rate(settings: Settings, topic: str, total: int) -> float:
     return seen / elapsed
 
 
-def bare_faust_rate(settings: Settings, total: int) -> float:
-    """Messages/s of a Faust agent that does nothing but take batches of the raw topic."""
+def bare_faust_rate(settings: Settings, total: int, delivery: str) -> float:
+    """Messages/s of a Faust worker that does nothing but count the raw topic, delivered to an
+    agent (``agent``) or to a batch agent (``batch``)."""
+    worker = Path(__file__).with_name("faust_bare_worker.py")
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("faust_bare_worker.py")), str(total)],
+        [sys.executable, str(worker), str(total), delivery],
         env={**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
@@ -157,13 +160,15 @@ def main() -> None:
             simulation = Simulation(SimulationConfig(seed=7, days=args.days), settings)
             total = produce(simulation.messages(), settings)
             ceiling = bare_consumer_rate(settings, topic_names(settings).raw_events, total)
-            faust_ceiling = bare_faust_rate(settings, total)
+            faust_ceiling = bare_faust_rate(settings, total, "agent")
+            batch_ceiling = bare_faust_rate(settings, total, "batch")
             run = stream_rate(settings, total, args.workers)
         finally:
             broker.stop()
     print(f"raw messages               {total:>10,}")
     print(f"bare consumer (ceiling)    {ceiling:>10,.0f} msg/s")
     print(f"bare Faust agent           {faust_ceiling:>10,.0f} msg/s  (take_events, no work)")
+    print(f"bare batch agent           {batch_ceiling:>10,.0f} msg/s  (whole fetches, no work)")
     print(
         f"stream app, sustained      {run.sustained:>10,.0f} events/s  "
         f"({args.workers} worker(s), batches of {args.batch_size})"
@@ -175,6 +180,7 @@ def main() -> None:
     )
     print(f"sustained / ceiling        {run.sustained / ceiling:>10.2f}")
     print(f"sustained / bare Faust     {run.sustained / faust_ceiling:>10.2f}")
+    print(f"sustained / bare batch     {run.sustained / batch_ceiling:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Two stages, two Kafka hops for a contact's events:
 - ``ingest`` on the raw topic (N partitions): validation, routing, de-duplication and the
-  contact fold, per partition (``streams.ingest``);
+  contact fold, per partition (``streams.ingest``). It takes the raw topic a whole fetch at a
+  time (a batch agent, ``streams.batches``), not through Faust's per-message delivery;
 - ``customers`` on the identity topic (one partition): identity stitching and journeys
   (``streams.customers``).
 """
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import EventT, Message, StreamT
 
 from schemas.settings import Settings
 from schemas.topics import topic_names
+from streams.batches import Batch, BatchingApp
 from streams.customers import CustomerStage
 from streams.ingest import IdentityItem, PartitionIngest, RawMessage, identity_messages
 from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
@@ -37,7 +39,7 @@ class Outputs(Protocol):
     async def stop(self) -> None: ...
 
 
-def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
+def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
     names = topic_names(settings)
     partitions = settings.topics.partitions
     raw = app.topic(names.raw_events, **_RAW)
@@ -64,31 +66,28 @@ def wire(app: faust.App, settings: Settings, outputs: Outputs) -> None:
             if tp.topic == names.raw_events:
                 stages.pop(tp.partition, None)
 
-    @app.agent(raw, name="ingest")
-    async def ingest(stream: StreamT) -> None:
-        async for batch_events in stream.take_events(batch, within=within):
-            written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
-            produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-            identity_items: list[IdentityItem] = []
-            for partition, group in _by_partition(batch_events).items():
-                as_current(group[0])  # table reads go to this partition
-                part = stages.get(partition) or _new_partition(partition)
-                stages[partition] = part
-                out = part.stage.process(
-                    [
-                        RawMessage(e.message.key, e.message.value, partition, e.message.offset)
-                        for e in group
-                    ]
-                )
-                produced[names.dead_letters] += out.dead_letters
-                produced[names.raw_events] += out.rekeyed
-                produced[names.events] += out.events
-                produced[names.contacts] += out.contacts
-                identity_items += out.identity
-                written.append((group[0], part.state))
-            produced[names.identity] = identity_messages(identity_items)
-            await outputs.send(produced)
-            await _write_state(outputs, written, (contact_table, dedup_table))
+    @app.batch_agent(raw)
+    async def ingest(batch: Batch) -> None:
+        written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
+        produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+        identity_items: list[IdentityItem] = []
+        for tp, messages in batch.items():
+            anchor = _anchor(app, messages[0])
+            as_current(anchor)  # table reads go to this partition
+            part = stages.get(tp.partition) or _new_partition(tp.partition)
+            stages[tp.partition] = part
+            out = part.stage.process(
+                [RawMessage(m.key, m.value, m.partition, m.offset) for m in messages]
+            )
+            produced[names.dead_letters] += out.dead_letters
+            produced[names.raw_events] += out.rekeyed
+            produced[names.events] += out.events
+            produced[names.contacts] += out.contacts
+            identity_items += out.identity
+            written.append((anchor, part.state))
+        produced[names.identity] = identity_messages(identity_items)
+        await outputs.send(produced)
+        await _write_state(outputs, written, (contact_table, dedup_table))
 
     def _new_partition(partition: int) -> _Partition:
         # Write order: contacts before dedup, so that a kill between the two replays events
@@ -155,8 +154,7 @@ def _table(app: faust.App, name: str, partitions: int) -> JsonTable:
     return JsonTable(app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes))
 
 
-def _by_partition(batch: list[EventT]) -> dict[int, list[EventT]]:
-    groups: dict[int, list[EventT]] = defaultdict(list)
-    for event in batch:
-        groups[event.message.partition].append(event)
-    return groups
+def _anchor(app: faust.App, message: Message) -> EventT:
+    """An event standing for a partition's messages: tables file reads and writes under the
+    partition of the current event (``as_current``)."""
+    return faust.Event(app, message.key, message.value, message.headers, message)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import faust
-
 from schemas.settings import Settings
 from streams.agents import Outputs, wire
+from streams.batches import BatchingApp
 from streams.output import BatchProducer
 
 
@@ -14,13 +13,13 @@ def create_app(
     worker_name: str = "worker-1",
     store: str = "rocksdb://",
     outputs: Outputs | None = None,
-) -> faust.App:
+) -> BatchingApp:
     """The stream app for one worker; ``worker_name`` keeps its RocksDB state apart from other
     workers on the same machine (each directory may be opened by one process only). Agent unit
     tests pass ``store="memory://"`` (no RocksDB) and ``outputs`` that record what is sent."""
     datadir = (settings.home / "stream" / worker_name).resolve()
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = BatchingApp(
         settings.stream.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
         store=store,
@@ -34,6 +33,8 @@ def create_app(
         table_standby_replicas=0,
         stream_buffer_maxsize=settings.stream.batch_size * 8,
         broker_commit_every=settings.stream.batch_size * 10,
+        # A fetch of the raw topic is one ingest batch (streams.batches): at most this many.
+        broker_max_poll_records=settings.stream.batch_size,
         # Faust fetches 1 MiB per partition by default: about a thousand customer-stage items of
         # the identity topic, which left the customers agent idle between fetches (measured;
         # docs/streams.md, Cost).

@@ -1,15 +1,17 @@
-"""The Faust wiring (``streams.agents``), driven through each agent's ``test_context``.
+"""The Faust wiring (``streams.agents``), without a broker: the app runs with in-memory tables
+and every message it would produce (output topics and table changelogs) is recorded.
 
-No broker: the app runs with in-memory tables, the agents read an in-memory channel, and every
-message the app would produce (output topics and table changelogs) is caught where it enters the
-producer. The agents batch with ``take_events``: the batch size is set to the number of messages
-a test puts per batch and the batch timeout to an hour, so a batch is flushed exactly when it is
-full, never by the clock. ``take_events`` acknowledges a batch's events only when the agent asks
-for the next batch, after its body has produced everything, so waiting for those
-acknowledgements (a sensor counts them) is waiting for the batch to be processed.
+The ingest batch agent is called with hand-made fetches (``run_ingest``). The customers agent
+reads an in-memory channel through its ``test_context`` and batches with ``take_events``: the
+batch size is set to the number of messages a test puts per batch and the batch timeout to an
+hour, so a batch is flushed exactly when it is full, never by the clock. ``take_events``
+acknowledges a batch's events only when the agent asks for the next batch, after its body has
+produced everything, so waiting for those acknowledgements (a sensor counts them) is waiting for
+the batch to be processed.
 """
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ import orjson
 import pytest
 from faust.sensors import Sensor
 from faust.types import TP
+from faust.types import Message as FaustMessage
 
 from schemas.identifiers import hashed_identifiers
 from schemas.settings import load_settings, with_overrides
@@ -165,7 +168,8 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path):
-    def make(batch_size: int) -> Harness:
+    def make(batch_size: int = 1) -> Harness:
+        """``batch_size``: the customers agent's take size."""
         settings = with_overrides(
             with_overrides(SETTINGS, home=tmp_path),
             stream={"batch_size": batch_size, "batch_seconds": 3600},
@@ -179,20 +183,34 @@ def harness(tmp_path):
     return make
 
 
-async def run_batches(
-    h: Harness,
-    agent_name: str,
-    batches: list[list[Message]],
-    holding: list[tuple[int, ...]] | None = None,
+async def run_ingest(
+    h: Harness, batches: list[list[Message]], holding: list[tuple[int, ...]] | None = None
 ) -> None:
-    """Run the batches through the agent, one after the other; ``holding[i]`` is the raw
-    partitions the worker holds when batch ``i`` starts (all of them by default)."""
-    async with h.app.agents[agent_name].test_context(
+    """Hand the batches to the ingest batch agent as fetches of the raw topic, one after the
+    other, numbering offsets per partition from 0; ``holding[i]`` is the raw partitions the
+    worker holds when batch ``i`` starts (all of them by default)."""
+    ingest = h.app.batch_handler
+    next_offset: dict[TP, int] = defaultdict(int)
+    for i, messages in enumerate(batches):
+        if holding is not None:
+            await h.hold(*holding[i])
+        fetch: dict[TP, list[FaustMessage]] = defaultdict(list)
+        for key, value, partition in messages:
+            tp = TP(NAMES.raw_events, partition)
+            offset = next_offset[tp]
+            next_offset[tp] += 1
+            fetch[tp].append(
+                FaustMessage(tp.topic, partition, offset, 0.0, 0, None, key, value, None, tp=tp)
+            )
+        await ingest(dict(fetch))
+
+
+async def run_customers(h: Harness, batches: list[list[Message]]) -> None:
+    """Run the batches through the customers agent's ``test_context``, one after the other."""
+    async with h.app.agents["customers"].test_context(
         on_error=h.acknowledged.on_agent_error
     ) as agent:
-        for i, messages in enumerate(batches):
-            if holding is not None:
-                await h.hold(*holding[i])
+        for messages in batches:
             await h.put_batch(agent, messages)
 
 
@@ -201,12 +219,12 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     batch = [
         (b"c1", started_c1, 0),
         *[(b"c2", value, 1) for value in call("c2", 60, {"email": "ada@example.org"}, "chat")],
-        (b"x", b"not json", 1),  # the test context numbers offsets in put order: 6
+        (b"x", b"not json", 1),  # offset 5 of partition 1
         (b"c1", started_c1, 0),  # a retry
         (b"not-c3", event("c3-4", "contact.ended", 10, "c3"), 0),
     ]
-    h = harness(batch_size=len(batch))
-    asyncio.run(run_batches(h, "ingest", [batch]))
+    h = harness()
+    asyncio.run(run_ingest(h, [batch]))
 
     assert [(key, e["event_id"]) for key, e in h.on(NAMES.events)] == [
         (b"c1", "c1-1"),
@@ -214,7 +232,7 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     ]
     [(dead_key, dead)] = h.on(NAMES.dead_letters)
     assert dead_key == b"x"
-    assert (dead["topic"], dead["partition"], dead["offset"]) == (NAMES.raw_events, 1, 6)
+    assert (dead["topic"], dead["partition"], dead["offset"]) == (NAMES.raw_events, 1, 5)
     [rekeyed] = [p for p in h.produced if p.topic == NAMES.raw_events]
     assert (rekeyed.key, rekeyed.value) == (b"c3", batch[-1][1])
     [(contact_key, record)] = h.on(NAMES.contacts)
@@ -234,7 +252,7 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
 
 def test_ingest_recovers_a_partition_from_its_table_after_losing_it(harness):
     c1, c9 = call("c1", 0), call("c9", 0)
-    h = harness(batch_size=3)
+    h = harness()
     batches = [
         [(b"c1", value, 1) for value in c1[:3]],
         [(b"c9", value, 0) for value in c9[:3]],
@@ -242,7 +260,7 @@ def test_ingest_recovers_a_partition_from_its_table_after_losing_it(harness):
     ]
     # Partition 1 moves to another worker (its in-memory stage is dropped), then comes back: its
     # stage is rebuilt from the table.
-    asyncio.run(run_batches(h, "ingest", batches, holding=[(0, 1), (0,), (0, 1)]))
+    asyncio.run(run_ingest(h, batches, holding=[(0, 1), (0,), (0, 1)]))
 
     assert [e["event_id"] for _, e in h.on(NAMES.events)] == [
         *["c1-1", "c1-2", "c1-3"],
@@ -260,14 +278,14 @@ def test_customers_agent_stitches_what_ingest_produced(harness):
     # partition: only the link from the call's start joins the two contacts.
     chat = call("c2", 86400, {"email": "ada@example.org"}, "chat")
     raw = [(b"c1", value, 0) for value in call("c1", 0)] + [(b"c2", value, 1) for value in chat]
-    upstream = harness(batch_size=len(raw))
-    asyncio.run(run_batches(upstream, "ingest", [raw]))
+    upstream = harness()
+    asyncio.run(run_ingest(upstream, [raw]))
     identity = [(p.key, p.value, 0) for p in upstream.produced if p.topic == NAMES.identity]
     [(_, packed, _)] = identity
     assert [m["kind"] for m in orjson.loads(packed)] == ["link", "contact", "contact"]
 
     h = harness(batch_size=len(identity))
-    asyncio.run(run_batches(h, "customers", [identity]))
+    asyncio.run(run_customers(h, [identity]))
 
     email, phone = HASHES  # sorted: "email:..." < "phone:..."
     [(_, audit)] = h.on(NAMES.identity_merges)
