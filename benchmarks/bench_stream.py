@@ -1,16 +1,18 @@
 """Sustained events/s through the whole stream app on a real broker, beside the ceiling: a bare
 aiokafka consumer reading the same raw topic in the same run.
 
-    .venv/bin/python -m benchmarks.bench_stream [--days 3] [--workers 1]   (from the repository root:
-    it reuses the test harness in tests/)
+    .venv/bin/python -m benchmarks.bench_stream [--days 3] [--workers 1] [--live]
+    (from the repository root: it reuses the test harness in tests/)
 
 It starts its own broker on free ports under a temporary directory, simulates ``--days`` of the
-default centre (with the default faults) into the raw topic, reads that topic once with a bare
-consumer, once with a Faust agent and once with a batch agent that do no work
-(``faust_bare_worker.py``: the ceilings of Faust's per-message delivery and of the whole fetches
-the ingest stage gets), then runs ``omnicx stream`` worker(s) and times them from the first 10% of
-valid events published to the last journey published (``stream_rate``). Prints figures and
-ratios; asserts nothing.
+default centre (with the default faults) into the raw topic, runs ``omnicx stream`` worker(s) and
+times them from the first 10% of valid events published to the last journey published
+(``stream_rate``). With ``--live``, only a tenth is in the topic when the workers start and the
+simulator's producer sends the rest while they run, timed from its start to the last journey.
+Then it reads the raw topic once with a bare consumer, once with a Faust agent and once with a
+batch agent that do no work (``faust_bare_worker.py``: the ceilings of Faust's per-message
+delivery and of the whole fetches the ingest stage gets). Prints figures and ratios; asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,9 +98,13 @@ class StreamRun:
     overall: float  # events/s from the workers' launch (start-up and recovery included)
     ingest_seconds: float  # from launch to the last valid event out
     journeys_seconds: float  # from launch to the last journey out
+    live: float | None  # events/s from the start of ``feed`` to the last journey out
+    feed_seconds: float | None  # how long ``feed`` took to produce its messages
 
 
-def stream_rate(settings: Settings, total: int, workers: int) -> StreamRun:
+def stream_rate(
+    settings: Settings, total: int, workers: int, feed: Callable[[], int] | None = None
+) -> StreamRun:
     """How fast ``workers`` stream workers turn the raw topic into events and journeys.
 
     The clock reads what the app has produced (end offsets of the valid-events and journeys
@@ -104,6 +112,11 @@ def stream_rate(settings: Settings, total: int, workers: int) -> StreamRun:
     the first sample at which both topics hold their final counts, known once the group has
     committed all of the raw and identity topics. Sustained starts when 10% of the valid events
     are out (after start-up and recovery); overall starts when the workers are launched.
+
+    ``feed`` (live mode) produces more raw messages and returns how many: it runs in a thread,
+    started once the workers have processed what the topic held at launch, and ``live`` is its
+    messages over the time from its start to the last journey out, so the simulator's producer
+    and the workers share the machine.
     """
     names = topic_names(settings)
     reader = consumer(settings)
@@ -125,6 +138,11 @@ def stream_rate(settings: Settings, total: int, workers: int) -> StreamRun:
             counts[tp.topic] += end
         samples.append((time.perf_counter(), counts))
 
+    fed: list[tuple[int, float]] = []  # (messages, when done)
+    feeder = (
+        threading.Thread(target=lambda: fed.append((feed(), time.perf_counter()))) if feed else None
+    )
+    fed_at = 0.0
     try:
         started = time.perf_counter()
         next_lag_check = started
@@ -134,15 +152,25 @@ def stream_rate(settings: Settings, total: int, workers: int) -> StreamRun:
                 raise SystemExit("a stream worker died:\n" + dead[0].log_tail())
             sample()
             if samples[-1][0] >= next_lag_check:
-                if not any(consumer_lag(settings, settings.stream.app_id, inputs).values()):
-                    break
                 next_lag_check = samples[-1][0] + 1.0
+                feeding = feeder is not None and feeder.is_alive()
+                if not feeding and not any(
+                    consumer_lag(settings, settings.stream.app_id, inputs).values()
+                ):
+                    if feeder is None or fed_at:
+                        break
+                    fed_at = time.perf_counter()
+                    feeder.start()
             time.sleep(0.05)
         sample()
     finally:
+        if feeder is not None and fed_at:
+            feeder.join()
         for proc in procs:
             proc.stop()
         reader.close()
+    if feeder is not None and not fed:
+        raise SystemExit("the live feed failed")
     final = samples[-1][1]
     done = next(t for t, counts in samples if counts == final)
     events_done = next(t for t, counts in samples if counts[names.events] == final[names.events])
@@ -152,6 +180,8 @@ def stream_rate(settings: Settings, total: int, workers: int) -> StreamRun:
         overall=total / (done - started),
         ingest_seconds=events_done - started,
         journeys_seconds=done - started,
+        live=fed[0][0] / (done - fed_at) if fed else None,
+        feed_seconds=fed[0][1] - fed_at if fed else None,
     )
 
 
@@ -160,6 +190,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=Settings().stream.batch_size)
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="produce 10%% before the workers start and the rest while they run",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="omnicx-bench-") as tmp:
         base = broker_settings(Path(tmp))
@@ -170,29 +205,48 @@ def main() -> None:
                 with_overrides(base, stream={"batch_size": args.batch_size}), Path(tmp) / "run"
             )
             simulation = Simulation(SimulationConfig(seed=7, days=args.days), settings)
-            total = produce(simulation.messages(), settings)
+            messages = list(simulation.messages())
+            total = len(messages)
+            if args.live:
+                warm_up = total // 10
+                produce(messages[:warm_up], settings)
+                run = stream_rate(
+                    settings,
+                    total,
+                    args.workers,
+                    feed=lambda: produce(messages[warm_up:], settings),
+                )
+            else:
+                produce(messages, settings)
+                run = stream_rate(settings, total, args.workers)
             ceiling = bare_consumer_rate(settings, topic_names(settings).raw_events, total)
             faust_ceiling = bare_faust_rate(settings, total, "agent")
             batch_ceiling = bare_faust_rate(settings, total, "batch")
-            run = stream_rate(settings, total, args.workers)
         finally:
             broker.stop()
     print(f"raw messages               {total:>10,}")
     print(f"bare consumer (ceiling)    {ceiling:>10,.0f} msg/s")
     print(f"bare Faust agent           {faust_ceiling:>10,.0f} msg/s  (take_events, no work)")
     print(f"bare batch agent           {batch_ceiling:>10,.0f} msg/s  (whole fetches, no work)")
-    print(
-        f"stream app, sustained      {run.sustained:>10,.0f} events/s  "
-        f"({args.workers} worker(s), batches of {args.batch_size})"
-    )
-    print(f"stream app, incl. start-up {run.overall:>10,.0f} events/s")
-    print(
-        f"  last valid event out at {run.ingest_seconds:.1f} s, "
-        f"last journey at {run.journeys_seconds:.1f} s after launch"
-    )
-    print(f"sustained / ceiling        {run.sustained / ceiling:>10.2f}")
-    print(f"sustained / bare Faust     {run.sustained / faust_ceiling:>10.2f}")
-    print(f"sustained / bare batch     {run.sustained / batch_ceiling:>10.2f}")
+    setup = f"{args.workers} worker(s), batches of {args.batch_size}"
+    if run.live is not None and run.feed_seconds is not None:
+        rate = run.live
+        print(f"stream app, live           {rate:>10,.0f} events/s  ({setup})")
+        print(
+            f"  90% of the messages produced meanwhile, in {run.feed_seconds:.1f} s; "
+            f"last journey out at {run.journeys_seconds:.1f} s after launch"
+        )
+    else:
+        rate = run.sustained
+        print(f"stream app, sustained      {rate:>10,.0f} events/s  ({setup})")
+        print(f"stream app, incl. start-up {run.overall:>10,.0f} events/s")
+        print(
+            f"  last valid event out at {run.ingest_seconds:.1f} s, "
+            f"last journey at {run.journeys_seconds:.1f} s after launch"
+        )
+    print(f"stream app / ceiling       {rate / ceiling:>10.2f}")
+    print(f"stream app / bare Faust    {rate / faust_ceiling:>10.2f}")
+    print(f"stream app / bare batch    {rate / batch_ceiling:>10.2f}")
 
 
 if __name__ == "__main__":
