@@ -1,7 +1,16 @@
-"""``omnicx``: the operators' command line. Each subcommand lives in ``orchestration/commands``."""
+"""``omnicx``: the operators' command line. Each subcommand lives in ``orchestration/commands``.
+
+Every failure ends the same way, on standard error: one line ``error: <what went wrong> (<what
+to do next>)`` and exit code 1, or exit code 2 for a command line that cannot be used (an
+unknown option, a bad value, ``--to`` before ``--from``). A traceback is shown only with
+``--debug`` (or ``OMNICX_DEBUG=1``), for failures that omnicx did not expect.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -9,8 +18,54 @@ import click
 from orchestration.commands import COMMANDS
 from schemas.settings import SettingsError, load_settings, with_overrides
 
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class OmnicxGroup(click.Group):
+    """A click group whose errors all read alike (see the module docstring)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra,
+    ):
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get("OMNICX_DEBUG", "") not in ("", "0")
+        try:
+            returned = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            code = returned if isinstance(returned, int) else 0
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else prog_name or "omnicx"
+            _error(f"{exc.format_message()} (see `{where} --help`)")
+            code = EXIT_USAGE
+        except click.ClickException as exc:
+            _error(exc.format_message())
+            code = exc.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            _error("interrupted")
+            code = EXIT_INTERRUPTED
+        except Exception as exc:
+            if debug:
+                raise
+            _error(f"{exc} ({type(exc).__name__}; run with --debug for the traceback)")
+            code = EXIT_FAILED
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _error(message: str) -> None:
+    text = " ".join(message.split())  # one line, whatever the message held
+    click.echo(f"error: {text}", err=True)
+
+
+@click.group(cls=OmnicxGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="omnicx", prog_name="omnicx")
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -23,13 +78,18 @@ from schemas.settings import SettingsError, load_settings, with_overrides
     default=None,
     help="State directory (broker, stream state, lake, warehouse); overrides $OMNICX_HOME.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the traceback of an unexpected failure (also OMNICX_DEBUG=1).",
+)
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, home: Path | None) -> None:
+def main(ctx: click.Context, config: Path | None, home: Path | None, debug: bool) -> None:
     """omnicx: omnichannel contact-centre analytics on Kafka, Faust, DuckDB and Dagster."""
     try:
         settings = load_settings(config_file=config)
     except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc} (see the settings in README.md)") from None
     ctx.obj = settings if home is None else with_overrides(settings, home=home)
 
 

@@ -20,17 +20,30 @@ from typing import Any
 
 
 class SettingsError(ValueError):
-    """A setting has a value of the wrong type or an unknown name."""
+    """A setting has a value of the wrong type, outside its allowed values, or an unknown name."""
+
+
+def choice(default: str, *others: str) -> Any:
+    """A setting that takes one of a few words, ``default`` first."""
+    return field(default=default, metadata={"choices": (default, *others)})
+
+
+def bounded(default: float, low: float | None = None, high: float | None = None) -> Any:
+    """A number setting within ``low``..``high`` (inclusive; ``None``: unbounded)."""
+    return field(default=default, metadata={"low": low, "high": high})
+
+
+_PORT = (1, 65535)
 
 
 @dataclass(frozen=True)
 class KafkaSettings:
     host: str = "127.0.0.1"
-    port: int = 9092
-    controller_port: int = 0  # 0: port + 1
-    start_timeout_seconds: float = 90.0
-    stop_timeout_seconds: float = 60.0
-    request_timeout_seconds: float = 10.0
+    port: int = bounded(9092, *_PORT)
+    controller_port: int = bounded(0, 0, 65535)  # 0: port + 1
+    start_timeout_seconds: float = bounded(90.0, 1)
+    stop_timeout_seconds: float = bounded(60.0, 1)
+    request_timeout_seconds: float = bounded(10.0, 0.1)
     heap: str = "768m"
     bootstrap_servers: str = ""  # "": the local broker at host:port
     # Shared by every broker directory of the checkout, so tests do not fetch the jars again.
@@ -48,23 +61,23 @@ class KafkaSettings:
 @dataclass(frozen=True)
 class TopicSettings:
     prefix: str = "omnicx."
-    partitions: int = 4
-    replication_factor: int = 1
-    retention_hours: int = 168
-    dead_letter_retention_hours: int = 720
+    partitions: int = bounded(4, 1)
+    replication_factor: int = bounded(1, 1)
+    retention_hours: int = bounded(168, 1)
+    dead_letter_retention_hours: int = bounded(720, 1)
 
 
 @dataclass(frozen=True)
 class StreamSettings:
     app_id: str = "omnicx-stream"
-    lateness_seconds: int = 3600
-    idle_timeout_seconds: int = 4 * 3600
+    lateness_seconds: int = bounded(3600, 0)
+    idle_timeout_seconds: int = bounded(4 * 3600, 1)
     # An identifier seen with more distinct accounts than this stops linking (events.md). The
     # default 1 means a shared phone or e-mail never merges two known accounts: see docs/identity.md.
-    identity_max_accounts: int = 1
-    batch_size: int = 1000
-    batch_seconds: float = 0.5
-    web_port: int = 6066
+    identity_max_accounts: int = bounded(1, 1)
+    batch_size: int = bounded(1000, 1)
+    batch_seconds: float = bounded(0.5, 0.001)
+    web_port: int = bounded(6066, *_PORT)
     keep_message_text: bool = False
 
 
@@ -72,14 +85,14 @@ class StreamSettings:
 class KpiSettings:
     """The knobs of ../shared/spec/kpis.md, with its defaults."""
 
-    short_abandon_seconds: float = 5.0
-    service_level_voice_seconds: float = 20.0
-    service_level_chat_seconds: float = 60.0
-    service_level_sms_seconds: float = 900.0
-    service_level_social_seconds: float = 900.0
-    service_level_email_seconds: float = 86400.0
-    abandon_treatment: str = "negative"  # negative | ignore | positive
-    repeat_window_days: float = 7.0
+    short_abandon_seconds: float = bounded(5.0, 0)
+    service_level_voice_seconds: float = bounded(20.0, 0)
+    service_level_chat_seconds: float = bounded(60.0, 0)
+    service_level_sms_seconds: float = bounded(900.0, 0)
+    service_level_social_seconds: float = bounded(900.0, 0)
+    service_level_email_seconds: float = bounded(86400.0, 0)
+    abandon_treatment: str = choice("negative", "ignore", "positive")
+    repeat_window_days: float = bounded(7.0, 0.001)
 
     def service_level_seconds(self, channel: str) -> float:
         return getattr(self, f"service_level_{channel}_seconds")
@@ -89,25 +102,25 @@ class KpiSettings:
 class ChurnSettings:
     """The churn-risk knobs of kpis.md: look-back, flag threshold and one weight per signal."""
 
-    lookback_days: int = 30
-    threshold: int = 50
-    weight_nps_detractor: int = 30
-    weight_csat_1_2: int = 25
-    weight_ces_1_3: int = 15
-    weight_unresolved_journey: int = 25
-    weight_abandons: int = 15
-    weight_escalation_unresolved_48h: int = 20
-    weight_cancellation_intent: int = 40
-    weight_opted_out: int = 10
+    lookback_days: int = bounded(30, 1)
+    threshold: int = bounded(50, 0)
+    weight_nps_detractor: int = bounded(30, 0)
+    weight_csat_1_2: int = bounded(25, 0)
+    weight_ces_1_3: int = bounded(15, 0)
+    weight_unresolved_journey: int = bounded(25, 0)
+    weight_abandons: int = bounded(15, 0)
+    weight_escalation_unresolved_48h: int = bounded(20, 0)
+    weight_cancellation_intent: int = bounded(40, 0)
+    weight_opted_out: int = bounded(10, 0)
 
 
 @dataclass(frozen=True)
 class ChecksSettings:
     """Thresholds of the data-quality checks that block the KPI marts."""
 
-    dead_letter_max_share: float = 0.01  # dead letters / all messages landed
+    dead_letter_max_share: float = bounded(0.01, 0, 1)  # dead letters / all messages landed
     # A day whose events fall below this share of the previous day's (same hours) has collapsed.
-    min_events_ratio_to_previous_day: float = 0.2
+    min_events_ratio_to_previous_day: float = bounded(0.2, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -118,12 +131,14 @@ class WarehouseSettings:
     duckdb_file: Path = Path("warehouse.duckdb")  # relative to home
     sink_group_id: str = "omnicx-lake-sink"
     sink_instance_id: str = ""  # static group membership; "": this host's name
-    sink_batch_rows: int = 50_000  # a file closes at each multiple of this many offsets
-    sink_batch_seconds: float = 30.0  # ... or when its first record waited this long
-    compact_min_files: int = 8  # this many small files in a row are merged into one
-    compact_target_rows: int = 1_000_000  # a file spanning fewer offsets is small
+    # A file closes at each multiple of this many offsets, or when its first record waited
+    # sink_batch_seconds.
+    sink_batch_rows: int = bounded(50_000, 1)
+    sink_batch_seconds: float = bounded(30.0, 0.001)
+    compact_min_files: int = bounded(8, 2)  # this many small files in a row are merged into one
+    compact_target_rows: int = bounded(1_000_000, 1)  # a file spanning fewer offsets is small
     # Parts a compaction replaced stay readable this long, for queries that already listed them.
-    compact_grace_seconds: float = 600.0
+    compact_grace_seconds: float = bounded(600.0, 0)
 
 
 @dataclass(frozen=True)
@@ -197,10 +212,28 @@ def _build(
                 raise SettingsError(f"{f.name}: expected a [{f.name}] table, got {section!r}")
             values[f.name] = _build(kind, section, env, f"{env_name}_", f.name)
         elif env_name in env:
-            values[f.name] = _coerce(env[env_name], kind, env_name)
+            values[f.name] = _allowed(_coerce(env[env_name], kind, env_name), f, env_name)
         elif f.name in from_file:
-            values[f.name] = _coerce(from_file[f.name], kind, f"{where}.{f.name}")
+            name = f"{where}.{f.name}"
+            values[f.name] = _allowed(_coerce(from_file[f.name], kind, name), f, name)
     return cls(**values)
+
+
+def _allowed(value: Any, f: Any, name: str) -> Any:
+    """``value`` when the field's metadata allows it; a SettingsError naming what is allowed."""
+    choices = f.metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    low, high = f.metadata.get("low"), f.metadata.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        if high is None:
+            allowed = f"at least {low}"
+        elif low is None:
+            allowed = f"at most {high}"
+        else:
+            allowed = f"between {low} and {high}"
+        raise SettingsError(f"{name}: {value!r} is out of range; it must be {allowed}")
+    return value
 
 
 def _coerce(raw: Any, kind: Any, name: str) -> Any:

@@ -56,11 +56,16 @@ def kpis(
 
     first = date_from.date()
     last = date_to.date() if date_to else first
+    if last < first:
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+    refresh = f"run `omnicx refresh --from {first} --to {last}` first"
     try:
         with connect_read_only(settings) as con:
             rows = kpi_values(con, first, last, by, settings)
     except (duckdb.Error, WarehouseMissing) as exc:
-        raise click.ClickException(f"{exc} (has `omnicx refresh` run for these days?)") from None
+        raise click.ClickException(f"{exc} ({refresh})") from None
+    if not any(row["value"] is not None for row in rows):
+        raise click.ClickException(f"the KPI marts hold no data for {first}..{last} ({refresh})")
     if fmt == "json":
         columns = ["kpi", "value", *by, "numerator", "denominator", "knob_set", "knobs"]
     elif fmt == "csv":

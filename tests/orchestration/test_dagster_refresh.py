@@ -65,7 +65,8 @@ def refreshed_home(tmp_path_factory):
 def test_every_asset_of_the_partitions_materializes_and_every_check_passes(refreshed_home):
     home, outcome = refreshed_home
     assert outcome.exit_code == 0, outcome.output
-    lines = outcome.output.splitlines()
+    # stdout only: Great Expectations may draw progress bars on stderr
+    lines = outcome.stdout.splitlines()
     assert (
         lines[0] == f"materialized {len(asset_names())} assets: {', '.join(sorted(asset_names()))}"
     )
@@ -180,7 +181,7 @@ def test_omnicx_kpis_reads_the_published_marts_as_json(refreshed_home):
         "json",
     )
     assert outcome.exit_code == 0, outcome.output
-    rows = json.loads(outcome.output)
+    rows = json.loads(outcome.stdout)
     with connect_read_only(home_settings(home)) as con:
         expected = kpis(con, ("tenant", "channel"), date_to=NEXT_DAY)
     assert {(r["kpi"], r["tenant"], r["channel"]): r["value"] for r in rows} == {
@@ -204,7 +205,7 @@ def test_omnicx_kpis_as_a_table_names_the_knob_sets(refreshed_home):
     home, _ = refreshed_home
     outcome = omnicx(home, "kpis", "--from", DAY.isoformat())
     assert outcome.exit_code == 0, outcome.output
-    lines = outcome.output.splitlines()
+    lines = outcome.stdout.splitlines()
     assert lines[0].split("|")[0].strip() == "kpi"
     assert lines[-1].startswith("knob set ")
     assert "abandon_treatment=negative" in lines[-1]
@@ -216,9 +217,24 @@ def test_omnicx_kpis_as_a_table_names_the_knob_sets(refreshed_home):
         (["refresh", "--from", "2026-01-06", "--to", "2026-01-05"], "--from is after --to"),
         (["refresh", "--to", "2999-01-01"], "has no partition yet"),
         (["kpis", "--from", "2026-01-05", "--by", "weekday"], "choose among"),
+        (["kpis", "--from", "2026-01-06", "--to", "2026-01-05"], "2026-01-05 is before --from"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, message):
     outcome = omnicx(tmp_path, *args)
     assert outcome.exit_code == 2
-    assert message in outcome.output
+    assert outcome.stdout == ""
+    (line,) = outcome.stderr.splitlines()
+    assert line.startswith("error: ")
+    assert message in line
+
+
+def test_omnicx_kpis_for_days_without_data_says_so(refreshed_home):
+    home, _ = refreshed_home
+    outcome = omnicx(home, "kpis", "--from", "2025-12-01", "--to", "2025-12-02")
+    assert outcome.exit_code == 1
+    assert outcome.stdout == ""
+    assert outcome.stderr.splitlines() == [
+        "error: the KPI marts hold no data for 2025-12-01..2025-12-02 "
+        "(run `omnicx refresh --from 2025-12-01 --to 2025-12-02` first)"
+    ]

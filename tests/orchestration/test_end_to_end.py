@@ -13,12 +13,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 
 from orchestration.commands.refresh import run_refresh
 from orchestration.definitions import defs
 from orchestration.kafka.lag import wait_until_caught_up
 from pipelines.simulator.config import SimulationConfig
+from schemas.identifiers import IDENTIFIER_KINDS, normalise
 from schemas.settings import Settings, with_overrides
 from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
 from tests.streams.test_stream_pipeline import Simulated
@@ -162,3 +164,58 @@ def test_the_published_warehouse_opens_read_only_in_any_duckdb_client(pipeline) 
     with duckdb.connect(str(Path(settings.duckdb_file)), read_only=True) as other:
         (contacts,) = other.execute("select count(*) from int_contacts").fetchone()
     assert contacts == len(truth.contacts)
+
+
+def _raw_personal_data(messages: list[bytes]) -> set[str]:
+    """Every identifier (phone, e-mail, chat visitor id, social handle, customer and account id)
+    the simulator sent, as written and normalised, and every message text; junk identifiers
+    ("0000000000", "unknown") are no one's and are left out."""
+    found: set[str] = set()
+    for raw in messages:
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue  # malformed copies of valid messages: their values are found in those
+        if not isinstance(event, dict):
+            continue
+        customer = event.get("customer")
+        for kind, value in customer.items() if isinstance(customer, dict) else ():
+            normalised = normalise(kind, value) if kind in IDENTIFIER_KINDS else None
+            if normalised is not None:
+                found.update((str(value).strip(), normalised))
+        attributes = event.get("attributes")
+        if isinstance(attributes, dict) and isinstance(attributes.get("text"), str):
+            found.add(attributes["text"])
+    return found
+
+
+def test_no_raw_identifier_or_message_text_in_any_analyst_visible_relation(pipeline) -> None:
+    con, truth, *_ = pipeline
+    personal = _raw_personal_data(truth.messages)
+    assert len(personal) > 100  # phones, e-mails, handles, ids and texts were sent
+    relations = [
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where not internal "
+            "union select view_name from duckdb_views() where not internal"
+        ).fetchall()
+    ]
+    assert {"int_contacts", "int_events", "int_dead_letters", "stg_dead_letters"} <= set(relations)
+    scan = duckdb.connect()
+    scan.execute(
+        "create table personal as select unnest($values) as value", {"values": [*personal]}
+    )
+    leaks = {}
+    for name in relations:
+        rows = con.execute(f'select cast(r as varchar) as row_text from "{name}" as r').fetchall()
+        scan.execute(
+            "create or replace table rows as select unnest($rows) as row_text",
+            {"rows": [row for (row,) in rows]},
+        )
+        found = scan.execute(
+            "select distinct p.value from rows join personal as p "
+            "on contains(rows.row_text, p.value) limit 5"
+        ).fetchall()
+        if found:
+            leaks[name] = [value for (value,) in found]
+    assert leaks == {}, leaks

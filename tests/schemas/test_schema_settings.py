@@ -71,6 +71,21 @@ def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
         ("[kafka]\nport = 9092.7\n", {}, "kafka.port: expected int, got 9092.7"),
         ("[stream]\nlateness_seconds = true\n", {}, "stream.lateness_seconds: expected int"),
         ("kafka = 5\n", {}, "kafka: expected a \\[kafka\\] table, got 5"),
+        (
+            "",
+            {"OMNICX_KPIS_ABANDON_TREATMENT": "bogus"},
+            "OMNICX_KPIS_ABANDON_TREATMENT: 'bogus' is not one of negative, ignore, positive",
+        ),
+        ('[kpis]\nabandon_treatment = "Ignore"\n', {}, "kpis.abandon_treatment: 'Ignore' is not"),
+        (
+            "",
+            {"OMNICX_KAFKA_PORT": "0"},
+            "OMNICX_KAFKA_PORT: 0 is out of range; it must be between",
+        ),
+        ("[kafka]\nport = 65536\n", {}, "kafka.port: 65536 is out of range; it must be between 1"),
+        ("[topics]\npartitions = 0\n", {}, "topics.partitions: 0 is out of range; it must be at"),
+        ("", {"OMNICX_CHECKS_DEAD_LETTER_MAX_SHARE": "1.5"}, "MAX_SHARE: 1.5 is out of range"),
+        ("[kpis]\nshort_abandon_seconds = -1\n", {}, "short_abandon_seconds: -1.0 is out of"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(
@@ -78,6 +93,22 @@ def test_a_bad_value_is_an_error_naming_the_setting(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ=env, config_file=write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "value"),
+    [
+        ({"OMNICX_KPIS_ABANDON_TREATMENT": "positive"}, "abandon_treatment", "positive"),
+        ({"OMNICX_KPIS_SHORT_ABANDON_SECONDS": "0"}, "short_abandon_seconds", 0.0),
+        ({"OMNICX_CHECKS_DEAD_LETTER_MAX_SHARE": "1"}, "dead_letter_max_share", 1.0),
+    ],
+)
+def test_values_at_the_edge_of_what_is_allowed_are_kept(
+    env: dict, field: str, value, tmp_path: Path
+) -> None:
+    settings = load_settings(environ=env, config_file=write(tmp_path, ""))
+    section = settings.kpis if hasattr(settings.kpis, field) else settings.checks
+    assert getattr(section, field) == value
 
 
 @pytest.mark.parametrize(
