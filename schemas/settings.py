@@ -54,6 +54,10 @@ class TopicSettings:
     dead_letter_retention_hours: int = 720
 
 
+MAX_MESSAGE_BYTES_CEILING = 700 * 1024
+MAX_NESTING_DEPTH_CEILING = 128
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     app_id: str = "omnicx-stream"
@@ -66,6 +70,31 @@ class StreamSettings:
     batch_seconds: float = 0.5
     web_port: int = 6066
     keep_message_text: bool = False
+    # Bounds on one raw message (docs/streams.md, Dead letters): a message over them is a dead
+    # letter with the reason, never a stopped partition. Events dated more than
+    # max_future_seconds after the broker appended them are dead letters too.
+    max_message_bytes: int = 512 * 1024
+    max_nesting_depth: int = 32
+    max_future_seconds: int = 86400
+
+    def __post_init__(self) -> None:
+        # Every record the stream produces must stay under Kafka's 1 MiB message limit: the
+        # operator's dead-letter record holds the raw bytes in base64 (4/3 of their size), and
+        # orjson writes at most 254 levels (the identity hop wraps an event in two more).
+        if not 1 <= self.max_message_bytes <= MAX_MESSAGE_BYTES_CEILING:
+            raise SettingsError(
+                f"stream.max_message_bytes: expected 1..{MAX_MESSAGE_BYTES_CEILING}, "
+                f"got {self.max_message_bytes}"
+            )
+        if not 2 <= self.max_nesting_depth <= MAX_NESTING_DEPTH_CEILING:
+            raise SettingsError(
+                f"stream.max_nesting_depth: expected 2..{MAX_NESTING_DEPTH_CEILING}, "
+                f"got {self.max_nesting_depth}"
+            )
+        if self.max_future_seconds < 0:
+            raise SettingsError(
+                f"stream.max_future_seconds: expected >= 0, got {self.max_future_seconds}"
+            )
 
 
 @dataclass(frozen=True)

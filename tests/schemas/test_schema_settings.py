@@ -71,6 +71,9 @@ def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
         ("[kafka]\nport = 9092.7\n", {}, "kafka.port: expected int, got 9092.7"),
         ("[stream]\nlateness_seconds = true\n", {}, "stream.lateness_seconds: expected int"),
         ("kafka = 5\n", {}, "kafka: expected a \\[kafka\\] table, got 5"),
+        ("[stream]\nmax_message_bytes = 2000000\n", {}, "max_message_bytes: expected 1..716800"),
+        ("", {"OMNICX_STREAM_MAX_NESTING_DEPTH": "300"}, "max_nesting_depth: expected 2..128"),
+        ("", {"OMNICX_STREAM_MAX_FUTURE_SECONDS": "-1"}, "max_future_seconds: expected >= 0"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(
