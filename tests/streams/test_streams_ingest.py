@@ -351,3 +351,12 @@ def test_identity_items_travel_packed_per_tenant_in_order_in_messages_of_bounded
             range(tenants.index(tenant), 1400, 2)
         )
     assert identity_messages([]) == []
+
+
+def test_a_raw_message_reads_the_replay_header_from_pairs_or_a_mapping():
+    assert RawMessage(b"k", b"{}", 0, 0).replay_of is None
+    pairs = [("other", b"x"), ("omnicx-dead-letter-id", b"abc")]
+    assert RawMessage(b"k", b"{}", 0, 0, headers=pairs).replay_of == "abc"
+    assert (
+        RawMessage(b"k", b"{}", 0, 0, headers={"omnicx-dead-letter-id": "abc"}).replay_of == "abc"
+    )
