@@ -67,6 +67,10 @@ class TopicSettings:
     dead_letter_retention_hours: int = bounded(720, 1)
 
 
+MAX_MESSAGE_BYTES_CEILING = 700 * 1024
+MAX_NESTING_DEPTH_CEILING = 128
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     app_id: str = "omnicx-stream"
@@ -79,6 +83,15 @@ class StreamSettings:
     batch_seconds: float = bounded(0.5, 0.001)
     web_port: int = bounded(6066, *_PORT)
     keep_message_text: bool = False
+    # Bounds on one raw message (docs/streams.md, Dead letters): a message over them is a dead
+    # letter with the reason, never a stopped partition. Events dated more than
+    # max_future_seconds after the broker appended them are dead letters too.
+    # Every record the stream produces must stay under Kafka's 1 MiB message limit: the
+    # operator's dead-letter record holds the raw bytes in base64 (4/3 of their size), and
+    # orjson writes at most 254 levels (the identity hop wraps an event in two more).
+    max_message_bytes: int = bounded(512 * 1024, 1, MAX_MESSAGE_BYTES_CEILING)
+    max_nesting_depth: int = bounded(32, 2, MAX_NESTING_DEPTH_CEILING)
+    max_future_seconds: int = bounded(86400, 0)
 
 
 @dataclass(frozen=True)

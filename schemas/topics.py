@@ -29,6 +29,7 @@ class Topics:
     raw_events: str
     events: str
     dead_letters: str
+    dead_letters_raw: str
     identity: str
     identity_merges: str
     customers: str
@@ -43,6 +44,7 @@ def topic_names(settings: Settings) -> Topics:
         raw_events=f"{p}raw-events",
         events=f"{p}events",
         dead_letters=f"{p}dead-letters",
+        dead_letters_raw=f"{p}dead-letters-raw",
         identity=f"{p}identity",
         identity_merges=f"{p}identity-merges",
         customers=f"{p}customers",
@@ -56,6 +58,9 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     t = settings.topics
     names = topic_names(settings)
     keep = {"cleanup.policy": "delete", "retention.ms": str(t.retention_hours * _HOUR_MS)}
+    # The broker's append time, not the producer's clock, stamps raw events: the stream judges
+    # an event "in the future" against it, and it never changes when the topic is read again.
+    raw = {**keep, "message.timestamp.type": "LogAppendTime"}
     dead = {
         "cleanup.policy": "delete",
         "retention.ms": str(t.dead_letter_retention_hours * _HOUR_MS),
@@ -63,9 +68,11 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
     compact = {"cleanup.policy": "compact"}
     n = t.partitions
     return [
-        TopicSpec(names.raw_events, n, keep, "raw events from every source, as sent"),
+        TopicSpec(names.raw_events, n, raw, "raw events from every source, as sent"),
         TopicSpec(names.events, n, keep, "valid canonical events (identifiers hashed), by contact"),
-        TopicSpec(names.dead_letters, n, dead, "rejected messages with their bytes and errors"),
+        TopicSpec(names.dead_letters, n, dead, "rejected messages: errors, ids, redacted preview"),
+        # Operators only: never landed in the analysts' lake (docs/streams.md, Dead letters).
+        TopicSpec(names.dead_letters_raw, n, dead, "rejected messages with their exact bytes"),
         # One partition: every worker must see identity links in one order (docs/identity.md).
         TopicSpec(names.identity, 1, keep, "identity evidence feeding the identity graph"),
         TopicSpec(names.identity_merges, 1, keep, "audit record of every identity merge"),

@@ -66,15 +66,65 @@ class Validated:
         return self.event is not None
 
 
-def validate(raw: bytes | bytearray | memoryview | str) -> Validated:
-    """Decode and check one message. Never raises: a bad message comes back with its problems."""
+def validate(
+    raw: bytes | bytearray | memoryview | str | None,
+    *,
+    max_bytes: int | None = None,
+    max_depth: int | None = None,
+) -> Validated:
+    """Decode and check one message. Never raises: a bad message comes back with its problems.
+
+    ``None`` is a Kafka tombstone (a record without a value). ``max_bytes`` and ``max_depth``
+    bound what is accepted at all (``settings.stream``): a larger message is not even decoded,
+    and one nested deeper could be parsed but not written again (orjson writes 254 levels).
+    """
+    if raw is None:
+        return Validated(
+            None,
+            [Problem("$", "a JSON document", "a tombstone", "a Kafka tombstone (null value)")],
+        )
+    if max_bytes is not None and len(raw) > max_bytes:
+        limit = f"at most {max_bytes} bytes (stream.max_message_bytes)"
+        return Validated(None, [Problem("$", limit, f"{len(raw)} bytes", "message too large")])
     try:
         event = orjson.loads(raw)
     except (orjson.JSONDecodeError, TypeError) as exc:
+        # orjson's message says why and where (``unexpected character: line 1 column 5``); it
+        # never quotes the document.
         return Validated(
-            None, [Problem("$", "a JSON document", "invalid JSON", f"not JSON: {exc}")]
+            None, [Problem("$", "a JSON document", f"invalid JSON ({exc})", f"not JSON: {exc}")]
         )
+    if (
+        max_depth is not None
+        and _may_nest_deeper(raw, max_depth)
+        and nested_deeper_than(event, max_depth)
+    ):
+        limit = f"at most {max_depth} levels of nesting (stream.max_nesting_depth)"
+        return Validated(None, [Problem("$", limit, "deeper nesting", "message nested too deep")])
     return validate_event(event)
+
+
+def _may_nest_deeper(raw: bytes | bytearray | memoryview | str, limit: int) -> bool:
+    """False when the document has too few brackets to nest deeper than ``limit``: a count in C
+    that spares almost every event the walk of :func:`nested_deeper_than`."""
+    text = raw.tobytes() if isinstance(raw, memoryview) else raw
+    opening = ("{", "[") if isinstance(text, str) else (b"{", b"[")
+    return text.count(opening[0]) + text.count(opening[1]) > limit
+
+
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """True when objects and arrays nest more than ``limit`` levels (the document itself is
+    level 1, ``attributes`` level 2). Walks containers only, and stops at the first too deep."""
+    if not isinstance(value, dict | list):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = container.values() if isinstance(container, dict) else container
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def validate_event(event: object) -> Validated:

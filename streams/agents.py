@@ -76,10 +76,9 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
             as_current(anchor)  # table reads go to this partition
             part = stages.get(tp.partition) or _new_partition(tp.partition)
             stages[tp.partition] = part
-            out = part.stage.process(
-                [RawMessage(m.key, m.value, m.partition, m.offset) for m in messages]
-            )
+            out = part.stage.process([RawMessage.of(m) for m in messages])
             produced[names.dead_letters] += out.dead_letters
+            produced[names.dead_letters_raw] += out.dead_letters_raw
             produced[names.raw_events] += out.rekeyed
             produced[names.events] += out.events
             produced[names.contacts] += out.contacts

@@ -1,4 +1,4 @@
-"""Canonical events and dead-letter records: the first step after validation.
+"""Canonical events: the first step after validation (dead letters: ``streams.dead_letters``).
 
 A canonical event is the validated event with times, identifiers and text made safe and uniform:
 
@@ -14,16 +14,12 @@ Everything else, including unknown attributes, is kept as it came.
 
 from __future__ import annotations
 
-import base64
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from schemas.identifiers import hashed_identifiers
 from schemas.times import format_utc, parse_rfc3339
 from streams.signals import has_cancellation_intent
-
-DEAD_LETTER_PREVIEW_CHARS = 2000
 
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -57,25 +53,3 @@ def _reduce_text(event: dict[str, Any], field: str, keep_text: bool) -> None:
     if not keep_text:
         attributes.pop(field, None)
     event["attributes"] = attributes
-
-
-def dead_letter(
-    raw: bytes, problems: str | Iterable[str], topic: str, partition: int, offset: int
-) -> dict[str, Any]:
-    """The dead-letter record of a message that cannot become a canonical event.
-
-    The original bytes are kept exactly (base64) so that the message can be fixed and replayed;
-    the UTF-8 preview is only for people reading the dead-letter store.
-    """
-    errors = [problems] if isinstance(problems, str) else [str(p) for p in problems]
-    return {
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
-        "errors": errors,
-        "raw_base64": base64.b64encode(raw).decode("ascii"),
-        "raw_preview": raw[: DEAD_LETTER_PREVIEW_CHARS * 4].decode("utf-8", "replace")[
-            :DEAD_LETTER_PREVIEW_CHARS
-        ],
-        "raw_size": len(raw),
-    }

@@ -14,7 +14,7 @@ message per item doubled the messages the worker handles for a sixth of its even
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,20 +22,52 @@ import orjson
 
 from schemas.routing import routing_key
 from schemas.settings import Settings
-from schemas.validation import validate
-from streams.canonical import canonicalise, dead_letter
+from schemas.validation import Problem, validate
+from streams.canonical import canonicalise
+from streams.clock import too_far_ahead
 from streams.contacts import ContactFold, ContactRecord, is_contact_event
+from streams.dead_letters import DEAD_LETTER_ID_HEADER, dead_letter_records
 from streams.dedup import Deduplicator
 
 Produced = tuple[bytes | None, bytes]  # (key, value)
+# Kafka record headers as the consumer gives them: pairs (aiokafka) or a mapping.
+Headers = Sequence[tuple[str, bytes | str]] | Mapping[str, bytes | str]
+
+# A canonical event must fit in a Kafka message (1 MiB by default) on `events`, and wrapped as
+# an identity item; larger ones are dead letters. The raw size bound
+# (stream.max_message_bytes) normally stops them first.
+MAX_EVENT_BYTES = 900 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class RawMessage:
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone
     partition: int
     offset: int
+    appended_at: float | None = None  # the record's timestamp, epoch seconds (broker append time)
+    headers: Headers = ()
+
+    @classmethod
+    def of(cls, message: Any) -> RawMessage:
+        """From a consumed record (a Faust ``Message``: ``timestamp`` in epoch seconds)."""
+        return cls(
+            message.key,
+            message.value,
+            message.partition,
+            message.offset,
+            message.timestamp,
+            message.headers or (),
+        )
+
+    @property
+    def replay_of(self) -> str | None:
+        """The dead-letter id a replay put on this message (``omnicx replay-dead-letters``)."""
+        items = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
+        for name, value in items:
+            if name == DEAD_LETTER_ID_HEADER and value:
+                return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        return None
 
 
 @dataclass(slots=True)
@@ -43,7 +75,8 @@ class IngestOutput:
     """What one batch produces, per destination topic."""
 
     events: list[Produced] = field(default_factory=list)
-    dead_letters: list[Produced] = field(default_factory=list)
+    dead_letters: list[Produced] = field(default_factory=list)  # redacted, for analysts
+    dead_letters_raw: list[Produced] = field(default_factory=list)  # with the bytes, operators
     rekeyed: list[Produced] = field(default_factory=list)  # back to the raw topic
     contacts: list[Produced] = field(default_factory=list)
     identity: list[IdentityItem] = field(default_factory=list)  # for identity_messages
@@ -88,7 +121,7 @@ def contact_message(record: ContactRecord) -> Produced:
 class PartitionIngest:
     """The state and logic of one raw-events partition."""
 
-    __slots__ = ("dedup", "fold", "keep_text", "pii_key", "topic")
+    __slots__ = ("bounds", "dedup", "fold", "keep_text", "pii_key", "topic")
 
     def __init__(
         self,
@@ -100,6 +133,7 @@ class PartitionIngest:
         self.topic = topic
         self.pii_key = settings.pii_key
         self.keep_text = settings.stream.keep_message_text
+        self.bounds = settings.stream
         self.dedup = Deduplicator(dedup_store, settings.stream.lateness_seconds)
         self.fold = ContactFold(
             contact_store,
@@ -111,9 +145,10 @@ class PartitionIngest:
         out = IngestOutput()
         contact_events = []
         for message in messages:
-            event = self._canonical(message, out)
-            if event is None:
+            canonical = self._canonical(message, out)
+            if canonical is None:
                 continue
+            event, encoded = canonical
             key = routing_key(event).encode()
             if message.key != key:
                 out.rekeyed.append((key, message.value))
@@ -121,7 +156,7 @@ class PartitionIngest:
             if not self.dedup.is_new(key.decode(), event["event_id"], event["ts"]):
                 out.duplicates += 1
                 continue
-            out.events.append((key, orjson.dumps(event)))
+            out.events.append((key, encoded))
             if len(event["customer_ids"]) >= 2:
                 out.identity.append(identity_item("link", event["tenant"], event))
             if is_contact_event(event):
@@ -136,14 +171,56 @@ class PartitionIngest:
             )
         return out
 
-    def _canonical(self, message: RawMessage, out: IngestOutput) -> dict[str, Any] | None:
-        checked = validate(message.value)
-        problems: list[str] = [str(problem) for problem in checked.problems]
+    def _canonical(
+        self, message: RawMessage, out: IngestOutput
+    ) -> tuple[dict[str, Any], bytes] | None:
+        """The canonical event and its encoding, or None once the message is dead-lettered."""
+        bounds = self.bounds
+        checked = validate(
+            message.value, max_bytes=bounds.max_message_bytes, max_depth=bounds.max_nesting_depth
+        )
+        problems: list[str | Problem] = list(checked.problems)
         if checked.event is not None:
             try:
-                return canonicalise(checked.event, self.pii_key, self.keep_text)
+                event = canonicalise(checked.event, self.pii_key, self.keep_text)
             except ValueError as exc:  # the schema accepted a time Python cannot represent
                 problems = [f"occurred_at: {exc}"]
-        record = dead_letter(message.value, problems, self.topic, message.partition, message.offset)
-        out.dead_letters.append((message.key, orjson.dumps(record)))
+            else:
+                problems = self._out_of_bounds(event, message)
+                if not problems:
+                    encoded = orjson.dumps(event)
+                    if len(encoded) <= MAX_EVENT_BYTES:
+                        return event, encoded
+                    problems = [
+                        f"$: the canonical event is {len(encoded)} bytes, over the "
+                        f"{MAX_EVENT_BYTES} a Kafka message may hold"
+                    ]
+        records = dead_letter_records(
+            message.value,
+            problems,
+            self.topic,
+            message.partition,
+            message.offset,
+            replay_of=message.replay_of,
+            max_stored_bytes=bounds.max_message_bytes,
+        )
+        out.dead_letters.append((message.key, orjson.dumps(records.analyst)))
+        out.dead_letters_raw.append((message.key, orjson.dumps(records.operator)))
         return None
+
+    def _out_of_bounds(self, event: dict[str, Any], message: RawMessage) -> list[str]:
+        """Why a valid event must not reach the partition's clock: dated too far ahead of when
+        the broker received it (one such event would stop de-duplication expiry and idle
+        timeouts for good, streams.clock)."""
+        ahead = self.bounds.max_future_seconds
+        if not too_far_ahead(event["ts"], message.appended_at, self.dedup.clock.now, ahead):
+            return []
+        reference = (
+            "when the broker received the message"
+            if message.appended_at
+            else "the partition's latest event"
+        )
+        return [
+            f"occurred_at: {event['occurred_at']} is more than {ahead} s "
+            f"(stream.max_future_seconds) ahead of {reference}"
+        ]

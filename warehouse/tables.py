@@ -118,17 +118,25 @@ EVENTS = LakeTable(
         ("attributes", Kind.JSON),
     ),
 )
+# The analysts' dead letters: redacted, without the raw bytes (those are on the operators'
+# dead-letters-raw topic, which is never landed; docs/streams.md, Dead letters).
 DEAD_LETTERS = LakeTable(
     "dead_letters",
     "dead_letters",
     (
+        ("dead_letter_id", Kind.STRING),
         ("topic", Kind.STRING),
         ("partition", Kind.INT),
         ("offset", Kind.INT),
         ("errors", Kind.STRINGS),
-        ("raw_base64", Kind.STRING),
-        ("raw_preview", Kind.STRING),
         ("raw_size", Kind.INT),
+        ("raw_sha256", Kind.STRING),
+        ("event_type", Kind.STRING),
+        ("event_id", Kind.STRING),
+        ("contact_id", Kind.STRING),
+        ("tenant", Kind.STRING),
+        ("redacted_preview", Kind.STRING),
+        ("replayed", Kind.BOOL),
     ),
 )
 CONTACT_VERSIONS = LakeTable(

@@ -86,6 +86,13 @@ def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
         ("[topics]\npartitions = 0\n", {}, "topics.partitions: 0 is out of range; it must be at"),
         ("", {"OMNICX_CHECKS_DEAD_LETTER_MAX_SHARE": "1.5"}, "MAX_SHARE: 1.5 is out of range"),
         ("[kpis]\nshort_abandon_seconds = -1\n", {}, "short_abandon_seconds: -1.0 is out of"),
+        (
+            "[stream]\nmax_message_bytes = 2000000\n",
+            {},
+            "stream.max_message_bytes: 2000000 is out of range; it must be between 1 and 716800",
+        ),
+        ("", {"OMNICX_STREAM_MAX_NESTING_DEPTH": "300"}, "DEPTH: 300 is out of range; it must be"),
+        ("", {"OMNICX_STREAM_MAX_FUTURE_SECONDS": "-1"}, "SECONDS: -1 is out of range; it must be"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(

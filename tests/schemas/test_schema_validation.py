@@ -74,8 +74,73 @@ def test_bytes_that_are_not_json_give_one_problem_at_the_root(raw: bytes) -> Non
     result = validate(raw)
     assert result.event is None
     [problem] = result.problems
-    assert (problem.path, problem.got) == ("$", "invalid JSON")
+    assert problem.path == "$"
+    # The parser's own reason and position, not just "invalid JSON" (issue 10, 9b).
+    assert problem.got.startswith("invalid JSON (") and "line 1 column" in problem.got
     assert problem.message.startswith("not JSON:")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "zero-length, empty document"),
+        (b"\xff\xfe{}", "not valid UTF-8"),
+        (b'{"a": NaN}', "expected a JSON value: line 1 column 7 (char 6)"),
+        (b'{"a": 1e400}', "number is infinity when parsed as double: line 1 column 7"),
+        (b"[" * 1100 + b"]" * 1100, "depth limit exceeded: line 1 column 1026"),
+    ],
+)
+def test_invalid_json_says_what_the_parser_found(raw: bytes, reason: str) -> None:
+    [problem] = validate(raw).problems
+    assert reason in str(problem)
+
+
+def test_a_tombstone_is_a_problem_not_an_exception() -> None:
+    [problem] = validate(None).problems
+    assert str(problem) == "$: expected a JSON document, got a tombstone"
+
+
+def test_a_message_over_the_size_bound_is_refused_before_it_is_decoded() -> None:
+    raw = orjson.dumps(minimal_event("contact.abandoned"))
+    assert validate(raw, max_bytes=len(raw)).ok
+    [problem] = validate(raw, max_bytes=len(raw) - 1).problems
+    assert str(problem) == (
+        f"$: expected at most {len(raw) - 1} bytes (stream.max_message_bytes), got {len(raw)} bytes"
+    )
+    assert validate(b"{" * 10, max_bytes=5).problems[0].got == "10 bytes"  # not parsed
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A valid event whose attributes nest ``depth`` levels in all (the event is level 1)."""
+    value: Any = 1
+    for _ in range(depth - 2):
+        value = {"a": value}
+    return with_attributes("contact.abandoned", deep=value)
+
+
+def test_nesting_is_bounded_where_it_is_still_valid_json() -> None:
+    assert validate(orjson.dumps(nested(32)), max_depth=32).ok
+    [problem] = validate(orjson.dumps(nested(33)), max_depth=32).problems
+    assert str(problem) == (
+        "$: expected at most 32 levels of nesting (stream.max_nesting_depth), got deeper nesting"
+    )
+    # orjson reads 1023 levels but writes only 254: such an event must never be accepted.
+    deep = b'{"event_id":"e","attributes":' + b'{"a":' * 600 + b"1" + b"}" * 601
+    assert validate(deep, max_depth=32).problems[0].got == "deeper nesting"
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "deeper"),
+    [
+        (1, 1, False),
+        ({}, 1, False),
+        ([[]], 1, True),
+        ([[]], 2, False),
+        ({"a": [{"b": 2}]}, 2, True),
+    ],
+)
+def test_nested_deeper_than_counts_containers_only(value: Any, limit: int, deeper: bool) -> None:
+    assert validation.nested_deeper_than(value, limit) is deeper
 
 
 @pytest.mark.parametrize(

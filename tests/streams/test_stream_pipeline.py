@@ -71,14 +71,19 @@ def assert_equals_truth(settings: Settings, truth: Simulated) -> None:
     wrong = [jid for jid, facts in truth.journeys.items() if journeys[jid] != facts]
     assert wrong == [], _first_difference(journeys, truth.journeys, wrong)
 
-    # A dead letter is identified by its source coordinates: a replay after a crash may publish
-    # one twice, and the dead-letter store keeps one per (topic, partition, offset).
-    dead_letters = {
-        (d["topic"], d["partition"], d["offset"]): d
-        for d in (orjson.loads(m.value) for m in read_topic(settings, names.dead_letters))
+    # A dead letter is identified by its id (its source coordinates): a replay after a crash may
+    # publish one twice. The bytes are on the operators' topic; the analysts' has one record per
+    # dead letter too.
+    stored = {
+        d["dead_letter_id"]: d
+        for d in (orjson.loads(m.value) for m in read_topic(settings, names.dead_letters_raw))
     }
-    dead = Counter(base64.b64decode(d["raw_base64"]) for d in dead_letters.values())
+    dead = Counter(base64.b64decode(d["raw_base64"]) for d in stored.values())
     assert dead == truth.malformed
+    analyst = {
+        orjson.loads(m.value)["dead_letter_id"] for m in read_topic(settings, names.dead_letters)
+    }
+    assert analyst == set(stored)
 
 
 def _first_difference(got: dict, want: dict, keys: list[str]) -> str:

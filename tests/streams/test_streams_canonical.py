@@ -1,9 +1,7 @@
-import base64
-
 import pytest
 
 from schemas.identifiers import hash_identifier, hashed_identifiers
-from streams.canonical import DEAD_LETTER_PREVIEW_CHARS, canonicalise, dead_letter
+from streams.canonical import canonicalise
 
 KEY = "test-key"
 
@@ -110,21 +108,3 @@ def test_unparseable_time_raises_for_the_caller_to_dead_letter():
         canonicalise(raw_event(occurred_at="yesterday"), KEY)
     with pytest.raises(ValueError):
         canonicalise(raw_event(occurred_at="2026-01-05T09:00:00"), KEY)
-
-
-def test_dead_letter_keeps_original_bytes_errors_and_coordinates():
-    raw = b'{"event_id": "x", \xff broken'
-    record = dead_letter(raw, ["not JSON", ValueError("bad")], "omnicx.events", 3, 42)
-    assert base64.b64decode(record["raw_base64"]) == raw
-    assert record["raw_preview"] == '{"event_id": "x", \ufffd broken'
-    assert record["errors"] == ["not JSON", "bad"]
-    assert (record["topic"], record["partition"], record["offset"]) == ("omnicx.events", 3, 42)
-    assert record["raw_size"] == len(raw)
-
-
-def test_dead_letter_single_problem_and_long_preview():
-    raw = ("é" * (DEAD_LETTER_PREVIEW_CHARS + 10)).encode()
-    record = dead_letter(raw, "schema: missing tenant", "t", 0, 0)
-    assert record["errors"] == ["schema: missing tenant"]
-    assert record["raw_preview"] == "é" * DEAD_LETTER_PREVIEW_CHARS
-    assert base64.b64decode(record["raw_base64"]) == raw

@@ -10,7 +10,6 @@ timeline it describes and its expected values can be worked out by hand.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ import duckdb
 from schemas.records import ContactFacts, JourneyFacts
 from schemas.settings import Settings, load_settings, with_overrides
 from schemas.times import format_utc, parse_rfc3339
+from streams.dead_letters import dead_letter_records
 from streams.journeys import ANONYMOUS_PREFIX, build_journeys
 from tests.warehouse.lakes import land
 from warehouse.kpi_inputs import INPUTS
@@ -371,15 +371,9 @@ def write_lake(
         partition,
     )
     rejected = [
-        {
-            "topic": "omnicx.raw-events",
-            "partition": 0,
-            "offset": offset,
-            "errors": ["not JSON"],
-            "raw_base64": base64.b64encode(raw.encode()).decode(),
-            "raw_preview": raw,
-            "raw_size": len(raw),
-        }
+        dead_letter_records(
+            raw.encode(), ["not JSON"], "omnicx.raw-events", 0, offset, max_stored_bytes=1 << 20
+        ).analyst
         for offset, raw in enumerate(dead_letters)
     ]
     _land(settings, "dead_letters", rejected, midday, partition)

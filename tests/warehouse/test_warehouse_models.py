@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import hashlib
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import date, datetime
@@ -13,6 +13,7 @@ import pytest
 
 from schemas.records import ContactFacts, JourneyFacts
 from schemas.settings import Settings
+from streams.dead_letters import dead_letter_id, dead_letter_records
 from tests.warehouse.lakes import lake_settings, land
 from warehouse.build import Model, build_warehouse, connect_read_only, in_dependency_order
 from warehouse.tables import (
@@ -177,17 +178,21 @@ def build_fixture_lake(settings: Settings) -> None:
     land(settings, EVENTS, landed_events, partition=1)
     # A compaction's merged file whose parts still wait out their grace: the same offsets twice.
     land(settings, EVENTS, landed_events[:4], partition=1, first_offset=0)
-    dead_letter = {
-        "topic": "omnicx.raw-events",
-        "partition": 2,
-        "offset": 77,
-        "errors": ["not JSON"],
-        "raw_base64": base64.b64encode(b"{oops").decode(),
-        "raw_preview": "{oops",
-        "raw_size": 5,
-    }
-    # The stream replayed a batch after a crash and dead-lettered the same message again.
-    land(settings, DEAD_LETTERS, [dead_letter, dead_letter])
+    dead_letter = dead_letter_records(
+        b'{"event_id": "e9", "tenant": "acme", "customer": {"phone": "+33 6 12 34 56 78"}}',
+        ["event_type: expected a known event type, got nothing"],
+        "omnicx.raw-events",
+        2,
+        77,
+        max_stored_bytes=1 << 20,
+    ).analyst
+    # The stream replayed a batch after a crash and dead-lettered the same message again; then
+    # `omnicx replay-dead-letters` sent it twice and it failed twice more (at other offsets).
+    replays = [
+        {**dead_letter, "offset": offset, "errors": [f"try {offset}"], "replayed": True}
+        for offset in (300, 301)
+    ]
+    land(settings, DEAD_LETTERS, [dead_letter, dead_letter, *replays])
     land(
         settings,
         IDENTITY_MERGES,
@@ -325,18 +330,45 @@ def test_surveys_join_their_contact_and_keep_those_without_one(warehouse) -> Non
     ]
 
 
-def test_dead_letters_keep_their_errors_and_original_bytes(warehouse) -> None:
+def test_dead_letters_are_redacted_and_keep_their_errors_ids_and_hash(warehouse) -> None:
     got = rows(
         warehouse,
-        "select source_topic, source_partition, source_offset, errors, raw_base64, raw_size "
-        "from stg_dead_letters",
+        "select dead_letter_id, source_topic, source_partition, source_offset, errors, raw_size, "
+        "raw_sha256, event_id, tenant, redacted_preview, replayed from stg_dead_letters "
+        "order by _kafka_offset",
     )
-    assert got == [("omnicx.raw-events", 2, 77, ["not JSON"], "e29vcHM=", 5)] * 2
+    raw = b'{"event_id": "e9", "tenant": "acme", "customer": {"phone": "+33 6 12 34 56 78"}}'
+    first = (
+        dead_letter_id("omnicx.raw-events", 2, 77),
+        "omnicx.raw-events",
+        2,
+        77,
+        ["event_type: expected a known event type, got nothing"],
+        len(raw),
+        hashlib.sha256(raw).hexdigest(),
+        "e9",
+        "acme",
+        '{"event_id": "e9", "tenant": "acme", "customer": {"phone": "<redacted>"}}',
+        False,
+    )
+    assert got[:2] == [first, first]
+    assert [(r[0], r[3], r[4], r[10]) for r in got[2:]] == [
+        (first[0], 300, ["try 300"], True),
+        (first[0], 301, ["try 301"], True),
+    ]
+    columns = {c for (c,) in rows(warehouse, "select column_name from (describe stg_dead_letters)")}
+    assert not {"raw_base64", "raw_preview"} & columns
 
 
 def test_dead_letters_count_once_per_rejected_message(warehouse) -> None:
-    got = rows(warehouse, "select source_offset, errors, raw_size from int_dead_letters")
-    assert got == [(77, ["not JSON"], 5)]
+    got = rows(
+        warehouse,
+        "select source_offset, errors, rejections, last_errors, replayed from int_dead_letters",
+    )
+    # Once per message: the crash copy is the same rejection, the replays further rejections.
+    assert got == [
+        (77, ["event_type: expected a known event type, got nothing"], 3, ["try 301"], False)
+    ]
 
 
 def test_identity_merges_expose_their_evidence(warehouse) -> None:

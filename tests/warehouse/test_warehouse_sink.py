@@ -3,7 +3,6 @@ exactly once; analysts query while it lands and while the warehouse is rebuilt."
 
 from __future__ import annotations
 
-import base64
 import os
 import random
 import subprocess
@@ -19,19 +18,16 @@ import duckdb
 import orjson
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from orchestration.commands.replay import replay_dead_letters
 from orchestration.kafka.lag import consumer_lag
 from pipelines.kafka_io import producer
 from schemas.settings import Settings, with_overrides
 from schemas.topics import topic_names
 from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic
-from tests.warehouse.lakes import land
 from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
 from warehouse.landing import LakeFile, lake_file_path, records_table, write_atomically
 from warehouse.sink import LakeSink
-from warehouse.tables import DEAD_LETTERS, EVENTS, LAKE_TABLES, LakeTable
+from warehouse.tables import EVENTS, LAKE_TABLES, LakeTable
 
 pytestmark = pytest.mark.kafka
 
@@ -291,54 +287,6 @@ def test_analysts_query_while_the_sink_lands_and_the_warehouse_is_rebuilt(
     # the counts above never saw a row twice all the same.
     files = [LakeFile.parse(p) for p in (settings.lake_dir / "events").glob("day=*/*.parquet")]
     assert any(f.covers(g) for f in files for g in files)
-
-
-def test_dead_letters_are_replayed_with_their_original_bytes_and_keys(
-    kafka_settings: Settings, tmp_path: Path
-) -> None:
-    settings = sink_settings(kafka_settings, tmp_path / "home")
-    raw = topic_names(settings).raw_events
-    rejected = [
-        b'{"event_id": "e1", "contact_id": "c1", "occurred_at": "yesterday"}',
-        b"\xff\xfe not JSON",
-        b'{"event_id": "e3", "agent_id": "a9", "event_type": "agent.mood"}',
-    ]
-
-    def dead_letter(offset: int, raw_bytes: bytes, error: str) -> dict:
-        return {
-            "topic": raw,
-            "partition": 1,
-            "offset": offset,
-            "errors": [error],
-            "raw_base64": base64.b64encode(raw_bytes).decode(),
-            "raw_preview": raw_bytes.decode(errors="replace"),
-            "raw_size": len(raw_bytes),
-        }
-
-    letters = [
-        dead_letter(10, rejected[0], "occurred_at: not a date-time"),
-        dead_letter(11, rejected[1], "not JSON"),
-        dead_letter(12, rejected[2], "event_type: unknown"),
-        dead_letter(10, rejected[0], "occurred_at: not a date-time"),  # the stream said it twice
-    ]
-    land(settings, DEAD_LETTERS, letters)
-    build_warehouse(settings)
-    only_bad_times = "array_to_string(errors, ' ') like '%occurred_at%' or source_offset = 12"
-
-    dry = CliRunner().invoke(replay_dead_letters, ["--dry-run"], obj=settings)
-    chosen = CliRunner().invoke(replay_dead_letters, ["--where", only_bad_times], obj=settings)
-    every = CliRunner().invoke(replay_dead_letters, [], obj=settings)
-
-    assert dry.output == f"3 dead letters would be re-published to {raw}\n"
-    assert chosen.output == f"re-published 2 dead letters to {raw}\n"
-    assert every.output == f"re-published 3 dead letters to {raw}\n"
-    replayed = [(m.key, m.value) for m in read_topic(settings, raw)]
-    # Keyed as producers key raw events: contact_id, else agent_id, else none.
-    assert Counter(replayed) == {
-        (b"c1", rejected[0]): 2,
-        (b"a9", rejected[2]): 2,
-        (None, rejected[1]): 1,
-    }
 
 
 def test_the_sink_resumes_after_what_the_lake_holds_whatever_was_committed(

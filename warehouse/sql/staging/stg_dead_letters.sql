@@ -1,24 +1,32 @@
--- stg_dead_letters: messages the stream could not turn into canonical events (not JSON, schema
--- errors, unknown type, bad time), with their original bytes; `omnicx replay-dead-letters`
--- re-publishes them.
+-- stg_dead_letters: messages the stream could not turn into canonical events (not JSON, too
+-- large or too deep, schema errors, unknown type, bad or far-future time), redacted: no raw
+-- bytes, personal data masked in the preview and the errors (docs/streams.md, Dead letters).
 -- Grain: one row per Kafka record of the `dead-letters` topic; a message replayed and rejected
--- again is a new row (with the raw topic offset of its replay).
--- Units: source_* locate the rejected message in its topic; raw_base64 is its exact bytes,
--- raw_preview their UTF-8 reading (at most 2000 characters), raw_size the byte count;
--- _kafka_timestamp (UTC) is when it was dead-lettered.
+-- again is a new row with the same dead_letter_id (and the raw topic offset of its replay).
+-- Units: source_* locate the rejected message in its topic; raw_size is its byte count and
+-- raw_sha256 the SHA-256 of its bytes (hex); event_type, event_id, contact_id, tenant are read
+-- from the message when it is a JSON object that has them; redacted_preview is its start (at most
+-- 2000 characters) with identifiers and free text masked; replayed is true for a rejection of a
+-- replayed copy; _kafka_timestamp (UTC) is when it was dead-lettered.
 with landed as (
     select * from lake_dead_letters
 ),
 
 final as (
     select
+        dead_letter_id,
         topic as source_topic,
         cast("partition" as integer) as source_partition,
         "offset" as source_offset,
         errors,
-        raw_base64,
-        raw_preview,
         raw_size,
+        raw_sha256,
+        event_type,
+        event_id,
+        contact_id,
+        tenant,
+        redacted_preview,
+        coalesce(replayed, false) as replayed,
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
