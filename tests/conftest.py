@@ -54,3 +54,11 @@ def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         yield settings
     finally:
         broker.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the session's broker is a ``kafka`` test, marked or not, so that
+    ``-m "not kafka"`` is the fast lane without a broker."""
+    for item in items:
+        if "kafka_settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
