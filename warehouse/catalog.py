@@ -173,7 +173,8 @@ def empty_warehouse_relations() -> list[Relation]:
 def main() -> None:
     """Rewrite the catalogue section of docs/warehouse.md from a warehouse built on an empty
     lake, with every mart (``python -m warehouse.catalog [DOCS_FILE]``)."""
-    docs = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/warehouse.md")
+    default = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
+    docs = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     generated = render_docs(empty_warehouse_relations())
     docs.write_text(replace_generated(docs.read_text(), generated))
 
