@@ -1,8 +1,8 @@
 """Several simulation runs into one deployment: the warehouse holds the union of their truths.
 
-Two seeds on two start days are simulated one after the other into the same topics (as two
-`omnicx simulate --start D` would), then one stream worker, the sink and the Dagster refresh run
-over both, as in test_end_to_end. Nothing of one run may collide with the other: every contact,
+Two seeds on two start days are simulated one after the other into the same topics (the second
+by `omnicx simulate --seed 4 --start 2026-01-06 --to kafka`, reading its truth from `--out`),
+then one stream worker, the sink and the Dagster refresh run over both, as in test_end_to_end. Nothing of one run may collide with the other: every contact,
 journey and dead letter of both truths is in the warehouse once, and each day's KPIs are those
 of the run that simulated it.
 """
@@ -10,15 +10,19 @@ of the run that simulated it.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+import orjson
 import pytest
 
 from orchestration.commands.refresh import run_refresh
 from orchestration.kafka.lag import wait_until_caught_up
+from pipelines.simulator import files
 from pipelines.simulator.config import SimulationConfig
 from schemas.settings import Settings, with_overrides
 from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
 from tests.streams.test_stream_pipeline import Simulated
+from tests.warehouse.duckdb_cli import cli_query
 from warehouse.build import connect_read_only
 from warehouse.kpis import kpi_values
 from warehouse.tables import LAKE_TABLES
@@ -31,6 +35,20 @@ RUNS = (
 MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_response.v1")
 
 
+class WrittenTruth:
+    """The ground truth `omnicx simulate --out DIR` wrote."""
+
+    def __init__(self, directory: Path) -> None:
+        self.ground_truth = orjson.loads((directory / files.GROUND_TRUTH).read_bytes())
+        self.contacts = _by(directory / files.CONTACTS, "contact_id")
+        self.journeys = _by(directory / files.JOURNEYS, "journey_id")
+
+
+def _by(path: Path, key: str) -> dict[str, dict]:
+    records = (orjson.loads(line) for line in path.read_bytes().splitlines())
+    return {record[key]: record for record in records}
+
+
 @pytest.fixture(scope="module")
 def two_runs(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
     settings = isolated_settings(kafka_settings, tmp_path_factory.mktemp("two-runs"))
@@ -38,7 +56,18 @@ def two_runs(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
         settings,
         warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
     )
-    truths = [Simulated(settings, config) for config in RUNS]
+    first = Simulated(settings, RUNS[0])
+    out = settings.home / "second-run"
+    second = RUNS[1]
+    simulate = OmnicxProcess(
+        settings,
+        *("simulate", "--seed", str(second.seed), "--start", second.start.isoformat()),
+        *("--days", str(second.days), "--agents", str(second.agents)),
+        *("--tenants", str(second.tenants), "--to", "kafka", "--out", str(out)),
+        log_name="simulate",
+    )
+    assert simulate.process.wait(300) == 0, simulate.log_tail()
+    truths = [first, WrittenTruth(out)]
     with stream_worker(settings) as worker:
         wait_for_stream(settings, [worker])
     sink = OmnicxProcess(settings, "sink", "--instance-id", "two-runs", log_name="sink")
@@ -113,3 +142,10 @@ def _assert_equal(ours: dict, truth: dict, where: str) -> None:
             assert got == pytest.approx(expected, rel=1e-3), f"{where} {kpi}"
         else:
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), f"{where} {kpi}"
+
+
+def test_the_published_warehouse_answers_in_the_duckdb_cli(two_runs) -> None:
+    _, truths, settings = two_runs
+    query = "select count(distinct contact_id) as n, min(started_day) as first from int_contacts"
+    (got,) = cli_query(settings.duckdb_file, query)
+    assert got == {"n": sum(len(t.contacts) for t in truths), "first": DAY_1.isoformat()}
