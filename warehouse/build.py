@@ -25,12 +25,17 @@ from pathlib import Path
 import duckdb
 
 from schemas.settings import Settings
+from warehouse.catalog import apply_comments
 from warehouse.tables import LAKE_TABLES, LakeTable
 
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).with_name("sql")
 VIEW_LAYERS = ("staging", "intermediate")  # marts are another step's (see ``marts`` below)
+
+# The storage format the warehouse file is written in: that of DuckDB 1.4 (LTS), so that every
+# client from 1.4 on opens it (the duckdb CLI users install, 1.5, reads no newer format).
+STORAGE_COMPATIBILITY_VERSION = "v1.4.0"
 
 # The views this module makes; anything else in a previous file is carried over.
 _LAYER_PREFIXES = ("lake_", "stg_", "int_")
@@ -85,21 +90,30 @@ def lake_view_sql(table: LakeTable, lake_dir: Path) -> str:
     (warehouse.compaction); ``qualify`` keeps one. The typed empty select gives the view its
     columns while the table has no file yet (a new topic, an empty lake).
     """
-    pattern = _literal(str(lake_dir.resolve() / table.name / "day=*" / "*.parquet"))
     columns = table.duckdb_columns()
     typed_nulls = ", ".join(f"cast(null as {duck}) as {_ident(name)}" for name, duck in columns)
     names = ", ".join(_ident(name) for name, _ in columns)
     return f"""create or replace view lake_{table.name} as
 with landed as (
-    select * from read_parquet(
-        {pattern},
-        hive_partitioning = true, union_by_name = true, allow_empty = true
-    )
-    union all by name
-    select {typed_nulls} where false
+    {_landed_files_sql(table, lake_dir)}select {typed_nulls} where false
 )
 select {names} from landed
 qualify row_number() over (partition by _kafka_partition, _kafka_offset) = 1"""
+
+
+def _landed_files_sql(table: LakeTable, lake_dir: Path) -> str:
+    """The read of the table's Parquet files, united with what follows it; nothing while the
+    table has no file. DuckDB before 2.0 (the duckdb CLI users have) fails on a glob without
+    files and lacks ``allow_empty``: such a table's view shows its files from the next build."""
+    directory = lake_dir.resolve() / table.name
+    if not any(directory.glob("day=*/*.parquet")):
+        return ""
+    pattern = _literal(str(directory / "day=*" / "*.parquet"))
+    return f"""select * from read_parquet(
+        {pattern}, hive_partitioning = true, union_by_name = true
+    )
+    union all by name
+    """
 
 
 def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
@@ -122,7 +136,7 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
     _remove_abandoned_builds(target)
     building = target.with_name(f".{target.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with duckdb.connect(str(building)) as con:
+        with _connect_for_build(building) as con:
             # Marts materialized here must not depend on the builder's time zone.
             con.execute("set TimeZone = 'UTC'")
             create_views(con, settings.lake_dir)
@@ -130,6 +144,7 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
                 _carry_over(con, target)
             if marts is not None:
                 marts(con)
+            _comment(con)
             con.execute("checkpoint")
         _fsync(building)
         os.replace(building, target)
@@ -138,6 +153,20 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
         for leftover in (building, building.with_name(building.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return target
+
+
+def _connect_for_build(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection that writes the file in the storage format of
+    ``STORAGE_COMPATIBILITY_VERSION``, whatever DuckDB builds it."""
+    config = {"storage_compatibility_version": STORAGE_COMPATIBILITY_VERSION}
+    return duckdb.connect(str(path), config=config)
+
+
+def _comment(con: duckdb.DuckDBPyConnection) -> None:
+    """Every relation's and column's comment from the catalogue (warehouse/catalog.toml)."""
+    missing = apply_comments(con)
+    if missing:
+        log.warning("not in warehouse/catalog.toml, so without a comment: %s", ", ".join(missing))
 
 
 def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:

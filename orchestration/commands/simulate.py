@@ -34,7 +34,7 @@ from schemas.settings import Settings
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default="2026-01-05",
     show_default=True,
-    help="First simulated day (UTC).",
+    help="First simulated day (UTC). Another first day or seed adds to what is there.",
 )
 @click.option("--to", "target", type=click.Choice(["file", "kafka"]), required=True)
 @click.option(
@@ -75,6 +75,9 @@ def simulate(
     \b
     omnicx simulate --seed 7 --days 1 --to kafka
     omnicx simulate --seed 7 --days 1 --to file --out runs/day1
+
+    Ids are unique per seed and first day, so runs can be added to one deployment; the same
+    seed and first day again sends the same events (dropped as duplicates).
     """
     rates = {"duplicates": duplicates, "disorder": disorder, "malformed": malformed}
     chosen = {name: rate for name, rate in rates.items() if rate is not None}

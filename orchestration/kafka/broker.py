@@ -48,9 +48,20 @@ class BrokerStatus:
         return f"Kafka broker running (pid {self.pid}) at {bootstrap}, {health}"
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as ``kafka-storage random-uuid`` makes them: 16 random bytes in
+    URL-safe base64 without padding, never starting with "-" (Kafka's Uuid.randomUuid rule)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class LocalBroker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cluster_id: str | None = None) -> None:
+        """``cluster_id`` formats a fresh data directory (default: a new random one)."""
         self.settings = settings
+        self.cluster_id = cluster_id
         self.dir = settings.kafka_dir.resolve()
         self.data_dir = self.dir / "data"
         self.config_file = self.dir / "server.properties"
@@ -173,10 +184,13 @@ class LocalBroker:
                 time.sleep(_POLL_SECONDS)
 
     def _format_storage(self, java: str, classpath: str) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = self.cluster_id or new_cluster_id()
+        # The id is attached with "=": a separate argument starting with "-" would be read as an
+        # option by kafka-storage's parser (and base64 ids may start with "-").
         command = [
             java, "-cp", classpath, f"-Dlog4j2.configurationFile=file:{self.log_config_file}",
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file),
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+            "--config", str(self.config_file),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:

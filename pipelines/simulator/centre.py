@@ -26,6 +26,7 @@ from pipelines.simulator.catalog import (
 )
 from pipelines.simulator.clock import DAY, HOUR, MINUTE, epoch_ms
 from pipelines.simulator.config import SimulationConfig
+from pipelines.simulator.ids import RunIds
 from pipelines.simulator.model import Agent, Queue, Tenant
 
 # (skill, priority attribute) of each ACD queue of a tenant
@@ -48,25 +49,25 @@ _SHIFT_SLOTS = SHIFT_HOURS * 2
 SHIFT_START, BREAK_DUE, SHIFT_END = "shift_start", "break_due", "shift_end"
 
 
-def build_tenants(config: SimulationConfig) -> list[Tenant]:
+def build_tenants(config: SimulationConfig, ids: RunIds) -> list[Tenant]:
     tenants = [Tenant(i, TENANT_NAMES[i]) for i in range(config.tenants)]
     for tenant in tenants:
         for skill, priority in QUEUE_SKILLS:
             tenant.queues[skill] = Queue(tenant, skill, priority)
         tenant.outbound = Queue(tenant, "outbound", 1)
         t = tenant.idx
-        tenant.companies = [f"+33 1 4{t} {j:02d} 00 00" for j in range(1, 4)]
-        tenant.families = [f"family.{name}@home.example" for name in ("morel", "nguyen", "haddad")]
-        short = tenant.name.split("-")[0]
+        tenant.companies = ids.switchboards(t)
+        tenant.families = [ids.household_email(name) for name in ("morel", "nguyen", "haddad")]
+        short = tenant.short
         tenant.campaigns = [
             (f"{short}-renewal-2026", "predictive", "contract_renewal"),
             (f"{short}-satisfaction-callback", "preview", "satisfaction_callback"),
         ]
-    _staff(config, tenants)
+    _staff(config, tenants, ids)
     return tenants
 
 
-def _staff(config: SimulationConfig, tenants: list[Tenant]) -> None:
+def _staff(config: SimulationConfig, tenants: list[Tenant], ids: RunIds) -> None:
     weights = TENANT_WEIGHTS[: len(tenants)]
     total = sum(weights)
     sizes = [max(3, int(config.agents * w / total)) for w in weights]
@@ -79,7 +80,7 @@ def _staff(config: SimulationConfig, tenants: list[Tenant]) -> None:
             queues = [tenant.queues[skill] for skill in ROLE_SKILLS[role]]
             for _ in range(count):
                 number += 1
-                agent = Agent(f"ag-{number:04d}", tenant, role, queues)
+                agent = Agent(ids.agent(number), tenant, role, queues)
                 for queue in queues:
                     queue.agents.append(agent)
                 if role == "outbound":

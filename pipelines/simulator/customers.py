@@ -15,6 +15,7 @@ import random
 from typing import Any
 
 from pipelines.simulator.catalog import EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES
+from pipelines.simulator.ids import RunIds
 from pipelines.simulator.model import Customer, Tenant
 from schemas.identifiers import normalise
 
@@ -24,10 +25,11 @@ FAMILY_SHARE = 0.05  # new e-mail writers who use a household address
 
 
 class CustomerBook:
-    __slots__ = ("count", "rng", "shared", "users")
+    __slots__ = ("count", "ids", "rng", "shared", "users")
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, ids: RunIds) -> None:
         self.rng = rng
+        self.ids = ids
         self.count = 0
         # (tenant, kind, normalised value) of every shared identifier
         self.shared: set[tuple[str, str, str]] = set()
@@ -38,10 +40,15 @@ class CustomerBook:
         self.count += 1
         idx = self.count
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        customer = Customer(idx, tenant, (first, last))
-        # A bijection of the index onto 8 digits: unique mobile numbers that look random.
-        customer.phone = f"+336{(idx * 7_654_321 + 1_234_567) % 100_000_000:08d}"
-        customer.email = f"{first}.{last}.{idx}@{rng.choice(EMAIL_DOMAINS)}"
+        # The tenant's n-th customer is the same account (customer id, mobile) in every run of
+        # the seed, like a CRM's; the name is drawn per run.
+        n = len(tenant.customers) + 1
+        ids = self.ids
+        number = ids.customer_number(tenant.idx, n)
+        customer_id = ids.customer(tenant.short, n)
+        customer = Customer(idx, number, customer_id, tenant, (first, last))
+        customer.phone = ids.mobile(number)
+        customer.email = ids.email(first, last, number, rng.choice(EMAIL_DOMAINS))
         tenant.customers.append(customer)
         return customer
 
@@ -89,15 +96,14 @@ class CustomerBook:
             return obj
         if channel == "social":
             if customer.social is None:
-                first, last = customer.name
-                customer.social = f"@{first.title()}{last.title()}{customer.idx}"
+                customer.social = self.ids.social_handle(*customer.name, customer.number)
             obj = self._own(customer, "social_handle", customer.social, 0.1)
             if rng.random() < 0.03:
                 obj["phone"] = "0000000000"
             return obj
         # chat: the widget knows its visitor only; authentication links it (chat_link)
         if customer.visitor is None:
-            customer.visitor = f"vis-{customer.idx:07d}"
+            customer.visitor = self.ids.visitor(customer.number)
         return {"chat_visitor_id": customer.visitor}
 
     def _join(self, pool: list[str], kind: str, customer: Customer) -> str:

@@ -13,17 +13,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipelines.simulator.clock import format_ms, format_ms_paris
+from pipelines.simulator.ids import RunIds
 from pipelines.simulator.model import Agent, Contact
 
 Event = dict[str, Any]
 
 
 class Emitter:
-    __slots__ = ("count", "heap")
+    __slots__ = ("count", "heap", "ids")
 
-    def __init__(self) -> None:
+    def __init__(self, ids: RunIds) -> None:
         self.heap: list[tuple[int, int, Event]] = []
         self.count = 0
+        self.ids = ids
 
     def _push(self, t: int, event: Event) -> None:
         heapq.heappush(self.heap, (t, self.count, event))
@@ -31,7 +33,7 @@ class Emitter:
     def _envelope(self, t: int, event_type: str, tenant: str, paris: bool = False) -> Event:
         self.count += 1
         return {
-            "event_id": f"ev-{self.count:09d}",
+            "event_id": self.ids.event(self.count),
             "event_type": event_type,
             "schema_version": 1,
             "occurred_at": format_ms_paris(t) if paris else format_ms(t),
@@ -78,7 +80,7 @@ class Emitter:
 
     def message(self, t: int, c: Contact, received: bool, author: str, text: str) -> None:
         self.count += 1
-        attributes = {"message_id": f"msg-{self.count:09d}", "author": author, "text": text}
+        attributes = {"message_id": self.ids.message(self.count), "author": author, "text": text}
         self.contact(t, "message.received" if received else "message.sent", c, attributes)
 
     # ---------------------------------------------------------------- customer events

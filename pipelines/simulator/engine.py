@@ -39,6 +39,7 @@ from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.customers import CustomerBook
 from pipelines.simulator.desk import Desk
 from pipelines.simulator.emitter import Emitter
+from pipelines.simulator.ids import RunIds
 from pipelines.simulator.model import (
     DONE,
     ROUTING,
@@ -99,12 +100,13 @@ class Engine:
         self.incomplete_before = self.end - (
             (stream.idle_timeout_seconds + stream.lateness_seconds) * SECOND + 4 * HOUR
         )
-        self.emit = Emitter()
+        self.ids = RunIds(config.seed, config.start)
+        self.emit = Emitter(self.ids)
         self.heap: list[tuple[int, int, Callable[..., None], Any, Any]] = []
         self.steps = 0
         self.desk = Desk(self.at, self.emit, self._answer)
-        self.book = CustomerBook(self.rng)
-        self.tenants = build_tenants(config)
+        self.book = CustomerBook(self.rng, self.ids)
+        self.tenants = build_tenants(config, self.ids)
         self.contacts: list[Contact] = []
         self.tickets = 0
         self.outages: list[tuple[Tenant, int, int]] = []
@@ -202,9 +204,8 @@ class Engine:
         self._inbound(t, customer, stream.channel, topic, 1)
 
     def _new_contact(self, t: int, customer: Customer, channel: str, direction: str) -> Contact:
-        c = Contact(
-            f"ct-{len(self.contacts) + 1:08d}", customer.tenant, channel, direction, customer, t
-        )
+        contact_id = self.ids.contact(len(self.contacts) + 1)
+        c = Contact(contact_id, customer.tenant, channel, direction, customer, t)
         self.contacts.append(c)
         customer.contacts.append(c)
         return c
@@ -460,7 +461,7 @@ class Engine:
             attributes["resolvable_in_one_contact"] = resolvable
         if disposition in ("follow_up", "escalated") or not resolvable:
             self.tickets += 1
-            c.ticket = attributes["ticket_id"] = f"TCK-{self.tickets:07d}"
+            c.ticket = attributes["ticket_id"] = self.ids.ticket(self.tickets)
         c.wrapped = t
         c.disposition = disposition
         c.reason = reason

@@ -20,6 +20,7 @@ import orjson
 
 from pipelines.simulator.clock import SECOND
 from pipelines.simulator.config import FaultRates
+from pipelines.simulator.ids import RunIds
 
 MALFORMED_KINDS = ("not_json", "missing_field", "wrong_type", "unknown_event_type", "bad_time")
 _UNKNOWN_TYPES = ("contact.teleported", "contact.strated", "agent.sneezed")
@@ -44,9 +45,10 @@ class Sent(NamedTuple):
 
 
 class FaultInjector:
-    def __init__(self, rates: FaultRates, rng: random.Random) -> None:
+    def __init__(self, rates: FaultRates, rng: random.Random, ids: RunIds) -> None:
         self.rates = rates
         self.rng = rng
+        self.ids = ids
         self.broken = 0
 
     def run(self, clean: Iterator[tuple[int, bytes, dict[str, Any]]]) -> Iterator[Sent]:
@@ -86,7 +88,7 @@ class FaultInjector:
             junk = rng.choice(_NOT_JSON)
             return Sent(junk, None, False, Malformed(kind, "$", "garbage"))
         bad = dict(event)
-        bad["event_id"] = f"bad-{self.broken:07d}"
+        bad["event_id"] = self.ids.malformed(self.broken)
         if kind == "missing_field":
             path = rng.choice(_required(event["event_type"]))
             del bad[path]

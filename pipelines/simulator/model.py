@@ -54,12 +54,14 @@ class Tenant:
         "outbound",
         "paris_email",
         "queues",
+        "short",
         "volumes",
     )
 
     def __init__(self, idx: int, name: str) -> None:
         self.idx = idx
         self.name = name
+        self.short = name.split("-")[0]  # unique among the catalogue's tenants
         self.queues: dict[str, Queue] = {}
         self.outbound: Queue | None = None  # the dialer's agent pool (no contact queues there)
         self.agents: list[Agent] = []
@@ -110,6 +112,7 @@ class Customer:
         "idx",
         "linked",
         "name",
+        "number",
         "opt_outs",
         "phone",
         "planted",
@@ -119,10 +122,13 @@ class Customer:
         "visitor",
     )
 
-    def __init__(self, idx: int, tenant: Tenant, name: tuple[str, str]) -> None:
-        self.idx = idx
+    def __init__(
+        self, idx: int, number: int, customer_id: str, tenant: Tenant, name: tuple[str, str]
+    ) -> None:
+        self.idx = idx  # in order of creation in this run
+        self.number = number  # in the seed's population: the same in every run (ids.py)
         self.tenant = tenant
-        self.customer_id = f"C-{idx:06d}"
+        self.customer_id = customer_id
         self.name = name
         self.phone = ""  # E.164, unique
         self.email = ""  # unique

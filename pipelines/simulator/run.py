@@ -39,7 +39,9 @@ class Simulation:
         self.settings = settings
         self.engine = Engine(config, settings)
         # Its own generator, so that fault rates never change the simulated centre.
-        self.injector = FaultInjector(config.faults, random.Random(f"faults/{config.seed}"))
+        self.injector = FaultInjector(
+            config.faults, random.Random(f"faults/{config.seed}"), self.engine.ids
+        )
         self.faults: dict[str, Any] | None = None
         self.events = 0
         self._started = False

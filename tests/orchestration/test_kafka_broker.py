@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from orchestration.kafka.broker import BrokerStartError, LocalBroker
+from orchestration.kafka.broker import BrokerStartError, LocalBroker, new_cluster_id
 from orchestration.kafka.jars import BrokerSetupError
 from orchestration.kafka.topics import provision_topics
 from pipelines.kafka_io import KafkaUnavailable, admin_client
@@ -49,6 +49,26 @@ def test_full_lifecycle_of_a_second_broker(tmp_path: Path) -> None:
         KafkaUnavailable, match=f"no Kafka broker answers at 127.0.0.1:{settings.kafka.port}"
     ):
         provision_topics(with_overrides(settings, kafka={"request_timeout_seconds": 3}))
+
+
+def test_a_cluster_id_starting_with_a_dash_formats_and_starts(tmp_path: Path) -> None:
+    # URL-safe base64 ids start with "-" about one time in 64; kafka-storage must not read the
+    # id as an option. A fresh home with such an id forced must format and serve.
+    cluster_id = "-" + new_cluster_id()[1:]
+    broker = LocalBroker(broker_settings(tmp_path), cluster_id=cluster_id)
+    try:
+        assert broker.start().startswith("Kafka broker started")
+        assert broker.status().answering
+    finally:
+        broker.stop()
+    meta = (tmp_path / "kafka" / "data" / "meta.properties").read_text()
+    assert f"cluster.id={cluster_id}\n" in meta
+
+
+def test_generated_cluster_ids_never_start_with_a_dash() -> None:
+    ids = [new_cluster_id() for _ in range(2000)]  # about 31 would start with "-" by chance
+    assert not [i for i in ids if i.startswith("-")]
+    assert {len(i) for i in ids} == {22} and len(set(ids)) == len(ids)
 
 
 def test_wrong_bootstrap_address_fails_fast_with_one_line(tmp_path: Path) -> None:

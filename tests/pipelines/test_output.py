@@ -139,7 +139,7 @@ def test_produce_sends_every_message_keyed_to_the_raw_events_topic(small_run: Ru
     assert {topic for topic, _, _ in client.sent} == {"omnicx.raw-events"}
     keys = [key for _, key, _ in client.sent]
     assert keys == [message_key(value) for value in small_run.lines]
-    assert keys.count(None) >= 1 and b"ct-00000001" in keys
+    assert keys.count(None) >= 1 and b"ct-11-20260105-00000001" in keys
 
 
 def test_produce_raises_when_a_send_fails() -> None:
