@@ -23,17 +23,20 @@ def sql(settings: Settings, query: str | None, fmt: str) -> None:
     """Run QUERY on the warehouse (read-only), or, without QUERY, read statements ending in `;`
     from standard input and answer each one.
 
+    Only SELECT statements run, and they read nothing but the warehouse and the lake: no other
+    file, database, extension or setting (docs/warehouse.md, "Analyst isolation").
+
     The connection never locks the file: queries run while the sink lands and the warehouse is
     rebuilt. Each statement of a session sees the newest build.
     """
     import duckdb
 
-    from warehouse.build import WarehouseMissing, connect_read_only
-    from warehouse.query import render, run, statements
+    from warehouse.build import WarehouseMissing
+    from warehouse.query import connect_analyst, render, run, statements
 
     def answer(text: str) -> bool:
         try:
-            with connect_read_only(settings) as con:
+            with connect_analyst(settings) as con:
                 result = run(con, text)
         except (duckdb.Error, WarehouseMissing) as exc:
             click.echo(f"error: {exc}", err=True)
