@@ -43,6 +43,7 @@ from warehouse.landing import (
     KafkaRecord,
     LakeFile,
     day_dirs,
+    files_in,
     lake_file_path,
     landing_day,
     records_table,
@@ -101,6 +102,11 @@ class LakeSink:
     def run(self, should_stop: Callable[[], bool]) -> None:
         try:
             self._run(should_stop)
+        except FencedInstanceIdError as exc:
+            raise SinkFenced(
+                f"another sink joined group {self.settings.warehouse.sink_group_id} with "
+                f"instance id {self.instance_id!r}: this one stops"
+            ) from exc
         finally:
             self.instance.release()
 
@@ -155,13 +161,19 @@ class LakeSink:
 
     def _manifest(self, tp: TopicPartition, table: LakeTable) -> PartitionManifest:
         path = manifest_path(self.lake_dir, table, tp.partition)
-        adopting = not path.exists()  # a lake landed before manifests, or a new partition
         manifest = PartitionManifest(
             path, self.lake_dir / table.name, tp.partition, quarantined=self.quarantined
         )
-        if adopting:
-            end = self.consumer.end_offsets([tp])[tp]
-            adopted = manifest.adopt(day_dirs(self.lake_dir, table), end)
+        directories = day_dirs(self.lake_dir, table)
+        # No manifest but files: a lake landed before manifests (warehouse.manifest).
+        if not path.exists() and any(files_in(d, tp.partition) for d in directories):
+            # Another client: the group's own cannot block inside its rebalance listener.
+            reader = kafka_consumer(self.settings)
+            try:
+                end = reader.end_offsets([tp])[tp]
+            finally:
+                reader.close()
+            adopted = manifest.adopt(directories, end)
             if adopted:
                 log.warning("%s[%d]: adopted %d files", tp.topic, tp.partition, adopted)
         self.manifests[tp] = manifest
@@ -231,11 +243,8 @@ class LakeSink:
         pending = dict(self.to_commit)
         try:
             self.consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()})
-        except FencedInstanceIdError as exc:
-            raise SinkFenced(
-                f"another sink joined group {self.settings.warehouse.sink_group_id} with "
-                f"instance id {self.instance_id!r}: this one stops"
-            ) from exc
+        except FencedInstanceIdError:
+            raise  # not a passing outage: ``run`` stops the sink
         except KafkaError as exc:
             # Harmless for the data (the manifest says what is landed), but lag monitoring
             # reads the commits: keep them and try again next loop.

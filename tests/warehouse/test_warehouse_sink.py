@@ -480,10 +480,10 @@ def test_the_sink_commits_what_it_landed_during_a_broker_outage(tmp_path: Path) 
             send(settings, events[:500])
             wait_until_landed_and_committed(settings, sink, 500)
             send(settings, events[500:])
-            # The sink holds the second half in its batches; the broker dies under it.
+            # The sink holds (most of) the second half in its batches; the broker dies.
             os.kill(broker.status().pid, signal.SIGKILL)
             # It lands them while the broker is away, so their commit fails ...
-            wait_for(lambda: sum(lake_coordinates(settings).values()) == len(events), sink)
+            wait_for(lambda: sum(lake_coordinates(settings).values()) > 500, sink)
             broker.start()
             # ... and is made once the broker is back.
             wait_until_landed_and_committed(settings, sink, len(events))
