@@ -117,7 +117,10 @@ def _merge(directory: Path, run: list[LakeFile], manifest: PartitionManifest) ->
     partition, first, last = run[0].partition, run[0].first, max(f.last for f in run)
     path = directory / file_name(partition, first, last)
     lake_file = LakeFile(path, partition, first, last)
-    write_atomically(merged, path, lambda size: manifest.added(lake_file, merged.num_rows, size))
+    parts = tuple(f.path for f in run)
+    write_atomically(
+        merged, path, lambda size: manifest.added(lake_file, merged.num_rows, size, parts)
+    )
     return lake_file
 
 

@@ -51,6 +51,7 @@ class Entry:
     lake_file: LakeFile
     rows: int
     size: int
+    parts: tuple[Path, ...] = ()  # a merged file: the files it replaces
 
     def intact(self) -> bool:
         try:
@@ -74,14 +75,17 @@ class PartitionManifest:
             relative = table_dir / line["path"]
             if line["op"] == "add":
                 lake_file = LakeFile(relative, partition, line["first"], line["last"])
-                self.entries[relative] = Entry(lake_file, line["rows"], line["size"])
+                parts = tuple(table_dir / part for part in line.get("parts", ()))
+                self.entries[relative] = Entry(lake_file, line["rows"], line["size"], parts)
             else:
                 self.entries.pop(relative, None)
 
     # ---------------------------------------------------------------- recording
 
-    def added(self, lake_file: LakeFile, rows: int, size: int) -> None:
-        entry = Entry(lake_file, rows, size)
+    def added(
+        self, lake_file: LakeFile, rows: int, size: int, parts: tuple[Path, ...] = ()
+    ) -> None:
+        entry = Entry(lake_file, rows, size, parts)
         self.entries[lake_file.path] = entry
         self._append(self._add_line(entry))
 
@@ -126,11 +130,14 @@ class PartitionManifest:
         intact = [e for e in self.entries.values() if e.intact()]
         missing = [e for e in self.entries.values() if not e.intact()]
         # A missing file is fine when a present one holds its offsets (a compacted part whose
-        # removal a crash did not record); otherwise its offsets must be landed again.
+        # removal a crash did not record), or when it is a merged file whose parts are all
+        # there (a crash before its rename); otherwise its offsets must be landed again.
+        present = {e.lake_file.path for e in intact}
         lost = [
             e.lake_file.first
             for e in missing
-            if not any(
+            if not (e.parts and set(e.parts) <= present)
+            and not any(
                 k.lake_file.first <= e.lake_file.first and e.lake_file.last <= k.lake_file.last
                 for k in intact
             )
@@ -170,7 +177,7 @@ class PartitionManifest:
 
     def _add_line(self, entry: Entry) -> dict:
         f = entry.lake_file
-        return {
+        line = {
             "op": "add",
             "path": self._relative(f.path),
             "first": f.first,
@@ -178,6 +185,9 @@ class PartitionManifest:
             "rows": entry.rows,
             "size": entry.size,
         }
+        if entry.parts:
+            line["parts"] = [self._relative(part) for part in entry.parts]
+        return line
 
     def _append(self, line: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

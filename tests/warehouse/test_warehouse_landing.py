@@ -343,3 +343,20 @@ def test_a_lake_without_manifest_is_adopted_only_where_files_agree_with_names(
     assert adopted == 1 and resume == 10
     assert quarantined(settings) == sorted([claim.name, empty.name, misnamed.name])
     assert lake_count(settings) == (10, 10)
+
+
+def test_a_merge_recorded_but_not_renamed_costs_no_landing_again(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
+    manifest = manifest_of(settings)
+    # What a crash between the merged file's manifest record and its rename leaves.
+    merged = LakeFile(parts[0].with_name(file_name(0, 0, 39)), 0, 0, 39)
+    manifest.added(merged, rows=40, size=12345, parts=tuple(parts))
+
+    resume = PartitionManifest(manifest.path, manifest.table_dir, 0).reconcile(
+        day_dirs(settings.lake_dir, EVENTS)
+    )
+
+    assert resume == 40
+    assert quarantined(settings) == []
+    assert lake_count(settings) == (40, 40)
