@@ -140,26 +140,32 @@ class LakeSink:
     # -------------------------------------------------------------- partitions
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            table = self.tables[tp.topic]
-            remove_temp_files(self.lake_dir, table, tp.partition)
-            if tp.partition == 0:  # one owner looks after files of no partition
-                count = len(self.consumer.partitions_for_topic(tp.topic) or ())
-                self.quarantined += quarantine_strays(self.lake_dir / table.name, count)
-            manifest = self._manifest(tp, table)
-            directories = day_dirs(self.lake_dir, table)
-            resume = manifest.reconcile(directories)
-            for directory in directories:
-                self._compact(tp, directory)  # finishes what a crashed compaction left
-            self.landed[tp] = -1 if resume is None else resume - 1
-            if resume is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, resume)
-                self.to_commit[tp] = resume  # in case a crash came before the commit
-            log.info("%s[%d]: resuming at offset %s", tp.topic, tp.partition, resume)
+        with _Metadata(self.settings) as metadata:
+            for tp in partitions:
+                self._take_over(tp, metadata)
 
-    def _manifest(self, tp: TopicPartition, table: LakeTable) -> PartitionManifest:
+    def _take_over(self, tp: TopicPartition, metadata: _Metadata) -> None:
+        table = self.tables[tp.topic]
+        remove_temp_files(self.lake_dir, table, tp.partition)
+        if tp.partition == 0:  # one owner looks after files of no partition
+            count = metadata.partition_count(tp.topic)
+            self.quarantined += quarantine_strays(self.lake_dir / table.name, count)
+        manifest = self._manifest(tp, table, metadata)
+        directories = day_dirs(self.lake_dir, table)
+        resume = manifest.reconcile(directories)
+        for directory in directories:
+            self._compact(tp, directory)  # finishes what a crashed compaction left
+        self.landed[tp] = -1 if resume is None else resume - 1
+        if resume is None:
+            self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, resume)
+            self.to_commit[tp] = resume  # in case a crash came before the commit
+        log.info("%s[%d]: resuming at offset %s", tp.topic, tp.partition, resume)
+
+    def _manifest(
+        self, tp: TopicPartition, table: LakeTable, metadata: _Metadata
+    ) -> PartitionManifest:
         path = manifest_path(self.lake_dir, table, tp.partition)
         manifest = PartitionManifest(
             path, self.lake_dir / table.name, tp.partition, quarantined=self.quarantined
@@ -167,13 +173,7 @@ class LakeSink:
         directories = day_dirs(self.lake_dir, table)
         # No manifest but files: a lake landed before manifests (warehouse.manifest).
         if not path.exists() and any(files_in(d, tp.partition) for d in directories):
-            # Another client: the group's own cannot block inside its rebalance listener.
-            reader = kafka_consumer(self.settings)
-            try:
-                end = reader.end_offsets([tp])[tp]
-            finally:
-                reader.close()
-            adopted = manifest.adopt(directories, end)
+            adopted = manifest.adopt(directories, metadata.end_offset(tp))
             if adopted:
                 log.warning("%s[%d]: adopted %d files", tp.topic, tp.partition, adopted)
         self.manifests[tp] = manifest
@@ -267,6 +267,34 @@ class LakeSink:
         now = time.time()
         for tp, directory in [k for k, due in self.sweeps.items() if due <= now]:
             self._compact(tp, directory)
+
+
+class _Metadata:
+    """Partition counts and end offsets, asked of a client of its own (made when first needed):
+    the group's consumer cannot block inside its rebalance listener, which runs on its I/O
+    thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reader: KafkaConsumer | None = None
+
+    def __enter__(self) -> _Metadata:
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+    def _client(self) -> KafkaConsumer:
+        if self.reader is None:
+            self.reader = kafka_consumer(self.settings)
+        return self.reader
+
+    def partition_count(self, topic: str) -> int:
+        return len(self._client().partitions_for_topic(topic) or ())
+
+    def end_offset(self, tp: TopicPartition) -> int:
+        return self._client().end_offsets([tp])[tp]
 
 
 class _Rebalance(ConsumerRebalanceListener):
