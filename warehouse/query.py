@@ -45,7 +45,11 @@ class NotAQuery(duckdb.Error):
 
 def connect_analyst(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the warehouse that reaches no file but the lake's and cannot
-    be given more (see the module's docstring); use ``run`` to execute analysts' SQL on it."""
+    be given more (see the module's docstring); use ``run`` to execute analysts' SQL on it.
+
+    The settings are the database instance's, which DuckDB shares between the connections of
+    one process to one file: open it in a process holding no other connection to the warehouse
+    (``omnicx sql`` connects anew for each statement)."""
     con = connect_read_only(settings)
     lake = settings.lake_dir.resolve()
     table_dirs = [f"{lake / table.name}/" for table in LAKE_TABLES]  # not the sink's own files

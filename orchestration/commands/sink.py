@@ -27,6 +27,7 @@ def sink(settings: Settings, instance_id: str | None) -> None:
     """
     from pipelines.kafka_io import KafkaUnavailable
     from warehouse.instances import DuplicateInstance
+    from warehouse.landing import SINK_DIR
     from warehouse.sink import SinkFenced, run_sink
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -40,5 +41,5 @@ def sink(settings: Settings, instance_id: str | None) -> None:
         raise SystemExit(1) from None
     click.echo(f"landed {landed.rows_landed} rows in {landed.files_landed} files")
     if landed.quarantined:
-        where = settings.lake_dir / "_sink" / "quarantine"
+        where = settings.lake_dir / SINK_DIR / "quarantine"
         click.echo(f"quarantined {len(landed.quarantined)} files the sink did not write: {where}")
