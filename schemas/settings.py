@@ -117,7 +117,7 @@ class WarehouseSettings:
     lake_dir: Path = Path("lake")  # relative to home
     duckdb_file: Path = Path("warehouse.duckdb")  # relative to home
     sink_group_id: str = "omnicx-lake-sink"
-    sink_instance_id: str = ""  # static group membership; "": this host's name
+    sink_instance_id: str = ""  # static group membership; "": <host>-<n>, the first free
     sink_batch_rows: int = 50_000  # a file closes at each multiple of this many offsets
     sink_batch_seconds: float = 30.0  # ... or when its first record waited this long
     compact_min_files: int = 8  # this many small files in a row are merged into one
