@@ -143,7 +143,7 @@ class WarehouseSettings:
     lake_dir: Path = Path("lake")  # relative to home
     duckdb_file: Path = Path("warehouse.duckdb")  # relative to home
     sink_group_id: str = "omnicx-lake-sink"
-    sink_instance_id: str = ""  # static group membership; "": this host's name
+    sink_instance_id: str = ""  # static group membership; "": <host>-<n>, the first free
     # A file closes at each multiple of this many offsets, or when its first record waited
     # sink_batch_seconds.
     sink_batch_rows: int = bounded(50_000, 1)

@@ -5,7 +5,11 @@ which slow every query. Within one day directory and one Kafka partition, a run 
 small files (each spanning fewer than ``target_rows`` offsets, together at most that many) of at
 least ``min_files`` files is merged into one file named for the run's whole offset range.
 
-Order of operations: the merged file is written atomically (landing.write_atomically); only then
+Only files the sink's manifest knows (warehouse.manifest) take part: a file someone else put in
+the lake is quarantined, never merged, and never the reason to delete a part.
+
+Order of operations: the merged file is written atomically (landing.write_atomically) and
+recorded in the manifest before its rename; only then
 are the parts it replaced deleted, and only once the merged file is ``grace_seconds`` old, so a
 query that listed the parts before the merge can still open them. Until then a reader sees both
 the merged file and its parts: the lake views keep one row per (partition, offset), so the rows
@@ -23,7 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.landing import LakeFile, file_name, files_in, write_atomically
+from warehouse.landing import LakeFile, file_name, write_atomically
+from warehouse.manifest import PartitionManifest
 
 
 @dataclass(frozen=True)
@@ -45,23 +50,28 @@ class CompactionResult:
 
 
 def compact_directory(
-    directory: Path, partition: int, policy: CompactionPolicy, now: float
+    directory: Path, manifest: PartitionManifest, policy: CompactionPolicy, now: float
 ) -> CompactionResult:
-    """One pass over the files of ``partition`` in a day directory. ``now`` is epoch seconds."""
+    """One pass over the files of the manifest's partition in a day directory: only files the
+    manifest knows are merged or deleted (warehouse.manifest). ``now`` is epoch seconds."""
     result = CompactionResult([], [], 0)
-    live = _sweep(files_in(directory, partition), policy, now, result)
+    live = _sweep(manifest.trusted_files(directory), policy, now, result, manifest)
     for run in _runs(live, policy):
-        merged = _merge(directory, run)
+        merged = _merge(directory, run, manifest)
         result.merged.append(merged)
         if policy.grace_seconds <= 0:
-            _delete(run, result)
+            _delete(run, result, manifest)
         else:
             result.waiting += len(run)
     return result
 
 
 def _sweep(
-    files: list[LakeFile], policy: CompactionPolicy, now: float, result: CompactionResult
+    files: list[LakeFile],
+    policy: CompactionPolicy,
+    now: float,
+    result: CompactionResult,
+    manifest: PartitionManifest,
 ) -> list[LakeFile]:
     """Delete replaced parts whose grace period is over; the files that replace none."""
     covered = {
@@ -74,7 +84,7 @@ def _sweep(
         if merged is None:
             continue
         if merged.path.stat().st_mtime + policy.grace_seconds <= now:
-            _delete([part], result)
+            _delete([part], result, manifest)
         else:
             result.waiting += 1
     return live
@@ -95,7 +105,7 @@ def _runs(live: list[LakeFile], policy: CompactionPolicy) -> list[list[LakeFile]
     return [r for r in runs if len(r) >= max(policy.min_files, 2)]
 
 
-def _merge(directory: Path, run: list[LakeFile]) -> LakeFile:
+def _merge(directory: Path, run: list[LakeFile], manifest: PartitionManifest) -> LakeFile:
     parts = [pq.read_table(f.path) for f in run]
     merged = pa.concat_tables(parts, promote_options="permissive")
     merged = merged.sort_by([("_kafka_offset", "ascending")])
@@ -106,11 +116,16 @@ def _merge(directory: Path, run: list[LakeFile]) -> LakeFile:
         merged = merged.filter(pa.array(unique))
     partition, first, last = run[0].partition, run[0].first, max(f.last for f in run)
     path = directory / file_name(partition, first, last)
-    write_atomically(merged, path)
-    return LakeFile(path, partition, first, last)
+    lake_file = LakeFile(path, partition, first, last)
+    parts = tuple(f.path for f in run)
+    write_atomically(
+        merged, path, lambda size: manifest.added(lake_file, merged.num_rows, size, parts)
+    )
+    return lake_file
 
 
-def _delete(parts: list[LakeFile], result: CompactionResult) -> None:
+def _delete(parts: list[LakeFile], result: CompactionResult, manifest: PartitionManifest) -> None:
     for part in parts:
         part.path.unlink(missing_ok=True)
+        manifest.removed(part)
         result.deleted.append(part)

@@ -1,8 +1,9 @@
 """Writing Kafka records into the lake: records to Arrow, file names, and atomic files.
 
 Layout: ``<lake>/<table>/day=<YYYY-MM-DD>/p<partition>-<first offset>-<last offset>.parquet``.
-The name says exactly which offsets of which partition the file holds, so the lake itself tells
-the sink where to resume, and a file written again for the same records gets the same name. The
+The name says which offsets of which partition the file holds, and a file written again for the
+same records gets the same name; the sink resumes from its manifest, though, never from names
+(warehouse.manifest). The
 day is the UTC day of the Kafka timestamp of the file's first record (the landing day), so a file
 never straddles two directories.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from warehouse.tables import ARROW_TYPES, KAFKA_COLUMNS, Kind, LakeTable
 
 _NAME = re.compile(r"p(\d{4})-(\d{20})-(\d{20})\.parquet")
 TEMP_SUFFIX = ".tmp"
+SINK_DIR = "_sink"  # the sink's own files (manifests, locks, quarantine): not a table's
 _NONE = type(None)
 # The Python types a column of each kind accepts as they are (bool is not an int here).
 _FITTING: dict[Kind, frozenset[type]] = {
@@ -111,12 +113,6 @@ def files_in(directory: Path, partition: int | None = None) -> list[LakeFile]:
             if lake_file is not None and partition in (None, lake_file.partition):
                 found.append(lake_file)
     return sorted(found, key=lambda f: (f.first, -f.last))
-
-
-def last_landed_offset(lake_dir: Path, table: LakeTable, partition: int) -> int | None:
-    """The highest offset of ``partition`` already in the lake: where the sink resumes."""
-    lasts = [f.last for d in day_dirs(lake_dir, table) for f in files_in(d, partition)]
-    return max(lasts, default=None)
 
 
 def remove_temp_files(lake_dir: Path, table: LakeTable, partition: int) -> int:
@@ -204,22 +200,29 @@ def _fits(kind: Kind, value: Any) -> bool:
     return _all_fit(kind, [value])
 
 
-def write_atomically(data: pa.Table, path: Path) -> None:
-    """Write ``data`` as a zstd Parquet file at ``path``: temp name, fsync, rename, sync dir."""
+def write_atomically(
+    data: pa.Table, path: Path, before_rename: Callable[[int], None] | None = None
+) -> None:
+    """Write ``data`` as a zstd Parquet file at ``path``: temp name, fsync, rename, sync dir.
+    ``before_rename`` gets the file's size once it is on disk, before it becomes visible (the
+    sink records the file in its manifest there, warehouse.manifest)."""
     directory = path.parent
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
-        _sync_dir(directory.parent)
+        sync_dir(directory.parent)
     temp = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     with temp.open("wb") as out:
         pq.write_table(data, out, compression="zstd")
         out.flush()
         os.fsync(out.fileno())
+        size = out.tell()
+    if before_rename is not None:
+        before_rename(size)
     os.replace(temp, path)
-    _sync_dir(directory)
+    sync_dir(directory)
 
 
-def _sync_dir(directory: Path) -> None:
+def sync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

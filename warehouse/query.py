@@ -1,5 +1,17 @@
 """Read-only queries on the warehouse and their output as a table, CSV or JSON
-(``omnicx sql``)."""
+(``omnicx sql``).
+
+Analysts' SQL runs on a connection that can change nothing and read nothing but the warehouse
+file and the lake (docs/warehouse.md, "Analyst isolation"). Two locks, both DuckDB's:
+
+- the connection's configuration: external access off, except the lake's table directories
+  (``allowed_directories``), then the configuration locked, so no statement can read another
+  file (``read_csv('/etc/passwd')``), attach a database, load an extension or change a setting;
+- the statements themselves, as DuckDB's parser reads them: only SELECT runs. DuckDB lets a
+  connection write where it may read (a ``COPY ... TO`` into an allowed directory succeeds, and
+  so does ``EXPLAIN ANALYZE COPY``), and ``PRAGMA`` is not a setting, so everything but a query
+  is refused before it runs.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +25,10 @@ from typing import Any
 import duckdb
 import orjson
 
+from schemas.settings import Settings
+from warehouse.build import connect_read_only
+from warehouse.tables import LAKE_TABLES
+
 FORMATS = ("table", "csv", "json")
 _MAX_CELL = 60  # table output only: longer values are cut, with an ellipsis
 
@@ -23,12 +39,42 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
+class NotAQuery(duckdb.Error):
+    """A statement that is not a SELECT: analysts' SQL only reads."""
+
+
+def connect_analyst(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse that reaches no file but the lake's and cannot
+    be given more (see the module's docstring); use ``run`` to execute analysts' SQL on it.
+
+    The settings are the database instance's, which DuckDB shares between the connections of
+    one process to one file: open it in a process holding no other connection to the warehouse
+    (``omnicx sql`` connects anew for each statement)."""
+    con = connect_read_only(settings)
+    lake = settings.lake_dir.resolve()
+    table_dirs = [f"{lake / table.name}/" for table in LAKE_TABLES]  # not the sink's own files
+    con.execute("set allowed_directories = ?", [table_dirs])
+    con.execute("set autoload_known_extensions = false")
+    con.execute("set autoinstall_known_extensions = false")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+    return con
+
+
 def run(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
-    """Run ``sql`` (several statements: the last one's rows); no rows for a statement without."""
-    cursor = con.execute(sql)
-    if cursor.description is None:
-        return Result([], [])
-    return Result([d[0] for d in cursor.description], cursor.fetchall())
+    """Run ``sql`` (several statements: the last one's rows), refusing it whole if any
+    statement is not a SELECT (NotAQuery)."""
+    parsed = duckdb.extract_statements(sql)
+    for statement in parsed:
+        if statement.type != duckdb.StatementType.SELECT:
+            kind = statement.type.name.lower()
+            raise NotAQuery(f"omnicx sql is read-only: only SELECT statements run (not {kind})")
+    result = Result([], [])
+    for statement in parsed:
+        cursor = con.execute(statement.query)
+        if cursor.description is not None:
+            result = Result([d[0] for d in cursor.description], cursor.fetchall())
+    return result
 
 
 def render(result: Result, fmt: str) -> str:

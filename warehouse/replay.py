@@ -27,7 +27,7 @@ from pipelines.producer import message_key
 from schemas.settings import Settings
 from schemas.topics import topic_names
 from streams.dead_letters import DEAD_LETTER_ID_HEADER
-from warehouse.build import connect_read_only
+from warehouse.query import connect_analyst, run
 
 
 @dataclass
@@ -41,19 +41,23 @@ class ReplayPlan:
 
 def chosen_dead_letters(settings: Settings, where: str | None = None) -> list[str]:
     """The ids of the dead letters matching ``where`` (an SQL predicate over stg_dead_letters),
-    once each, in the order they were first rejected."""
+    once each, in the order they were first rejected.
+
+    ``where`` is user SQL: it runs like analysts' SQL (``warehouse.query``), on a connection that
+    reaches nothing but the warehouse and the lake, and only as a query."""
     predicate = f"({where})" if where else "true"
-    with connect_read_only(settings) as con:
-        rows = con.execute(
+    with connect_analyst(settings) as con:
+        result = run(
+            con,
             f"""
             select dead_letter_id
             from stg_dead_letters
             where {predicate}
             group by dead_letter_id
             order by min(_kafka_timestamp), dead_letter_id
-            """
-        ).fetchall()
-    return [dead_letter_id for (dead_letter_id,) in rows]
+            """,
+        )
+    return [dead_letter_id for (dead_letter_id,) in result.rows]
 
 
 def plan_replay(settings: Settings, where: str | None = None) -> ReplayPlan:

@@ -4,22 +4,28 @@ A kafka-python consumer group reads every topic of ``warehouse.tables.LAKE_TABLE
 buffered per topic partition into batches; a batch closes when its offsets reach a multiple of
 ``sink_batch_rows`` (so that size-cut files have the same boundaries on every run) or when its
 first record waited ``sink_batch_seconds``. A closed batch becomes one Parquet file, written
-atomically (landing.write_atomically); only then is its offset committed.
+atomically (landing.write_atomically) and recorded in the partition's manifest before its rename
+(warehouse.manifest); only then is its offset committed.
 
-Exactly once: the lake is the source of truth for what was landed. When a partition is assigned
-the sink reads the highest offset in the lake's file names for it and resumes just after it
-(from the beginning when the lake has none), whatever the group committed. A crash before the
-rename loses only the batch in memory, which is read again; a crash between rename and commit
-costs nothing, since the file says the offsets are landed. Offsets are committed after their
-files (once per poll loop, and again on assignment) so that consumer lag can be monitored. Compaction (warehouse.compaction) runs in the same loop, on the
-partitions this sink owns, so no two processes ever rewrite the same files.
+Exactly once: the sink's manifest, not the lake's file names nor the group's commits, says what
+was landed. When a partition is assigned the sink quarantines the partition's files it did not
+write, reconciles the manifest with the disk and resumes after the last offset it holds (from
+the beginning when it holds none). A crash before the manifest record loses only the batch in
+memory, which is read again; a crash between the record and the rename leaves a record without
+its file, dropped on assignment (the batch is read again); a crash between rename and commit
+costs nothing. Offsets are committed after their files (once per poll loop, retried until the
+broker accepts them, and again on assignment) so that consumer lag can be monitored. Compaction
+(warehouse.compaction) runs in the same loop, on the partitions this sink owns, so no two
+processes ever rewrite the same files.
+
+Each sink holds a lock on its group instance id (warehouse.instances): two sinks sharing a lake
+never join with the same id, and one that the group fences (another host took its id) stops.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -27,21 +33,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import FencedInstanceIdError, KafkaError
 
 from pipelines.kafka_io import consumer as kafka_consumer
 from schemas.settings import Settings
 from warehouse.compaction import CompactionPolicy, compact_directory
+from warehouse.instances import InstanceLock, lock_instance
 from warehouse.landing import (
     KafkaRecord,
+    LakeFile,
     day_dirs,
+    files_in,
     lake_file_path,
     landing_day,
-    last_landed_offset,
     records_table,
     remove_temp_files,
     write_atomically,
 )
+from warehouse.manifest import PartitionManifest, manifest_path, quarantine_strays
 from warehouse.tables import LAKE_TABLES, LakeTable
 
 log = logging.getLogger(__name__)
@@ -56,14 +65,22 @@ class Batch:
     records: list[KafkaRecord] = field(default_factory=list)
 
 
+class SinkFenced(RuntimeError):
+    """The group gave this sink's instance id to another sink: this one must stop."""
+
+
 class LakeSink:
-    """One sink process. ``run`` until ``should_stop`` returns true, then lands what it holds."""
+    """One sink process. ``run`` until ``should_stop`` returns true, then lands what it holds.
+    Construction takes the instance id's lock (DuplicateInstance if another sink holds it)."""
 
     def __init__(self, settings: Settings, *, instance_id: str | None = None) -> None:
         w = settings.warehouse
         self.settings = settings
         self.lake_dir = settings.lake_dir
-        self.instance_id = instance_id or w.sink_instance_id or socket.gethostname()
+        self.instance: InstanceLock = lock_instance(
+            self.lake_dir, w.sink_group_id, instance_id or w.sink_instance_id or None
+        )
+        self.instance_id = self.instance.instance_id
         self.tables: dict[str, LakeTable] = {t.topic_name(settings): t for t in LAKE_TABLES}
         self.batch_rows = w.sink_batch_rows
         self.batch_seconds = w.sink_batch_seconds
@@ -71,15 +88,29 @@ class LakeSink:
             w.compact_min_files, w.compact_target_rows, w.compact_grace_seconds
         )
         self.batches: dict[TopicPartition, Batch] = {}
-        self.landed: dict[TopicPartition, int] = {}  # last offset in the lake, -1: none
-        self.to_commit: dict[TopicPartition, int] = {}  # next offset, once per poll loop
+        self.manifests: dict[TopicPartition, PartitionManifest] = {}
+        self.landed: dict[TopicPartition, int] = {}  # last offset landed, -1: none
+        # Next offset to commit, per partition; kept until the broker accepts the commit.
+        self.to_commit: dict[TopicPartition, int] = {}
         # Directories holding replaced parts, and when their grace period ends.
         self.sweeps: dict[tuple[TopicPartition, Path], float] = {}
         self.rows_landed = 0
         self.files_landed = 0
+        self.quarantined: list[Path] = []  # where foreign files were moved
         self.consumer: KafkaConsumer | None = None
 
     def run(self, should_stop: Callable[[], bool]) -> None:
+        try:
+            self._run(should_stop)
+        except FencedInstanceIdError as exc:
+            raise SinkFenced(
+                f"another sink joined group {self.settings.warehouse.sink_group_id} with "
+                f"instance id {self.instance_id!r}: this one stops"
+            ) from exc
+        finally:
+            self.instance.release()
+
+    def _run(self, should_stop: Callable[[], bool]) -> None:
         self.consumer = kafka_consumer(
             self.settings,
             group_id=self.settings.warehouse.sink_group_id,
@@ -109,24 +140,50 @@ class LakeSink:
     # -------------------------------------------------------------- partitions
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            table = self.tables[tp.topic]
-            remove_temp_files(self.lake_dir, table, tp.partition)
-            for directory in day_dirs(self.lake_dir, table):
-                self._compact(tp, directory)  # finishes what a crashed compaction left
-            last = last_landed_offset(self.lake_dir, table, tp.partition)
-            self.landed[tp] = -1 if last is None else last
-            if last is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, last + 1)
-                self.to_commit[tp] = last + 1  # in case a crash came before the commit
-            log.info("%s[%d]: resuming after offset %s", tp.topic, tp.partition, last)
+        with _Metadata(self.settings) as metadata:
+            for tp in partitions:
+                self._take_over(tp, metadata)
+
+    def _take_over(self, tp: TopicPartition, metadata: _Metadata) -> None:
+        table = self.tables[tp.topic]
+        remove_temp_files(self.lake_dir, table, tp.partition)
+        if tp.partition == 0:  # one owner looks after files of no partition
+            count = metadata.partition_count(tp.topic)
+            self.quarantined += quarantine_strays(self.lake_dir / table.name, count)
+        manifest = self._manifest(tp, table, metadata)
+        directories = day_dirs(self.lake_dir, table)
+        resume = manifest.reconcile(directories)
+        for directory in directories:
+            self._compact(tp, directory)  # finishes what a crashed compaction left
+        self.landed[tp] = -1 if resume is None else resume - 1
+        if resume is None:
+            self.consumer.seek_to_beginning(tp)
+        else:
+            self.consumer.seek(tp, resume)
+            self.to_commit[tp] = resume  # in case a crash came before the commit
+        log.info("%s[%d]: resuming at offset %s", tp.topic, tp.partition, resume)
+
+    def _manifest(
+        self, tp: TopicPartition, table: LakeTable, metadata: _Metadata
+    ) -> PartitionManifest:
+        path = manifest_path(self.lake_dir, table, tp.partition)
+        manifest = PartitionManifest(
+            path, self.lake_dir / table.name, tp.partition, quarantined=self.quarantined
+        )
+        directories = day_dirs(self.lake_dir, table)
+        # No manifest but files: a lake landed before manifests (warehouse.manifest).
+        if not path.exists() and any(files_in(d, tp.partition) for d in directories):
+            adopted = manifest.adopt(directories, metadata.end_offset(tp))
+            if adopted:
+                log.warning("%s[%d]: adopted %d files", tp.topic, tp.partition, adopted)
+        self.manifests[tp] = manifest
+        return manifest
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
-        # The next owner resumes from the lake: what is buffered here is simply read again.
+        # The next owner resumes from the manifest: what is buffered here is simply read again.
         for tp in partitions:
             self.batches.pop(tp, None)
+            self.manifests.pop(tp, None)
             self.landed.pop(tp, None)
             self.to_commit.pop(tp, None)
         for key in [k for k in self.sweeps if k[0] in partitions]:
@@ -169,7 +226,11 @@ class LakeSink:
         if data.num_rows:  # a batch of tombstones only leaves no file
             day = landing_day(records[0].timestamp)
             path = lake_file_path(self.lake_dir, table, day, tp.partition, first, last)
-            write_atomically(data, path)
+            lake_file = LakeFile(path, tp.partition, first, last)
+            manifest = self.manifests[tp]
+            write_atomically(
+                data, path, lambda size: manifest.added(lake_file, data.num_rows, size)
+            )
             self.rows_landed += data.num_rows
             self.files_landed += 1
             self._compact(tp, path.parent)
@@ -179,17 +240,24 @@ class LakeSink:
     def _commit(self) -> None:
         if not self.to_commit:
             return
-        offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.to_commit.items()}
-        self.to_commit = {}
+        pending = dict(self.to_commit)
         try:
-            self.consumer.commit(offsets)
-        except KafkaError as exc:  # harmless: the lake, not the commit, says what is landed
-            log.warning("commit failed (%s); the lake keeps the landed offsets", exc)
+            self.consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()})
+        except FencedInstanceIdError:
+            raise  # not a passing outage: ``run`` stops the sink
+        except KafkaError as exc:
+            # Harmless for the data (the manifest says what is landed), but lag monitoring
+            # reads the commits: keep them and try again next loop.
+            log.warning("commit failed (%s); retrying on the next loop", exc)
+            return
+        for tp, offset in pending.items():
+            if self.to_commit.get(tp) == offset:  # a newer offset waits for the next commit
+                del self.to_commit[tp]
 
     # -------------------------------------------------------------- compaction
 
     def _compact(self, tp: TopicPartition, directory: Path) -> None:
-        result = compact_directory(directory, tp.partition, self.policy, time.time())
+        result = compact_directory(directory, self.manifests[tp], self.policy, time.time())
         if result.waiting:
             self.sweeps[(tp, directory)] = time.time() + self.policy.grace_seconds
         else:
@@ -199,6 +267,34 @@ class LakeSink:
         now = time.time()
         for tp, directory in [k for k, due in self.sweeps.items() if due <= now]:
             self._compact(tp, directory)
+
+
+class _Metadata:
+    """Partition counts and end offsets, asked of a client of its own (made when first needed):
+    the group's consumer cannot block inside its rebalance listener, which runs on its I/O
+    thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reader: KafkaConsumer | None = None
+
+    def __enter__(self) -> _Metadata:
+        return self
+
+    def __exit__(self, *_) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+    def _client(self) -> KafkaConsumer:
+        if self.reader is None:
+            self.reader = kafka_consumer(self.settings)
+        return self.reader
+
+    def partition_count(self, topic: str) -> int:
+        return len(self._client().partitions_for_topic(topic) or ())
+
+    def end_offset(self, tp: TopicPartition) -> int:
+        return self._client().end_offsets([tp])[tp]
 
 
 class _Rebalance(ConsumerRebalanceListener):

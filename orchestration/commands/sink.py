@@ -13,19 +13,22 @@ from schemas.settings import Settings
 @click.option(
     "--instance-id",
     default=None,
-    help="Static group member id (default: [warehouse] sink_instance_id, else the host name); "
-    "give each sink on one host its own.",
+    help="Static group member id (default: [warehouse] sink_instance_id, else <host>-<n>, the "
+    "first one no running sink holds). A second sink with an id in use is refused.",
 )
 @click.pass_obj
 def sink(settings: Settings, instance_id: str | None) -> None:
     """Land valid events, contacts, journeys, identity merges, customer keys, dead letters and
     alerts as Parquet files under the lake directory, exactly once; stop with Ctrl-C or SIGTERM.
 
-    Start several (different --instance-id) to share the partitions. Topics must exist
-    (`omnicx kafka topics`).
+    Start several to share the partitions (each gets its own instance id). Topics must exist
+    (`omnicx kafka topics`). Files in the lake the sink did not write are moved to
+    <lake>/_sink/quarantine and reported, never trusted.
     """
     from pipelines.kafka_io import KafkaUnavailable
-    from warehouse.sink import run_sink
+    from warehouse.instances import DuplicateInstance
+    from warehouse.landing import SINK_DIR
+    from warehouse.sink import SinkFenced, run_sink
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("warehouse").setLevel(logging.INFO)
@@ -33,4 +36,10 @@ def sink(settings: Settings, instance_id: str | None) -> None:
         landed = run_sink(settings, instance_id)
     except KafkaUnavailable as exc:
         raise click.ClickException(str(exc)) from None
+    except (DuplicateInstance, SinkFenced) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
     click.echo(f"landed {landed.rows_landed} rows in {landed.files_landed} files")
+    if landed.quarantined:
+        where = settings.lake_dir / SINK_DIR / "quarantine"
+        click.echo(f"quarantined {len(landed.quarantined)} files the sink did not write: {where}")

@@ -21,22 +21,26 @@ from schemas.settings import Settings
 @click.pass_obj
 def sql(settings: Settings, query: str | None, fmt: str) -> None:
     """Run QUERY on the warehouse (read-only), or, without QUERY, read statements ending in `;`
-    from standard input and answer each one.
+    from standard input and answer each one (exit code 1 when one of them failed, unless typed at
+    a terminal).
+
+    Only SELECT statements run, and they read nothing but the warehouse and the lake: no other
+    file, database, extension or setting (docs/warehouse.md, "Analyst isolation").
 
     The connection never locks the file: queries run while the sink lands and the warehouse is
     rebuilt. Each statement of a session sees the newest build.
     """
     import duckdb
 
-    from warehouse.build import WarehouseMissing, connect_read_only
-    from warehouse.query import render, run, statements
+    from warehouse.build import WarehouseMissing
+    from warehouse.query import connect_analyst, render, run, statements
 
     def answer(text: str) -> bool:
         try:
-            with connect_read_only(settings) as con:
+            with connect_analyst(settings) as con:
                 result = run(con, text)
         except (duckdb.Error, WarehouseMissing) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {' '.join(str(exc).split())}", err=True)  # one line
             return False
         if result.columns:
             click.echo(render(result, fmt))
@@ -49,8 +53,11 @@ def sql(settings: Settings, query: str | None, fmt: str) -> None:
     interactive = sys.stdin.isatty()
     if interactive:
         click.echo("omnicx sql (read-only); end statements with ';', Ctrl-D to quit", err=True)
-    for text in statements(_lines(interactive)):
-        answer(text)
+    failed = [text for text in statements(_lines(interactive)) if not answer(text)]
+    # A script piped in fails as a whole when one of its statements failed (it went on with
+    # the others, like the duckdb CLI); a person at the prompt has seen each error already.
+    if failed and not interactive:
+        raise SystemExit(1)
 
 
 def _lines(interactive: bool):

@@ -1,5 +1,5 @@
-"""Landing and compaction without a broker: records to Arrow, file names, atomic files, and
-merges that readers never see twice."""
+"""Landing and compaction without a broker: records to Arrow, file names, atomic files, merges
+that readers never see twice, and the sink's manifest, which no foreign file fools."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from warehouse.landing import (
     day_dirs,
     file_name,
     files_in,
-    last_landed_offset,
     records_table,
     remove_temp_files,
 )
-from warehouse.tables import CONTACT_VERSIONS, EVENTS, LAKE_TABLES
+from warehouse.manifest import PartitionManifest, manifest_path
+from warehouse.tables import CONTACT_VERSIONS, EVENTS, LAKE_TABLES, LakeTable
 
 EVENT = {
     "event_id": "e1",
@@ -135,28 +135,6 @@ def test_a_file_is_named_for_its_offsets_and_lands_whole(tmp_path: Path) -> None
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left
 
 
-def test_the_lake_says_where_each_partition_resumes(tmp_path: Path) -> None:
-    settings = lake_settings(tmp_path)
-    land(settings, EVENTS, [EVENT] * 10, partition=1, first_offset=0)
-    land(
-        settings,
-        EVENTS,
-        [EVENT] * 5,
-        partition=1,
-        first_offset=10,
-        timestamp_ms=LANDED_MS + 86_400_000,
-    )
-    land(settings, EVENTS, [EVENT] * 2, partition=0, first_offset=7)
-
-    assert last_landed_offset(settings.lake_dir, EVENTS, 1) == 14
-    assert last_landed_offset(settings.lake_dir, EVENTS, 0) == 8
-    assert last_landed_offset(settings.lake_dir, EVENTS, 3) is None
-    assert [d.name for d in day_dirs(settings.lake_dir, EVENTS)] == [
-        "day=2026-01-05",
-        "day=2026-01-06",
-    ]
-
-
 def test_temp_files_of_a_killed_writer_are_removed_for_its_partition_only(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
     kept = land(settings, EVENTS, [EVENT], partition=1)
@@ -168,6 +146,17 @@ def test_temp_files_of_a_killed_writer_are_removed_for_its_partition_only(tmp_pa
     assert remove_temp_files(settings.lake_dir, EVENTS, 1) == 1
     assert not mine.exists()
     assert other.exists() and kept.exists()
+
+
+def manifest_of(settings, partition: int = 0, table: LakeTable = EVENTS) -> PartitionManifest:
+    """The manifest of a sink that wrote every file of the partition now in the lake."""
+    manifest = PartitionManifest(
+        manifest_path(settings.lake_dir, table, partition),
+        settings.lake_dir / table.name,
+        partition,
+    )
+    manifest.adopt(day_dirs(settings.lake_dir, table), end_offset=10**9)
+    return manifest
 
 
 def events(n: int, first: int) -> list[dict]:
@@ -190,7 +179,9 @@ def test_a_run_of_small_files_is_merged_and_its_parts_wait_out_the_grace(tmp_pat
     policy = CompactionPolicy(min_files=4, target_rows=1000, grace_seconds=60)
     merged_at = os.stat(parts[-1]).st_mtime + 1
 
-    first = compact_directory(directory, 0, policy, now=merged_at)
+    manifest = manifest_of(settings)
+
+    first = compact_directory(directory, manifest, policy, now=merged_at)
 
     (merged,) = first.merged
     assert (merged.first, merged.last) == (0, 59)
@@ -199,8 +190,8 @@ def test_a_run_of_small_files_is_merged_and_its_parts_wait_out_the_grace(tmp_pat
     assert lake_count(settings) == (60, 60)  # parts and merged file both there, rows once
 
     mtime = merged.path.stat().st_mtime
-    early = compact_directory(directory, 0, policy, now=mtime + 59)
-    late = compact_directory(directory, 0, policy, now=mtime + 60)
+    early = compact_directory(directory, manifest, policy, now=mtime + 59)
+    late = compact_directory(directory, manifest, policy, now=mtime + 60)
 
     assert early.deleted == [] and early.waiting == 6
     assert sorted(f.path for f in late.deleted) == sorted(parts)
@@ -219,7 +210,7 @@ def test_a_merge_interrupted_before_deleting_its_parts_is_finished_by_the_next_p
     directory = day_dirs(settings.lake_dir, EVENTS)[0]
     assert lake_count(settings) == (20, 20)
 
-    result = compact_directory(directory, 0, CompactionPolicy(2, 1000, 0), now=2e9)
+    result = compact_directory(directory, manifest_of(settings), CompactionPolicy(2, 1000, 0), 2e9)
 
     assert result.merged == [] and len(result.deleted) == 4
     assert [(f.first, f.last) for f in files_in(directory)] == [(0, 19)]
@@ -232,7 +223,7 @@ def test_runs_stop_at_large_files_and_at_the_target_size(tmp_path: Path) -> None
         land(settings, EVENTS, events(last - first + 1, first), first_offset=first)
     directory = day_dirs(settings.lake_dir, EVENTS)[0]
 
-    result = compact_directory(directory, 0, CompactionPolicy(2, 12, 0), now=2e9)
+    result = compact_directory(directory, manifest_of(settings), CompactionPolicy(2, 12, 0), 2e9)
 
     # (0-3, 4-7) merge; 8-107 is large; 108..127 (20 offsets) splits at the 12-offset target.
     assert [(f.first, f.last) for f in result.merged] == [(0, 7), (108, 119), (120, 127)]
@@ -252,7 +243,120 @@ def test_compaction_only_touches_its_own_partition(tmp_path: Path) -> None:
         land(settings, EVENTS, events(2, 2 * i), partition=1, first_offset=2 * i)
     directory = day_dirs(settings.lake_dir, EVENTS)[0]
 
-    compact_directory(directory, 1, CompactionPolicy(2, 100, 0), now=2e9)
+    compact_directory(directory, manifest_of(settings, 1), CompactionPolicy(2, 100, 0), 2e9)
 
     assert len(files_in(directory, 0)) == 3
     assert [(f.first, f.last) for f in files_in(directory, 1)] == [(0, 5)]
+
+
+def foreign_file(settings, name: str, source: Path, where: str = "false") -> Path:
+    """A Parquet file written into the lake by someone other than the sink (an analyst's
+    ``copy ... to``), with the rows of ``source`` matching ``where``."""
+    path = source.parent / name
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * from read_parquet('{source}') where {where}) to '{path}' "
+            "(format parquet)"
+        )
+    return path
+
+
+def quarantined(settings) -> list[str]:
+    return sorted(p.name for p in (settings.lake_dir / "_sink" / "quarantine").rglob("*.parquet"))
+
+
+def test_the_manifest_says_where_each_partition_resumes(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    land(settings, EVENTS, events(10, 0), partition=1, first_offset=0)
+    next_day = LANDED_MS + 86_400_000
+    land(settings, EVENTS, events(5, 10), partition=1, first_offset=10, timestamp_ms=next_day)
+    land(settings, EVENTS, events(2, 7), partition=0, first_offset=7)
+    directories = day_dirs(settings.lake_dir, EVENTS)
+
+    assert manifest_of(settings, 1).reconcile(directories) == 15
+    assert manifest_of(settings, 0).reconcile(directories) == 9
+    assert manifest_of(settings, 3).reconcile(directories) is None
+    assert [d.name for d in directories] == ["day=2026-01-05", "day=2026-01-06"]
+
+
+def test_a_file_the_sink_did_not_write_is_quarantined_and_deletes_no_row(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(6)]
+    manifest = manifest_of(settings)
+    directory = parts[0].parent
+    # The issue's attack: an empty file named for offsets 0..999999999, "covering" every part.
+    claim = foreign_file(settings, file_name(0, 0, 999_999_999), parts[0])
+
+    resume = manifest.reconcile(day_dirs(settings.lake_dir, EVENTS))
+    result = compact_directory(directory, manifest, CompactionPolicy(2, 1000, 0), 2e9)
+
+    assert resume == 60  # not 1,000,000,000
+    assert quarantined(settings) == [claim.name]
+    assert [(f.first, f.last) for f in result.merged] == [(0, 59)]
+    assert lake_count(settings) == (60, 60)
+    # One appearing while the sink runs is caught by the next compaction pass, before any merge.
+    (merged,) = result.merged
+    late = foreign_file(settings, file_name(0, 0, 10**12), merged.path, where="true")
+    compact_directory(directory, manifest, CompactionPolicy(2, 1000, 0), 2e9)
+    assert not late.exists() and len(quarantined(settings)) == 2
+    assert lake_count(settings) == (60, 60)
+
+
+def test_files_changed_or_lost_since_the_sink_wrote_them_are_landed_again(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
+    manifest = manifest_of(settings)
+    changed = foreign_file(settings, "replacement.parquet", parts[1], where="_kafka_offset < 15")
+    os.replace(changed, parts[1])
+    parts[2].unlink()
+
+    resume = manifest.reconcile(day_dirs(settings.lake_dir, EVENTS))
+
+    assert resume == 10  # the first offset no intact file of the sink holds
+    assert quarantined(settings) == [parts[1].name]
+    assert sorted(p.name for p in parts[0].parent.glob("*.parquet")) == [
+        parts[0].name,
+        parts[3].name,
+    ]
+    # The manifest was rewritten with what is really there: read again, it says the same.
+    assert sorted(PartitionManifest(manifest.path, manifest.table_dir, 0).entries) == sorted(
+        [parts[0], parts[3]]
+    )
+
+
+def test_a_lake_without_manifest_is_adopted_only_where_files_agree_with_names(
+    tmp_path: Path,
+) -> None:
+    settings = lake_settings(tmp_path)
+    good = land(settings, EVENTS, events(10, 0), first_offset=0)
+    claim = foreign_file(settings, file_name(0, 10, 999_999_999), good, where="true")
+    empty = foreign_file(settings, file_name(0, 10, 19), good)
+    other_rows = land(settings, EVENTS, events(10, 0), partition=1, first_offset=20)
+    misnamed = other_rows.rename(other_rows.with_name(file_name(0, 20, 29)))
+    manifest = PartitionManifest(
+        manifest_path(settings.lake_dir, EVENTS, 0), settings.lake_dir / EVENTS.name, 0
+    )
+
+    adopted = manifest.adopt(day_dirs(settings.lake_dir, EVENTS), end_offset=100)
+    resume = manifest.reconcile(day_dirs(settings.lake_dir, EVENTS))
+
+    assert adopted == 1 and resume == 10
+    assert quarantined(settings) == sorted([claim.name, empty.name, misnamed.name])
+    assert lake_count(settings) == (10, 10)
+
+
+def test_a_merge_recorded_but_not_renamed_costs_no_landing_again(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
+    manifest = manifest_of(settings)
+    # What a crash between the merged file's manifest record and its rename leaves.
+    merged = LakeFile(parts[0].with_name(file_name(0, 0, 39)), 0, 0, 39)
+    manifest.added(merged, rows=40, size=12345, parts=tuple(parts))
+
+    resume = PartitionManifest(manifest.path, manifest.table_dir, 0).reconcile(
+        day_dirs(settings.lake_dir, EVENTS)
+    )
+
+    assert resume == 40
+    assert quarantined(settings) == []
+    assert lake_count(settings) == (40, 40)

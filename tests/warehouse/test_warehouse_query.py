@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -12,7 +13,8 @@ from orchestration.commands.sql import sql
 from orchestration.commands.warehouse import warehouse
 from schemas.settings import Settings
 from tests.warehouse.lakes import lake_settings, land
-from warehouse.query import statements
+from warehouse.query import NotAQuery, connect_analyst, run, statements
+from warehouse.replay import chosen_dead_letters
 from warehouse.tables import EVENTS
 
 
@@ -85,13 +87,86 @@ def test_the_session_answers_each_statement_and_survives_errors(settings: Settin
     )
     result = CliRunner().invoke(sql, ["--format", "csv"], obj=settings, input=typed)
 
-    assert result.exit_code == 0
-    lines = result.output.splitlines()
-    assert lines[:2] == ["n", "3"]
-    assert any(line.startswith("error: Catalog Error") for line in lines)
-    assert lines[-4:] == ["event_id", "e2", "word", "last"]
+    assert result.exit_code == 1  # a piped script with a failed statement fails
+    assert result.stdout.splitlines() == ["n", "3", "event_id", "e2", "word", "last"]
+    (error,) = result.stderr.splitlines()
+    assert error.startswith("error: Catalog Error: Table with name no_such_table does not exist")
+
+
+def test_a_piped_script_without_errors_exits_0(settings: Settings) -> None:
+    typed = "select count(*) as n from stg_events;\nselect 'last' as word;\n"
+    result = CliRunner().invoke(sql, ["--format", "csv"], obj=settings, input=typed)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "n\n3\nword\nlast\n", "")
 
 
 def test_statements_end_at_a_line_ending_with_a_semicolon() -> None:
     lines = ["select 1,\n", "  2;\n", "\n", ";\n", "select 'a;b'\n", "  ;  \n", "select 3"]
     assert list(statements(lines)) == ["select 1,\n  2;", "select 'a;b'\n  ;", "select 3"]
+
+
+def lake_files(settings: Settings) -> list[Path]:
+    return sorted(settings.lake_dir.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        # The issue's attack: a file in the lake that claims offsets 0..999999999.
+        (
+            "copy (select * from lake_events where false) to "
+            "'{lake}/events/day=2026-01-05/p0000-00000000000000000000-00000000000999999999.parquet'"
+            " (format parquet)",
+            "only SELECT statements run (not copy)",
+        ),
+        (
+            "explain analyze copy (select 1) to '{lake}/events/day=2026-01-05/x.parquet'",
+            "only SELECT statements run (not explain)",
+        ),
+        ("select * from read_csv('/etc/passwd')", 'Cannot access file "/etc/passwd"'),
+        ("select * from read_parquet('{lake}/_sink/**/*')", "Cannot access file"),
+        ("attach '{lake}/../other.duckdb' as other", "only SELECT statements run (not attach)"),
+        ("pragma database_list", "only SELECT statements run (not pragma)"),
+        ("set enable_external_access = true", "only SELECT statements run (not set)"),
+        ("select 1; load httpfs", "only SELECT statements run (not load)"),
+    ],
+)
+def test_analysts_reach_nothing_but_the_warehouse_and_the_lake(
+    settings: Settings, statement: str, refusal: str
+) -> None:
+    before = lake_files(settings)
+
+    result = CliRunner().invoke(
+        sql, [statement.format(lake=settings.lake_dir.resolve())], obj=settings
+    )
+
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ")
+    assert refusal in result.output
+    assert lake_files(settings) == before
+
+
+def test_the_replay_choice_is_analysts_sql_too(settings: Settings) -> None:
+    """``replay-dead-letters --where`` is user SQL: it runs on the locked connection, as a query."""
+    target = settings.lake_dir.resolve() / "events" / "day=2026-01-05" / "planted.parquet"
+    hostile = (
+        f"true) group by 1; copy (select 1) to '{target}' (format parquet); "
+        "select dead_letter_id from stg_dead_letters where (true"
+    )
+    before = lake_files(settings)
+
+    with pytest.raises(NotAQuery, match="not copy"):
+        chosen_dead_letters(settings, hostile)
+    with pytest.raises(duckdb.Error, match="Cannot access file"):
+        chosen_dead_letters(settings, "exists (select * from read_csv('/etc/passwd'))")
+
+    assert lake_files(settings) == before
+    assert chosen_dead_letters(settings, "true") == []  # the lake holds no dead letter
+
+
+def test_a_locked_connection_reads_the_lake_but_changes_no_setting(settings: Settings) -> None:
+    with connect_analyst(settings) as con:
+        assert run(con, "select count(*) as n from lake_events").rows == [(3,)]
+        with pytest.raises(duckdb.Error, match="the configuration has been locked"):
+            con.execute("set enable_external_access = true")
+        with pytest.raises(duckdb.Error, match="Cannot access file"):
+            con.execute("select * from read_text('/etc/hostname')")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -19,13 +20,22 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.kafka.broker import LocalBroker
 from orchestration.kafka.lag import consumer_lag
 from pipelines.kafka_io import producer
 from schemas.settings import Settings, with_overrides
+from schemas.settings_env import settings_env
 from schemas.topics import topic_names
+from tests.conftest import broker_settings
 from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic
 from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
-from warehouse.landing import LakeFile, lake_file_path, records_table, write_atomically
+from warehouse.landing import (
+    LakeFile,
+    file_name,
+    lake_file_path,
+    records_table,
+    write_atomically,
+)
 from warehouse.sink import LakeSink
 from warehouse.tables import EVENTS, LAKE_TABLES, LakeTable
 
@@ -313,3 +323,143 @@ def test_the_sink_resumes_after_what_the_lake_holds_whatever_was_committed(
     rows = lake_rows(settings.lake_dir, EVENTS)
     coordinates = [(r["_kafka_partition"], r["_kafka_offset"]) for r in rows]
     assert sorted(coordinates) == sorted((m.partition, m.offset) for m in in_kafka)
+
+
+def lake_coordinates(settings: Settings, table: LakeTable = EVENTS) -> Counter:
+    """How often each (partition, offset) appears in the table's visible files."""
+    return Counter(
+        (r["_kafka_partition"], r["_kafka_offset"]) for r in lake_rows(settings.lake_dir, table)
+    )
+
+
+def kafka_coordinates(settings: Settings, table: LakeTable = EVENTS) -> set[tuple[int, int]]:
+    return {(m.partition, m.offset) for m in read_topic(settings, table.topic_name(settings))}
+
+
+def wait_until_landed_and_committed(
+    settings: Settings, sink: OmnicxProcess, expected: int, timeout: float = 180
+) -> None:
+    """Every one of ``expected`` events in the lake once, and the group's lag 0."""
+    topics = [t.topic_name(settings) for t in LAKE_TABLES]
+    group = settings.warehouse.sink_group_id
+    wait_for(lambda: sum(lake_coordinates(settings).values()) >= expected, sink, timeout)
+    wait_for(lambda: not any(consumer_lag(settings, group, topics).values()), sink, timeout)
+
+
+def omnicx(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """One ``omnicx`` command run to its end with the test's settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration", "--home", str(settings.home), *args],
+        cwd=REPO,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_nothing_an_analyst_runs_makes_the_sink_lose_or_destroy_rows(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    settings = sink_settings(kafka_settings, home, sink_batch_rows=500, sink_batch_seconds=0.2)
+    events = [m for m in messages(seed=13) if m[0] == "events"][:6000]
+    send(settings, events[:3000])
+    first = OmnicxProcess(settings, "sink", log_name="sink-first")
+    try:
+        wait_until_landed_and_committed(settings, first, 3000)
+    finally:
+        first.stop()
+    build_warehouse(settings)
+    lake = settings.lake_dir.resolve()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    forged = lake / "events" / f"day={today}" / file_name(0, 0, 999_999_999)
+    before = sorted(settings.lake_dir.rglob("*"))
+
+    attempts = [
+        f"copy (select * from lake_events where false) to '{forged}' (format parquet)",
+        "select * from read_csv('/etc/passwd')",
+        f"attach '{tmp_path / 'other.duckdb'}' as other",
+        "pragma database_list",
+    ]
+    answers = [omnicx(settings, "sql", attempt) for attempt in attempts]
+
+    for attempt, answer in zip(attempts, answers, strict=True):
+        assert answer.returncode == 1, (attempt, answer.stdout)
+        assert answer.stderr.startswith("error: "), (attempt, answer.stderr)
+        assert "Traceback" not in answer.stderr
+    assert sorted(settings.lake_dir.rglob("*")) == before
+    assert not (tmp_path / "other.duckdb").exists()
+
+    # Had the file got there some other way, the sink would refuse it all the same.
+    forged.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * from read_parquet('{lake}/events/*/*.parquet') where false) "
+            f"to '{forged}' (format parquet)"
+        )
+    send(settings, events[3000:])
+    second = OmnicxProcess(settings, "sink", log_name="sink-second")
+    try:
+        wait_until_landed_and_committed(settings, second, len(events))
+    finally:
+        second.stop()
+
+    assert second.process.returncode == 0, second.log_tail()
+    coordinates = lake_coordinates(settings)
+    assert set(coordinates) == kafka_coordinates(settings)
+    assert max(coordinates.values()) == 1
+    assert not forged.exists()
+    quarantine = settings.lake_dir / "_sink" / "quarantine" / "events" / f"day={today}"
+    assert [p.name for p in quarantine.iterdir()] == [forged.name]
+    assert "quarantined 1 files the sink did not write" in second.log_path.read_text()
+
+
+def test_the_sink_commits_what_it_landed_during_a_broker_outage(tmp_path: Path) -> None:
+    broker_home = tmp_path / "broker"
+    own_broker = broker_settings(broker_home)
+    broker = LocalBroker(own_broker)
+    broker.start()
+    try:
+        settings = sink_settings(own_broker, tmp_path / "home", sink_batch_seconds=5.0)
+        events = [m for m in messages(seed=17) if m[0] == "events"][:1000]
+        sink = OmnicxProcess(settings, "sink", "--instance-id", "outage", log_name="sink")
+        try:
+            send(settings, events[:500])
+            wait_until_landed_and_committed(settings, sink, 500)
+            send(settings, events[500:])
+            # The sink holds (most of) the second half in its batches; the broker dies.
+            os.kill(broker.status().pid, signal.SIGKILL)
+            # It lands them while the broker is away, so their commit fails ...
+            wait_for(lambda: sum(lake_coordinates(settings).values()) > 500, sink)
+            broker.start()
+            # ... and is made once the broker is back.
+            wait_until_landed_and_committed(settings, sink, len(events))
+        finally:
+            sink.stop()
+        assert sink.process.returncode == 0, sink.log_tail()
+        assert "commit failed" in sink.log_path.read_text()
+        assert set(lake_coordinates(settings)) == kafka_coordinates(settings)
+    finally:
+        broker.stop()
+
+
+def test_a_second_sink_with_an_instance_id_in_use_is_refused(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    settings = sink_settings(kafka_settings, home, sink_batch_seconds=0.2)
+    send(settings, [m for m in messages(seed=19) if m[0] == "events"][:200])
+    first = OmnicxProcess(settings, "sink", "--instance-id", "twin", log_name="sink-first")
+    try:
+        wait_until_landed_and_committed(settings, first, 200)
+        second = omnicx(settings, "sink", "--instance-id", "twin")
+        assert first.process.poll() is None  # the first one keeps its partitions
+    finally:
+        first.stop()
+
+    assert second.returncode == 1
+    (line,) = second.stderr.splitlines()
+    assert line.startswith("error: another sink of group")
+    assert "instance id 'twin'" in line
+    assert first.process.returncode == 0, first.log_tail()
