@@ -66,6 +66,23 @@ class StreamSettings:
     batch_seconds: float = 0.5
     web_port: int = 6066
     keep_message_text: bool = False
+    # Broker outages and retention: docs/streams.md ("Broker outages", "Retention").
+    broker_retry_max_seconds: float = 30.0  # cap of the backoff while waiting for the broker
+    broker_lost_seconds: float = (
+        15.0  # unanswered this long: the worker is stopped until it is back
+    )
+    stop_grace_seconds: float = 10.0  # after SIGTERM, a worker still running this long is killed
+    contact_retention_days: float = 3.0  # a finished contact's state, after the watermark passed it
+
+    def __post_init__(self) -> None:
+        for name in (
+            "broker_retry_max_seconds",
+            "broker_lost_seconds",
+            "stop_grace_seconds",
+            "contact_retention_days",
+        ):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"stream.{name} must be positive, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
