@@ -71,18 +71,25 @@ class Supervisor:
                 break
             started_at = time.monotonic()
             self.worker = self._start_worker()
-            reason = self._watch(self.worker)
+            exited = self._watch(self.worker)
             self._stop_worker(self.worker)
             self.worker = None
-            if reason is None:
+            if self.stopping:
                 break
+            if exited is None:
+                log.warning(
+                    "no Kafka broker answered for %.0f s; stream worker %s stopped until it does",
+                    self.settings.stream.broker_lost_seconds,
+                    self.worker_name,
+                )
+                continue
             ran_briefly = time.monotonic() - started_at < _HEALTHY_SECONDS
             quick_failures = quick_failures + 1 if ran_briefly else 0
             pause = min(2.0**quick_failures, self.settings.stream.broker_retry_max_seconds)
             log.warning(
-                "%s; stream worker %s stopped, starting it again in %.0f s",
-                reason,
+                "stream worker %s exited with status %s; starting it again in %.0f s",
                 self.worker_name,
+                exited,
                 pause,
             )
             self._sleep(pause)
@@ -131,20 +138,20 @@ class Supervisor:
         env = {**os.environ, **settings_env(self.settings)}
         return subprocess.Popen(command, env=env)
 
-    def _watch(self, worker: subprocess.Popen) -> str | None:
-        """Wait while the worker runs and the broker answers; why it must stop (None: a
-        signal)."""
+    def _watch(self, worker: subprocess.Popen) -> int | None:
+        """Wait while the worker runs and the broker answers, or until a signal: the worker's
+        exit status if it exited by itself, else None."""
         lost_after = self.settings.stream.broker_lost_seconds
         answered_at = time.monotonic()
         while not self.stopping:
             self._sleep(PROBE_SECONDS)
             status = worker.poll()
             if status is not None:
-                return f"the worker exited with status {status}"
+                return status
             if broker_answers(self.settings, PROBE_SECONDS):
                 answered_at = time.monotonic()
             elif time.monotonic() - answered_at >= lost_after:
-                return f"no Kafka broker answered for {lost_after:.0f} s"
+                return None
         return None
 
     def _stop_worker(self, worker: subprocess.Popen) -> None:
