@@ -73,6 +73,9 @@ class StreamSettings:
     )
     stop_grace_seconds: float = 10.0  # after SIGTERM, a worker still running this long is killed
     contact_retention_days: float = 3.0  # a finished contact's state, after the watermark passed it
+    # A customer's contacts and journeys, after its last contact ended (at least the repeat window
+    # plus how late a contact record can come). Identity links arriving later no longer re-key them.
+    journey_retention_days: float = 90.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -80,6 +83,7 @@ class StreamSettings:
             "broker_lost_seconds",
             "stop_grace_seconds",
             "contact_retention_days",
+            "journey_retention_days",
         ):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"stream.{name} must be positive, got {getattr(self, name)}")

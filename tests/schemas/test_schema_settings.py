@@ -71,6 +71,8 @@ def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
         ("[kafka]\nport = 9092.7\n", {}, "kafka.port: expected int, got 9092.7"),
         ("[stream]\nlateness_seconds = true\n", {}, "stream.lateness_seconds: expected int"),
         ("kafka = 5\n", {}, "kafka: expected a \\[kafka\\] table, got 5"),
+        ("", {"OMNICX_STREAM_CONTACT_RETENTION_DAYS": "0"}, "contact_retention_days must be"),
+        ("[stream]\nbroker_lost_seconds = -1.0\n", {}, "stream.broker_lost_seconds must be"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(
