@@ -211,8 +211,8 @@ class JourneyBook:
         horizon = clock - self.retention_ms
         for contact in contacts:
             end = _end_ms(contact)
-            filed = f"k|{contact.tenant}|{contact.contact_id}" in self.store
-            if end is not None and end <= horizon and not filed:
+            too_old = end is not None and end <= horizon
+            if too_old and f"k|{contact.tenant}|{contact.contact_id}" not in self.store:
                 self.too_late += 1
                 continue
             if end is not None and end > clock:

@@ -35,12 +35,12 @@ from schemas.settings_env import settings_env
 
 log = logging.getLogger("omnicx.stream")
 
-PROBE_SECONDS = 2.0
+PROBE_SECONDS = 2.0  # between two questions to the broker, and how long each may take
 _TICK_SECONDS = 0.2  # how quickly a wait notices SIGTERM
 _HEALTHY_SECONDS = 60.0  # a worker that ran this long before it stopped was not crash-looping
 
 
-def broker_answers(settings: Settings, timeout_seconds: float = 5.0) -> bool:
+def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
     """Whether the broker answers a metadata request within ``timeout_seconds``."""
     quick = with_overrides(settings, kafka={"request_timeout_seconds": timeout_seconds})
     try:
@@ -113,9 +113,8 @@ class Supervisor:
             wait=wait_exponential(multiplier=1, max=stream.broker_retry_max_seconds),
             sleep=self._sleep,
             before_sleep=self._log_waiting,
-            retry_error_callback=lambda state: False,
         )
-        answered = retrying(broker_answers, self.settings)
+        answered = retrying(broker_answers, self.settings, PROBE_SECONDS)
         return answered and not self.stopping
 
     def _log_waiting(self, state: RetryCallState) -> None:
