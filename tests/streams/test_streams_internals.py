@@ -89,6 +89,13 @@ def test_offset_bookkeeping_methods_keep_their_shape():
     assert _parameters(RocksDBStore.set_persisted_offset) == ["self", "tp", "offset"]
 
 
+def test_the_rebalance_test_hook_keeps_its_shape():
+    # tests/streams/rebalance_worker.py learns that a revocation began by overriding it.
+    revoked = faust.App._on_partitions_revoked
+    assert inspect.iscoroutinefunction(revoked) and _parameters(revoked) == ["self", "revoked"]
+    assert "await T(self._consumer_wait_empty)(consumer, on_timeout)" in inspect.getsource(revoked)
+
+
 def test_the_app_builds_the_batch_consumer_and_its_state(app):
     assert isinstance(app.transport, BatchTransport)
     consumer = app.consumer
