@@ -18,12 +18,14 @@ So ``omnicx stream`` is a small supervisor around the worker process (``streams.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from types import FrameType
 
 from kafka.errors import KafkaError
@@ -49,6 +51,17 @@ def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
     except (KafkaUnavailable, KafkaError, OSError):
         return False
     return True
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the worker, before it runs: when the supervisor dies, even by SIGKILL, the kernel
+    kills the worker too (Linux's parent-death signal). Otherwise a killed ``omnicx stream``
+    would leave its worker running unsupervised, and a restarted one would run beside it."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the supervisor died before that took effect
+            os._exit(1)
 
 
 class Supervisor:
@@ -135,7 +148,7 @@ class Supervisor:
             self.worker_name, self.loglevel,
         ]  # fmt: skip
         env = {**os.environ, **settings_env(self.settings)}
-        return subprocess.Popen(command, env=env)
+        return subprocess.Popen(command, env=env, preexec_fn=partial(_die_with_parent, os.getpid()))
 
     def _watch(self, worker: subprocess.Popen) -> int | None:
         """Wait while the worker runs and the broker answers, or until a signal: the worker's
