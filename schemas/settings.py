@@ -92,6 +92,18 @@ class StreamSettings:
     max_message_bytes: int = bounded(512 * 1024, 1, MAX_MESSAGE_BYTES_CEILING)
     max_nesting_depth: int = bounded(32, 2, MAX_NESTING_DEPTH_CEILING)
     max_future_seconds: int = bounded(86400, 0)
+    # Broker outages and retention: docs/streams.md ("Broker outages", "Retention").
+    # The cap of the backoff while waiting for the broker; unanswered for broker_lost_seconds,
+    # the worker is stopped until it is back; after SIGTERM, a worker still running
+    # stop_grace_seconds later is killed.
+    broker_retry_max_seconds: float = bounded(30.0, 0.001)
+    broker_lost_seconds: float = bounded(15.0, 0.001)
+    stop_grace_seconds: float = bounded(10.0, 0.001)
+    # A finished contact's state is kept this long after the watermark passed it.
+    contact_retention_days: float = bounded(3.0, 0.001)
+    # A customer's contacts and journeys, after its last contact ended (at least the repeat window
+    # plus how late a contact record can come). Identity links arriving later no longer re-key them.
+    journey_retention_days: float = bounded(90.0, 0.001)
 
 
 @dataclass(frozen=True)

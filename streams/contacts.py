@@ -28,6 +28,7 @@ event re-opening an incomplete contact ...), never when nothing changed.
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import insort
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
@@ -304,7 +305,18 @@ class ContactFold:
     """Contact states in ``store`` (a MutableMapping contact_id -> state, e.g. a Faust table)
     plus the in-memory index of idle-timeout deadlines, rebuilt from the store on start."""
 
-    __slots__ = ("_deadlines", "_scheduled", "idle_timeout_ms", "short_abandon_ms", "store")
+    __slots__ = (
+        "_deadlines",
+        "_expiries",
+        "_expiring",
+        "_scheduled",
+        "idle_timeout_ms",
+        "pruned",
+        "retention_ms",
+        "short_abandon_ms",
+        "store",
+        "too_late",
+    )
 
     def __init__(
         self,
@@ -312,23 +324,35 @@ class ContactFold:
         *,
         short_abandon_seconds: float,
         idle_timeout_seconds: float,
+        retention_seconds: float = math.inf,
     ) -> None:
         self.store = store
         self.short_abandon_ms = round(short_abandon_seconds * 1000)
         self.idle_timeout_ms = round(idle_timeout_seconds * 1000)
+        self.retention_ms = retention_seconds * 1000
         # A heap of (deadline_ms, contact_id) with at most one entry per contact (the set):
         # a contact whose deadline moved is re-pushed when its stale entry comes up, so the
         # heap holds one entry per open contact, not one per event.
         self._deadlines: list[tuple[int, str]] = []
         self._scheduled: set[str] = set()
+        # The same for finished (closed or timed-out) contacts: (last_ms + retention, id).
+        self._expiries: list[tuple[float, str]] = []
+        self._expiring: set[str] = set()
+        self.pruned = 0  # contact states dropped after the retention
+        self.too_late = 0  # events of unknown contacts older than the retention: not folded
         self.reload()
 
     def reload(self) -> None:
-        """Rebuild the deadline index from the store (after a restart or a table recovery)."""
+        """Rebuild the deadline and expiry indexes from the store (after a restart or a table
+        recovery)."""
         self._deadlines.clear()
         self._scheduled.clear()
+        self._expiries.clear()
+        self._expiring.clear()
         for contact_id, state in self.store.items():
-            if not state["closed"]:
+            if state["closed"]:
+                self._expire_later(contact_id, state)
+            else:
                 self._schedule(contact_id, state)
 
     def apply(self, events: Iterable[dict[str, Any]], watermark: float) -> list[ContactRecord]:
@@ -336,10 +360,16 @@ class ContactFold:
         most: a batch that changes a contact twice emits its final state)."""
         store = self.store
         touched: dict[str, dict[str, Any]] = {}
+        horizon_ms = watermark * 1000 - self.retention_ms
         for event in events:
             contact_id = event["contact_id"]
             state = touched.get(contact_id) or store.get(contact_id)
             if state is None:
+                if event["ts"] * 1000 <= horizon_ms:
+                    # Its contact may have been pruned: folding the event alone would publish a
+                    # record of that one event over the real one. It still went to `events`.
+                    self.too_late += 1
+                    continue
                 state = new_state(event["tenant"], event.get("channel"))
             if add_event(state, event):
                 touched[contact_id] = state
@@ -348,13 +378,16 @@ class ContactFold:
             record = self._refresh(contact_id, state, watermark)
             if record is not None:
                 records.append(record)
-            if not state["closed"]:
+            if state["closed"]:
+                self._expire_later(contact_id, state)
+            else:
                 self._schedule(contact_id, state)
             store[contact_id] = state
         return records
 
     def sweep(self, watermark: float) -> list[ContactRecord]:
-        """Time out the open contacts whose deadline the watermark reached: their records.
+        """Time out the open contacts whose deadline the watermark reached: their records. Then
+        drop the finished contacts the watermark passed by the retention (``prune``).
 
         ``sweep(math.inf)`` times out every open contact (the end of a finite replay).
         """
@@ -376,7 +409,36 @@ class ContactFold:
             if record is not None:
                 records.append(record)
                 store[contact_id] = state
+            self._expire_later(contact_id, state)
+        if limit < math.inf:
+            self.prune(watermark)
         return records
+
+    def prune(self, watermark: float) -> None:
+        """Delete the state of every finished (closed or timed-out) contact whose last event is
+        more than the retention behind the watermark. A later event of such a contact is not
+        folded (``too_late``): it would start a record of its own over the real one."""
+        limit = watermark * 1000
+        expiries, store = self._expiries, self.store
+        while expiries and expiries[0][0] <= limit:
+            _, contact_id = heapq.heappop(expiries)
+            self._expiring.discard(contact_id)
+            state = store.get(contact_id)
+            if state is None:
+                continue
+            if not state["closed"] and contact_id in self._scheduled:
+                continue  # re-opened by a late event: expires once it times out again
+            expiry = state["last_ms"] + self.retention_ms
+            if expiry > limit:  # a later event moved it
+                self._expire_later(contact_id, state)
+                continue
+            del store[contact_id]
+            self.pruned += 1
+
+    def _expire_later(self, contact_id: str, state: dict[str, Any]) -> None:
+        if contact_id not in self._expiring and self.retention_ms < math.inf:
+            self._expiring.add(contact_id)
+            heapq.heappush(self._expiries, (state["last_ms"] + self.retention_ms, contact_id))
 
     def _schedule(self, contact_id: str, state: dict[str, Any]) -> None:
         if contact_id not in self._scheduled:

@@ -44,6 +44,7 @@ class CustomerStage:
             journey_store,
             self.graph.customer_key,
             settings.kpis.repeat_window_days * 86400,
+            retention_seconds=journey_retention_seconds(settings),
         )
         # identifier node -> [customer key, version] last published on the customers topic
         self.emitted_keys = key_store
@@ -96,6 +97,23 @@ class CustomerStage:
                 "version": version,
             }
             out.customers.append((node.encode(), orjson.dumps(record)))
+
+
+def journey_retention_seconds(settings: Settings) -> float:
+    """How long after a customer's last contact ended the customer stage keeps its contacts and
+    journeys: ``stream.journey_retention_days``, but never less than the repeat window (a
+    contact starting later joins none of them) plus the longest a new version of a contact
+    record can come after its end: the lateness and idle timeout (an unfinished contact's record
+    comes at its timeout) and the ingest stage's retention of the contact (a later event of a
+    pruned contact is not folded)."""
+    stream = settings.stream
+    needed = (
+        settings.kpis.repeat_window_days * 86400
+        + stream.contact_retention_days * 86400
+        + stream.lateness_seconds
+        + stream.idle_timeout_seconds
+    )
+    return max(stream.journey_retention_days * 86400, needed)
 
 
 def _journey_message(record: Any) -> Produced:

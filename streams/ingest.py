@@ -139,6 +139,7 @@ class PartitionIngest:
             contact_store,
             short_abandon_seconds=settings.kpis.short_abandon_seconds,
             idle_timeout_seconds=settings.stream.idle_timeout_seconds,
+            retention_seconds=settings.stream.contact_retention_days * 86400,
         )
 
     def process(self, messages: list[RawMessage]) -> IngestOutput:

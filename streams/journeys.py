@@ -11,6 +11,8 @@ when a journey stopped existing (it was absorbed into an earlier one, or moved a
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,13 +151,32 @@ class JourneyBook:
     - ``v|<tenant>|<journey id>`` -> the journey's last emitted version (kept after it is
       superseded, so that versions only grow)
 
+    - ``t|clock`` -> the latest contact end filed, in epoch milliseconds: the book's clock
+
     ``customer_key(tenant, customer_ids)`` comes from identity stitching
     (``IdentityGraph.customer_key``); a contact it cannot attribute is its own customer,
     ``anonymous:<contact id>``. All contacts of a tenant must reach the same book (partition the
     contact records by tenant), because a merge can join customers filed anywhere.
+
+    Retention: a customer whose contacts all ended more than ``retention_seconds`` before the
+    clock is dropped with its filings and journey versions (``prune``), once no contact can join
+    its journeys any more (the retention covers the repeat window and how late a contact record
+    can still come). A record of a contact it does not know that ended before that horizon is
+    not filed (``too_late``): it would start a one-contact journey over the real one.
     """
 
-    __slots__ = ("customer_key", "per_channel", "store", "window_seconds")
+    __slots__ = (
+        "_expiries",
+        "_expiring",
+        "clock_ms",
+        "customer_key",
+        "per_channel",
+        "pruned",
+        "retention_ms",
+        "store",
+        "too_late",
+        "window_seconds",
+    )
 
     def __init__(
         self,
@@ -164,22 +185,76 @@ class JourneyBook:
         window_seconds: float,
         *,
         per_channel: bool = False,
+        retention_seconds: float = math.inf,
     ) -> None:
         self.store = store
         self.customer_key = customer_key
         self.window_seconds = window_seconds
         self.per_channel = per_channel
+        self.retention_ms = retention_seconds * 1000
+        self.clock_ms: float = store.get(_CLOCK, -math.inf)
+        self.pruned = 0  # customers dropped after the retention
+        self.too_late = 0  # records of unknown contacts that ended before the horizon
+        # (expiry_ms, tenant, customer key), at most one entry per customer (the set).
+        self._expiries: list[tuple[float, str, str]] = []
+        self._expiring: set[tuple[str, str]] = set()
+        if self.retention_ms < math.inf:
+            for key, state in store.items():
+                if key.startswith("c|"):
+                    _, tenant, customer = key.split("|", 2)
+                    self._expire_later(tenant, customer, state)
 
     def apply_contacts(self, contacts: Iterable[ContactFacts]) -> list[JourneyRecord]:
         """File new versions of contact records and re-group the customers they touch."""
         by_tenant: dict[str, dict[str, ContactFacts]] = {}
+        clock = self.clock_ms
+        horizon = clock - self.retention_ms
         for contact in contacts:
+            end = _end_ms(contact)
+            too_old = end is not None and end <= horizon
+            if too_old and f"k|{contact.tenant}|{contact.contact_id}" not in self.store:
+                self.too_late += 1
+                continue
+            if end is not None and end > clock:
+                clock = end
             by_tenant.setdefault(contact.tenant, {})[contact.contact_id] = contact
+        if clock > self.clock_ms:
+            self.clock_ms = self.store[_CLOCK] = clock
         records = []
         for tenant, updated in by_tenant.items():
             filed_before = (self.store.get(f"k|{tenant}|{cid}") for cid in updated)
             records += self._regroup(tenant, {k for k in filed_before if k is not None}, updated)
+        self.prune()
         return records
+
+    def prune(self) -> None:
+        """Drop every customer whose last contact ended ``retention`` or more before the clock:
+        its contacts, their filings and its journeys' versions."""
+        expiries, store, limit = self._expiries, self.store, self.clock_ms
+        while expiries and expiries[0][0] <= limit:
+            _, tenant, customer = heapq.heappop(expiries)
+            self._expiring.discard((tenant, customer))
+            state_key = f"c|{tenant}|{customer}"
+            state = store.get(state_key)
+            if state is None:  # emptied by a merge or a move
+                continue
+            if _last_end_ms(state) + self.retention_ms > limit:  # a later contact moved it
+                self._expire_later(tenant, customer, state)
+                continue
+            for contact_id in state["contacts"]:
+                filed_under = f"k|{tenant}|{contact_id}"
+                if store.get(filed_under) == customer:
+                    del store[filed_under]
+            for journey_id in state["journeys"]:
+                store.pop(f"v|{tenant}|{journey_id}", None)
+            del store[state_key]
+            self.pruned += 1
+
+    def _expire_later(self, tenant: str, customer: str, state: dict[str, Any]) -> None:
+        if (tenant, customer) not in self._expiring and self.retention_ms < math.inf:
+            self._expiring.add((tenant, customer))
+            expiry = _last_end_ms(state) + self.retention_ms
+            heapq.heappush(self._expiries, (expiry, tenant, customer))
 
     def apply_identity(self, tenant: str, affected_keys: Iterable[str]) -> list[JourneyRecord]:
         """Re-group the customers an identity audit record names (``affected_keys``)."""
@@ -227,10 +302,11 @@ class JourneyBook:
             new += journeys
             state_key = f"c|{tenant}|{key}"
             if members:
-                store[state_key] = {
+                store[state_key] = state = {
                     "contacts": {c.contact_id: dict(vars(c)) for c in members},
                     "journeys": {j.journey_id: dict(vars(j)) for j in journeys},
                 }
+                self._expire_later(tenant, key, state)
             elif state_key in store:
                 del store[state_key]
         # Emit in a stable order whatever the iteration order of sets and tables.
@@ -246,3 +322,16 @@ class JourneyBook:
         version = self.store.get(version_key, 0) + 1
         self.store[version_key] = version
         return JourneyRecord(journey, version, superseded)
+
+
+_CLOCK = "t|clock"
+
+
+def _end_ms(contact: ContactFacts) -> float | None:
+    end = contact_end(contact)
+    return None if end is None else parse_rfc3339(end) * 1000
+
+
+def _last_end_ms(state: dict[str, Any]) -> float:
+    ends = (_end_ms(ContactFacts(**facts)) for facts in state["contacts"].values())
+    return max((end for end in ends if end is not None), default=-math.inf)

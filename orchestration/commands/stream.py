@@ -1,6 +1,9 @@
-"""``omnicx stream``: run one worker of the Faust stream processor."""
+"""``omnicx stream``: run one worker of the Faust stream processor, supervised."""
 
 from __future__ import annotations
+
+import logging
+import sys
 
 import click
 
@@ -21,11 +24,13 @@ def stream(settings: Settings, worker_name: str, loglevel: str) -> None:
     """Run a stream worker (validation, de-duplication, contacts, identity, journeys).
 
     Start several with different --worker names to share the partitions; stop with Ctrl-C or
-    SIGTERM. Topics must exist (`omnicx kafka topics`).
+    SIGTERM. Topics must exist (`omnicx kafka topics`). Without a broker the worker waits for
+    one, retrying with backoff, and it is restarted when the broker comes back after an outage
+    (docs/streams.md, Broker outages).
     """
-    import faust
+    from streams.supervisor import Supervisor
 
-    from streams.app import create_app
-
-    app = create_app(settings, worker_name)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    logging.basicConfig(
+        level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+    )
+    sys.exit(Supervisor(settings, worker_name, loglevel).run())

@@ -93,6 +93,8 @@ def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
         ),
         ("", {"OMNICX_STREAM_MAX_NESTING_DEPTH": "300"}, "DEPTH: 300 is out of range; it must be"),
         ("", {"OMNICX_STREAM_MAX_FUTURE_SECONDS": "-1"}, "SECONDS: -1 is out of range; it must be"),
+        ("", {"OMNICX_STREAM_CONTACT_RETENTION_DAYS": "0"}, "RETENTION_DAYS: 0.0 is out of range"),
+        ("[stream]\nbroker_lost_seconds = -1.0\n", {}, "stream.broker_lost_seconds: -1.0 is out"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(

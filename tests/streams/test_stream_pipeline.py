@@ -136,6 +136,7 @@ def test_kill_9_mid_stream_then_restart_still_equals_the_truth(
         _wait_until_consumed(settings, worker, total, kill_after_share)
     finally:
         worker.kill9()
+    _wait_until_no_worker_runs(settings.home)  # killing the supervisor kills its worker
     consumed = total - consumer_lag(settings, settings.stream.app_id, [raw])[raw]
     assert consumed < total, "the worker finished before it could be killed"
 
@@ -143,6 +144,28 @@ def test_kill_9_mid_stream_then_restart_still_equals_the_truth(
         wait_for_stream(settings, [restarted])
 
     assert_equals_truth(settings, truth)
+
+
+def _wait_until_no_worker_runs(home: Path) -> None:
+    """Poll until no stream worker process (``streams.worker``) of this test's home is left."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not _worker_processes(home):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"stream worker(s) {_worker_processes(home)} outlived their supervisor")
+
+
+def _worker_processes(home: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes() if proc.name.isdigit() else b""
+        except OSError:  # it exited meanwhile
+            continue
+        if b"streams.worker" in cmdline and str(home).encode() in cmdline:
+            pids.append(int(proc.name))
+    return pids
 
 
 def _wait_until_consumed(

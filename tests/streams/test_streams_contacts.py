@@ -13,6 +13,7 @@ from streams.contacts import (
     fold_contact,
     is_contact_event,
 )
+from tests.streams.conftest import T0
 
 IDLE = 4 * 3600
 SHORT = 5.0
@@ -344,3 +345,101 @@ def test_record_round_trips_through_json(ev):
     data = json.loads(json.dumps(record.to_dict()))
     assert data["version"] == 1 and data["talk_seconds"] == 45.0
     assert ContactRecord.from_dict(data) == record
+
+
+# -- retention ------------------------------------------------------------------------------
+
+DAY = 86400
+RETAIN = 3 * DAY
+
+
+def retaining_fold(store):
+    return ContactFold(
+        store, short_abandon_seconds=SHORT, idle_timeout_seconds=IDLE, retention_seconds=RETAIN
+    )
+
+
+def short_contact(ev, contact_id, at):
+    return [
+        ev("contact.started", at, contact_id, direction="inbound"),
+        ev("contact.queued", at + 1, contact_id, queue="q1"),
+        ev("contact.abandoned", at + 30, contact_id),
+    ]
+
+
+def test_closed_contacts_are_pruned_once_the_watermark_passes_the_retention(ev, json_store):
+    store = json_store()
+    fold = retaining_fold(store)
+    fold.apply(short_contact(ev, "old", 0) + short_contact(ev, "new", DAY), watermark=T0 + DAY)
+
+    fold.sweep(T0 + 30 + RETAIN - 0.001)  # "old" ended at 30 s: one millisecond short
+    assert set(store) == {"old", "new"}
+    fold.sweep(T0 + 30 + RETAIN)
+
+    assert set(store) == {"new"}
+    assert fold.pruned == 1
+
+
+def test_timed_out_contacts_are_pruned_and_open_ones_never(ev, json_store):
+    store = json_store()
+    fold = retaining_fold(store)
+    fold.apply([ev("contact.started", 0, "timed-out")], watermark=T0)
+    fold.apply([ev("contact.started", 10 * DAY, "open")], watermark=T0 + 10 * DAY - IDLE)
+
+    records = fold.sweep(T0 + 10 * DAY - IDLE)  # "timed-out" times out, then is past the retention
+
+    assert [r.facts.status for r in records] == ["incomplete"]
+    assert set(store) == {"open"}
+
+
+def test_a_late_event_keeps_the_contact_until_the_retention_after_it(ev, json_store):
+    store = json_store()
+    fold = retaining_fold(store)
+    fold.apply(short_contact(ev, "c1", 0), watermark=T0)
+    survey = ev("survey.completed", 2 * DAY, "c1", attributes={"csat": 5})
+
+    [record] = fold.apply([survey], watermark=T0 + 2 * DAY)
+    fold.sweep(T0 + 30 + RETAIN)  # the first expiry comes up, the survey moved it
+
+    assert record.version == 2 and "c1" in store
+    fold.sweep(T0 + 2 * DAY + RETAIN)
+    assert "c1" not in store
+
+
+def test_an_event_older_than_the_retention_of_an_unknown_contact_is_not_folded(ev, json_store):
+    store = json_store()
+    fold = retaining_fold(store)
+    fold.apply(short_contact(ev, "c1", 0), watermark=T0)
+    fold.sweep(T0 + 10 * DAY)
+    assert "c1" not in store
+
+    # A copy of its abandon arrives after the pruning: folding it alone would publish a
+    # contact of one event, version 1, over the real one.
+    records = fold.apply([ev("contact.abandoned", 30, "c1")], watermark=T0 + 10 * DAY)
+
+    assert records == [] and "c1" not in store
+    assert fold.too_late == 1
+    recent = fold.apply(short_contact(ev, "c2", 10 * DAY - RETAIN + 1), watermark=T0 + 10 * DAY)
+    assert [r.facts.contact_id for r in recent] == ["c2"]  # within the retention: folded
+
+
+def test_reload_schedules_the_expiry_of_what_the_store_holds(ev, json_store):
+    store = json_store()
+    retaining_fold(store).apply(
+        [*short_contact(ev, "closed", 0), ev("contact.started", 0, "unfinished")], watermark=T0
+    )
+
+    restarted = retaining_fold(store)
+    restarted.sweep(T0 + RETAIN + DAY)
+
+    assert set(store) == set()
+    assert restarted.pruned == 2
+
+
+def test_end_of_replay_flush_prunes_nothing(ev):
+    fold = retaining_fold({})
+    fold.apply(short_contact(ev, "c1", 0), watermark=T0)
+
+    fold.sweep(math.inf)
+
+    assert fold.pruned == 0 and "c1" in fold.store

@@ -221,3 +221,75 @@ def test_book_loads_every_customer_a_contact_moves_into():
     ]
     assert sorted(book.store["c|acme|K3"]["contacts"]) == ["b", "c"]
     assert sorted(book.store["c|acme|K1"]["contacts"]) == ["a"]
+
+
+# -- retention ------------------------------------------------------------------------------
+
+RETAIN = W + 3 * DAY
+
+
+def by_customer(tenant, ids):
+    return ids[0] if ids else None
+
+
+def test_customers_are_pruned_once_their_last_contact_ended_the_retention_ago(json_store):
+    store = json_store()
+    book = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    old = contact("old", 0, end=600, customer_ids=["customer_id:old"])
+    book.apply_contacts([old, contact("a", 0, customer_ids=["customer_id:a"])])
+    book.apply_contacts([contact("a2", 5 * DAY, customer_ids=["customer_id:a"])])
+
+    book.apply_contacts([contact("x", RETAIN, end=RETAIN + 599.999, customer_ids=["x"])])
+    assert "c|acme|customer_id:old" in store  # a millisecond short
+    book.apply_contacts([contact("y", RETAIN, customer_ids=["y"])])  # the clock reaches 600 + R
+
+    assert book.pruned == 1
+    assert not any("old" in key for key in store)  # contacts, filing and journey version
+    # "a" has a contact within the retention: its journey is whole.
+    assert store["c|acme|customer_id:a"]["journeys"]["a"]["contact_ids"] == ["a", "a2"]
+    assert store["v|acme|a"] == 2
+
+
+def test_a_contact_within_the_repeat_window_still_joins_and_versions_keep_growing(json_store):
+    store = json_store()
+    book = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    book.apply_contacts([contact("a", 0)])
+    book.apply_contacts([contact("other", RETAIN - 1, customer_ids=["other"])])
+
+    [record] = book.apply_contacts([contact("b", 600 + W)])  # exactly W after a ended
+
+    assert (record.facts.contact_ids, record.version) == (["a", "b"], 2)
+
+
+def test_a_record_of_an_unknown_contact_older_than_the_horizon_is_not_filed(json_store):
+    store = json_store()
+    book = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    book.apply_contacts([contact("a", 0)])
+    book.apply_contacts([contact("later", 2 * RETAIN, customer_ids=["later"])])
+    assert "k|acme|a" not in store
+
+    # A new version of the pruned contact (a late survey): filing it alone would publish a
+    # journey "a" of version 1 over the real one.
+    assert book.apply_contacts([contact("a", 0, nps=3)]) == []
+    assert book.too_late == 1 and "k|acme|a" not in store
+
+
+def test_a_restarted_book_finds_what_to_prune_in_its_store(json_store):
+    store = json_store()
+    JourneyBook(store, by_customer, W, retention_seconds=RETAIN).apply_contacts(
+        [contact("a", 0), contact("b", DAY, customer_ids=["b"])]
+    )
+
+    restarted = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    assert restarted.clock_ms == (T0 + DAY + 600) * 1000
+    restarted.apply_contacts([contact("c", RETAIN + 600, customer_ids=["c"])])
+
+    assert restarted.pruned == 1
+    assert sorted(k for k in store if k.startswith("c|")) == ["c|acme|b", "c|acme|c"]
+
+
+def test_without_a_retention_nothing_is_pruned(json_store):
+    store = json_store()
+    book = JourneyBook(store, by_customer, W)
+    book.apply_contacts([contact("a", 0), contact("b", 100 * DAY, customer_ids=["b"])])
+    assert "c|acme|customer_id:a" in store and book.pruned == 0

@@ -1,0 +1,75 @@
+"""One Faust stream worker process, as ``streams.supervisor`` starts it.
+
+``python -m streams.worker --home HOME NAME LOGLEVEL`` with the settings in ``OMNICX_*``
+variables (``schemas.settings_env``). ``--home`` is on the command line only so that the process
+can be found by its state directory (``./dev test`` stops what a killed test left behind).
+
+While the broker is away, the Kafka client logs every reconnection attempt, several a second
+with a traceback each (32 MB in 40 s, issue 10). ``OncePerInterval`` lets one record of each
+kind through per interval and says how many it held back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable
+
+import faust
+
+from schemas.settings import Settings, load_settings
+
+LOG_INTERVAL_SECONDS = 30.0
+
+
+class OncePerInterval(logging.Filter):
+    """Passes the first record of each (logger, message template) per interval; the next one
+    that passes says how many were held back meanwhile."""
+
+    def __init__(
+        self, interval_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.interval_seconds = interval_seconds
+        self.clock = clock
+        self.passed_at: dict[tuple[str, str], float] = {}
+        self.held: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, str(record.msg))
+        now = self.clock()
+        last = self.passed_at.get(kind)
+        if last is not None and now - last < self.interval_seconds:
+            self.held[kind] = self.held.get(kind, 0) + 1
+            return False
+        self.passed_at[kind] = now
+        held = self.held.pop(kind, 0)
+        if held:
+            # Appended to the rendered text, so the record's own %-arguments stay untouched.
+            record.msg, record.args = f"{record.getMessage()} [{held} more like it held back]", ()
+        return True
+
+
+class _Worker(faust.Worker):
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        once = OncePerInterval(LOG_INTERVAL_SECONDS)
+        for handler in logger.handlers:
+            handler.addFilter(once)
+
+
+def run_worker(settings: Settings, worker_name: str, loglevel: str) -> None:
+    from streams.app import create_app
+
+    app = create_app(settings, worker_name)
+    _Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m streams.worker")
+    parser.add_argument("--home", help="the state directory (the settings carry it too)")
+    parser.add_argument("worker_name")
+    parser.add_argument("loglevel")
+    args = parser.parse_args()
+    run_worker(load_settings(), args.worker_name, args.loglevel)
