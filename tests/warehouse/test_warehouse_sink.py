@@ -87,7 +87,14 @@ def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
         }
         out.append(("customers", f"acme|phone:{n:04x}".encode(), orjson.dumps(record)))
     for n in range(40):
-        record = {"topic": "raw", "partition": 0, "offset": n, "errors": ["bad"], "raw_size": 1}
+        record = {
+            "dead_letter_id": f"{n:032x}",
+            "topic": "raw",
+            "partition": 0,
+            "offset": n,
+            "errors": ["bad"],
+            "raw_size": 1,
+        }
         out.append(("dead_letters", None, orjson.dumps(record)))
     for n in range(200):
         journey = {"journey_id": f"c{n}", "tenant": "acme", "contact_ids": [f"c{n}"], "version": 1}
