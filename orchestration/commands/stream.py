@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from orchestration.commands.keyed import keyed
 from schemas.settings import Settings
 
 
@@ -27,5 +28,5 @@ def stream(settings: Settings, worker_name: str, loglevel: str) -> None:
 
     from streams.app import create_app
 
-    app = create_app(settings, worker_name)
+    app = create_app(keyed(settings), worker_name)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
