@@ -138,6 +138,7 @@ class JourneyRecord:
 
 
 CustomerKeyLookup = Callable[[str, list[str]], "str | None"]
+FiledHook = Callable[[str, list[tuple[str, list[str]]]], None]
 
 
 class JourneyBook:
@@ -155,7 +156,7 @@ class JourneyBook:
     contact records by tenant), because a merge can join customers filed anywhere.
     """
 
-    __slots__ = ("customer_key", "per_channel", "store", "window_seconds")
+    __slots__ = ("customer_key", "on_filed", "per_channel", "store", "window_seconds")
 
     def __init__(
         self,
@@ -164,11 +165,15 @@ class JourneyBook:
         window_seconds: float,
         *,
         per_channel: bool = False,
+        on_filed: FiledHook | None = None,
     ) -> None:
+        """``on_filed(tenant, [(contact id, customer_ids)])``: told of every contact filed
+        anew (a new version, or moved to another customer)."""
         self.store = store
         self.customer_key = customer_key
         self.window_seconds = window_seconds
         self.per_channel = per_channel
+        self.on_filed = on_filed
 
     def apply_contacts(self, contacts: Iterable[ContactFacts]) -> list[JourneyRecord]:
         """File new versions of contact records and re-group the customers they touch."""
@@ -180,6 +185,10 @@ class JourneyBook:
             filed_before = (self.store.get(f"k|{tenant}|{cid}") for cid in updated)
             records += self._regroup(tenant, {k for k in filed_before if k is not None}, updated)
         return records
+
+    def filed_key(self, tenant: str, contact_id: str) -> str | None:
+        """The customer key a contact is filed under (None: not filed)."""
+        return self.store.get(f"k|{tenant}|{contact_id}")
 
     def apply_identity(self, tenant: str, affected_keys: Iterable[str]) -> list[JourneyRecord]:
         """Re-group the customers an identity audit record names (``affected_keys``)."""
@@ -214,11 +223,17 @@ class JourneyBook:
                     if filed[cid] not in loaded:
                         pending.add(filed[cid])
         groups: dict[str, list[ContactFacts]] = {key: [] for key in sorted(loaded)}
+        filed_anew = []
         for cid, contact in contacts.items():
             groups[filed[cid]].append(contact)
             filed_under = f"k|{tenant}|{cid}"
             if store.get(filed_under) != filed[cid]:
                 store[filed_under] = filed[cid]
+                filed_anew.append((cid, contact.customer_ids))
+            elif cid in updated:
+                filed_anew.append((cid, contact.customer_ids))
+        if self.on_filed is not None and filed_anew:
+            self.on_filed(tenant, filed_anew)
         new: list[JourneyFacts] = []
         for key, members in groups.items():
             journeys = build_journeys(
