@@ -31,7 +31,9 @@ time order, ``(ts, event_id)``, whatever order they arrive in within the latenes
 keeps a journal of its links of the last ``lateness_seconds`` (of event time) with the stored
 values each one overwrote, ``"<tenant>|~links"`` -> ``[{"order", "event", "before"}]``. A link
 that arrives before links it precedes undoes them (newest first, restoring their before-images),
-applies, and re-applies them; a ``reordered`` audit record names the customer keys this moved.
+applies, and re-applies them; a ``reordered`` audit record names the customer keys this moved,
+and the contacts filed recently (``note_contacts``, ``"<tenant>|~contacts"``) that carry one
+of the identifiers involved, which may be filed under a key no set names.
 """
 
 from __future__ import annotations
