@@ -71,19 +71,20 @@ class CustomerStage:
             for audit in self.graph.link(body):
                 out.merges.append((audit["tenant"].encode(), orjson.dumps(audit)))
                 tenant = audit["tenant"]
+                changed = set(audit["evidence"]["identifiers"])
                 root = audit.get("new_root") or audit.get("root")
                 if root is not None:
                     # Links re-applied after this audit's (a reordering) may have moved the set.
-                    root = self.graph.root(tenant, root)
-                    touched.update((tenant, m) for m in self.graph.members(tenant, root))
-                touched.update((tenant, i) for i in audit["evidence"]["identifiers"])
-                keys = [
-                    *audit["affected_keys"],
-                    *self._filed_keys(tenant, audit.get("contacts", ())),
-                ]
+                    changed.update(self.graph.members(tenant, self.graph.root(tenant, root)))
+                touched.update((tenant, i) for i in changed)
+                # Contacts whose identifiers span sets may be filed under a key the audit does
+                # not name (a smaller key of another set, or anonymous): re-file them too.
+                split = self.graph.split_contacts(tenant, changed)
+                keys = [*audit["affected_keys"], *self._filed_keys(tenant, split)]
                 records = self.book.apply_identity(tenant, keys)
                 out.journeys += [_journey_message(r) for r in records]
         self._file(contacts, out)
+        self.graph.flush()
         self._publish_keys(touched, out)
         return out
 

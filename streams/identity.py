@@ -31,9 +31,9 @@ time order, ``(ts, event_id)``, whatever order they arrive in within the latenes
 keeps a journal of its links of the last ``lateness_seconds`` (of event time) with the stored
 values each one overwrote, ``"<tenant>|~links"`` -> ``[{"order", "event", "before"}]``. A link
 that arrives before links it precedes undoes them (newest first, restoring their before-images),
-applies, and re-applies them; a ``reordered`` audit record names the customer keys this moved,
-and the contacts filed recently (``note_contacts``, ``"<tenant>|~contacts"``) that carry one
-of the identifiers involved, which may be filed under a key no set names.
+applies, and re-applies them; a ``reordered`` audit record names the customer keys and sets
+this moved. Contacts whose identifiers span sets or hubs, filed recently, are remembered
+(``note_contacts``, ``"<tenant>|~contacts"``) so that every audit can have them re-filed.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def recent_contacts_key(tenant: str) -> str:
 
 
 class IdentityGraph:
-    __slots__ = ("lateness_seconds", "max_accounts", "store")
+    __slots__ = ("_pending", "lateness_seconds", "max_accounts", "store")
 
     def __init__(
         self,
@@ -77,6 +77,19 @@ class IdentityGraph:
         self.store = store
         self.max_accounts = max_accounts
         self.lateness_seconds = lateness_seconds
+        # Journals and recent-contact lists changed since the last flush(): written once per
+        # batch rather than once per link, since each is a whole list.
+        self._pending: dict[str, list] = {}
+
+    def flush(self) -> None:
+        """Write the journals and recent-contact lists changed since the last call."""
+        for key, value in self._pending.items():
+            self.store[key] = value
+        self._pending.clear()
+
+    def _list(self, key: str) -> list:
+        found = self._pending.get(key)
+        return found if found is not None else self.store.get(key) or []
 
     # Reads: these are all any other worker needs (from the replicated table).
 
@@ -132,7 +145,7 @@ class IdentityGraph:
         if not self.lateness_seconds:
             return self._link(event)
         tenant = event["tenant"]
-        journal: list[dict[str, Any]] = self.store.get(journal_key(tenant)) or []
+        journal: list[dict[str, Any]] = self._list(journal_key(tenant))
         order = [event["ts"], event["event_id"]]
         position = len(journal)
         while position and journal[position - 1]["order"] > order:
@@ -161,38 +174,48 @@ class IdentityGraph:
             keys_after, members_after = self._keys(tenant, involved)
             replayed = [entry["event"]["event_id"] for entry in later]
             members = sorted(members_before | members_after)
-            members_set = set(members)
-            recent = self.store.get(recent_contacts_key(tenant)) or []
-            contacts = sorted({cid for _, cid, ids in recent if members_set.intersection(ids)})
-            reordered = _audit(
-                "reordered", tenant, event, members, replayed=replayed, contacts=contacts
-            )
+            reordered = _audit("reordered", tenant, event, members, replayed=replayed)
             # Contacts are filed under the keys before: re-group all of them, and the new ones.
             reordered["affected_keys"] = sorted(keys_before | keys_after)
             audits.insert(0, reordered)
         horizon = kept[-1]["order"][0] - self.lateness_seconds
-        self.store[journal_key(tenant)] = [e for e in kept if e["order"][0] >= horizon]
-        recent = self.store.get(recent_contacts_key(tenant)) or []
+        self._pending[journal_key(tenant)] = [e for e in kept if e["order"][0] >= horizon]
+        recent = self._list(recent_contacts_key(tenant))
         # A contact filed before any link counts as filed with the first one.
         dated = [[kept[-1]["order"][0] if r[0] is None else r[0], *r[1:]] for r in recent]
         if dated != recent or (dated and dated[0][0] < horizon):
-            self.store[recent_contacts_key(tenant)] = [r for r in dated if r[0] >= horizon]
+            self._pending[recent_contacts_key(tenant)] = [r for r in dated if r[0] >= horizon]
         return audits
 
+    def split_contacts(self, tenant: str, identifiers: Iterable[str]) -> list[str]:
+        """The recently filed split contacts (``note_contacts``) carrying one of these."""
+        wanted = set(identifiers)
+        recent = self._list(recent_contacts_key(tenant))
+        return sorted({cid for _, cid, ids in recent if wanted.intersection(ids)})
+
     def note_contacts(self, tenant: str, contacts: list[tuple[str, list[str]]]) -> None:
-        """Remember contacts (id, identifiers) just filed: a reordering of the links journaled
-        now may move one whose identifiers sit in several sets, or are hubs, under a key no set
-        it touches names, so a ``reordered`` audit lists them (``contacts``) to be re-filed."""
-        contacts = [(cid, ids) for cid, ids in contacts if ids]
-        if not self.lateness_seconds or not contacts:
+        """Remember the split contacts (id, identifiers) among those just filed: one whose
+        identifiers are hubs or sit in several sets is filed under the smallest key of its sets
+        (or as anonymous), which a change of another of its sets does not name; the customer
+        stage re-files those ``split_contacts`` with each audit. A contact of one set is filed
+        under its key, which the audits name. Kept for the lateness (of link event time)."""
+        if not self.lateness_seconds:
+            return
+        contacts = [(cid, ids) for cid, ids in contacts if self._split(tenant, ids)]
+        if not contacts:
             return
         # Kept while the links journaled when it was filed can still be reordered.
-        journal = self.store.get(journal_key(tenant))
+        journal = self._list(journal_key(tenant))
         noted_at = journal[-1]["order"][0] if journal else None
         noted = {cid for cid, _ in contacts}
-        recent = [r for r in self.store.get(recent_contacts_key(tenant)) or [] if r[1] not in noted]
+        recent = [r for r in self._list(recent_contacts_key(tenant)) if r[1] not in noted]
         recent += [[noted_at, cid, sorted(ids)] for cid, ids in contacts]
-        self.store[recent_contacts_key(tenant)] = recent
+        self._pending[recent_contacts_key(tenant)] = recent
+
+    def _split(self, tenant: str, identifiers: list[str]) -> bool:
+        if any(self.is_hub(tenant, i) for i in identifiers):
+            return True
+        return len({self.root(tenant, i) for i in identifiers}) > 1
 
     def _keys(self, tenant: str, identifiers: list[str]) -> tuple[set[str], set[str]]:
         """The members of the sets of these identifiers, and their customer keys."""

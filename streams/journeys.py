@@ -167,8 +167,8 @@ class JourneyBook:
         per_channel: bool = False,
         on_filed: FiledHook | None = None,
     ) -> None:
-        """``on_filed(tenant, [(contact id, customer_ids)])``: told of every contact filed
-        anew (a new version, or moved to another customer)."""
+        """``on_filed(tenant, [(contact id, customer_ids)])``: told of every contact filed or
+        re-filed (all the contacts of the customers a change re-groups)."""
         self.store = store
         self.customer_key = customer_key
         self.window_seconds = window_seconds
@@ -223,17 +223,13 @@ class JourneyBook:
                     if filed[cid] not in loaded:
                         pending.add(filed[cid])
         groups: dict[str, list[ContactFacts]] = {key: [] for key in sorted(loaded)}
-        filed_anew = []
         for cid, contact in contacts.items():
             groups[filed[cid]].append(contact)
             filed_under = f"k|{tenant}|{cid}"
             if store.get(filed_under) != filed[cid]:
                 store[filed_under] = filed[cid]
-                filed_anew.append((cid, contact.customer_ids))
-            elif cid in updated:
-                filed_anew.append((cid, contact.customer_ids))
-        if self.on_filed is not None and filed_anew:
-            self.on_filed(tenant, filed_anew)
+        if self.on_filed is not None and contacts:
+            self.on_filed(tenant, [(cid, c.customer_ids) for cid, c in contacts.items()])
         new: list[JourneyFacts] = []
         for key, members in groups.items():
             journeys = build_journeys(
