@@ -3,7 +3,7 @@
 -- globally unique (events.md). int_events keeps every one of these events; the blocking check
 -- event_id_collisions fails for the days they occurred on.
 -- Grain: one row per colliding event_id.
--- Columns: events is how many distinct events carry the id; tenants, contact_ids, agent_ids and
+-- Columns: events is how many distinct events (contacts or agents) carry the id; tenants, contact_ids, agent_ids and
 -- event_types are their sorted distinct values; first_occurred_at and last_occurred_at (UTC)
 -- bound their event times.
 with events as (
@@ -13,7 +13,7 @@ with events as (
 final as (
     select
         event_id,
-        count(*) as events,
+        count(distinct [contact_id, agent_id]) as events,
         list_sort(list_distinct(list(tenant))) as tenants,
         list_sort(list_distinct(list(contact_id))) as contact_ids,
         list_sort(list_distinct(list(agent_id))) as agent_ids,
@@ -22,7 +22,7 @@ final as (
         max(occurred_at) as last_occurred_at
     from events
     group by event_id
-    having count(*) > 1
+    having count(distinct [contact_id, agent_id]) > 1
 )
 
 select * from final
