@@ -15,12 +15,12 @@ import time
 
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
-from schemas.settings import Settings
+from schemas.settings import load_settings, with_pii_key
 
 
 def measure(config: SimulationConfig) -> None:
     started = time.perf_counter()
-    simulation = Simulation(config, Settings())
+    simulation = Simulation(config, with_pii_key(load_settings()))
     messages = sum(1 for _ in simulation.messages())
     generated = time.perf_counter()
     simulation.ground_truth()

@@ -15,7 +15,7 @@ import argparse
 import random
 import time
 
-from schemas.settings import load_settings
+from schemas.settings import load_settings, with_pii_key
 from schemas.times import format_utc
 from streams.canonical import canonicalise
 from streams.clock import EventClock
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
-    settings = load_settings(environ={})
+    settings = with_pii_key(load_settings(environ={}))
     raw = synthetic_events(args.contacts)
     batches = [raw[i : i + args.batch] for i in range(0, len(raw), args.batch)]
 

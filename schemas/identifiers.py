@@ -1,8 +1,10 @@
 """Customer identifiers: normalisation, junk detection and keyed hashing (events.md, Identity).
 
 Raw identifiers never reach analytics tables: every identifier is normalised, then replaced by
-``<kind>:<hmac>`` where the HMAC-SHA256 key comes from the settings (``OMNICX_PII_KEY``). The kind
-stays readable so that an analyst can tell a phone link from an e-mail link without the value.
+``<kind>:<hmac>`` where the HMAC-SHA256 key comes from the settings (``OMNICX_PII_KEY``, else the
+generated ``$OMNICX_HOME/pii.key``: ``schemas.settings.with_pii_key``; there is no built-in key).
+The kind stays readable so that an analyst can tell a phone link from an e-mail link without the
+value.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def normalise(kind: str, raw: object) -> str | None:
 
 def hash_identifier(kind: str, value: str, key: str) -> str:
     """``kind:hex`` keyed hash of an already normalised identifier."""
+    if not key:
+        # An empty key is a known key: the hashes of a small space (phones) would be reversible.
+        raise ValueError("no personal-data key: resolve it with schemas.settings.with_pii_key")
     digest = hmac.new(key.encode(), f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
     return f"{kind}:{digest[:32]}"
 

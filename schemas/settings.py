@@ -10,10 +10,14 @@ time, so that tests and commands can build settings for their own directories an
 from __future__ import annotations
 
 import os
+import secrets
+import stat
+import sys
+import tempfile
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -169,7 +173,9 @@ class WarehouseSettings:
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
-    pii_key: str = "omnicx-local-development-key"
+    environment: str = "development"  # development | production (see with_pii_key)
+    # The key of the identifier hashes; "": resolved by with_pii_key, never a built-in one.
+    pii_key: str = ""
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     topics: TopicSettings = field(default_factory=TopicSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
@@ -207,7 +213,69 @@ def load_settings(
             from_file = tomllib.loads(config_file.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"cannot read settings file {config_file}: {exc}") from exc
-    return _build(Settings, from_file, env, "OMNICX_", "")
+    settings = _build(Settings, from_file, env, "OMNICX_", "")
+    if settings.environment not in ENVIRONMENTS:
+        raise SettingsError(
+            f"environment: expected one of {list(ENVIRONMENTS)}, got {settings.environment!r}"
+        )
+    return settings
+
+
+ENVIRONMENTS = ("development", "production")
+PII_KEY_FILE = "pii.key"  # under home, owner-only
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def with_pii_key(settings: Settings, announce: Callable[[str], None] = _to_stderr) -> Settings:
+    """The settings with the key of the identifier hashes resolved (docs/identity.md, Personal-data key).
+
+    The configured key (``OMNICX_PII_KEY`` or ``pii_key`` in the file) if any. Else, in
+    production, a :class:`SettingsError`: a production deployment never hashes with a key nobody
+    chose. Else the key in ``$OMNICX_HOME/pii.key``, generated at random (owner-only file) the
+    first time, which ``announce`` reports with its path. Only the commands that hash call this,
+    so that the others (``omnicx kafka start`` ...) run without a key.
+    """
+    if settings.pii_key:
+        return settings
+    if settings.environment == "production":
+        raise SettingsError(
+            'no personal-data key: environment = "production" needs OMNICX_PII_KEY '
+            "(or pii_key in the settings file); see docs/identity.md"
+        )
+    path = settings.home / PII_KEY_FILE
+    if not path.exists() and _create_key_file(path):
+        announce(
+            f"omnicx: generated a personal-data key in {path} (owner-only). Keep it secret and "
+            "back it up: identifier hashes, hence identity stitching, depend on it."
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SettingsError(f"{path} is readable by others (mode {mode:o}): chmod 600 {path}")
+    key = path.read_text().strip()
+    if not key:
+        raise SettingsError(f"{path} is empty: delete it to generate a new key")
+    return replace(settings, pii_key=key)
+
+
+def _create_key_file(path: Path) -> bool:
+    """Write a random key to ``path``, mode 0600; False if another process created it first.
+
+    The key is written to a private temporary file that is then hard-linked into place, so a
+    concurrent reader sees either no file or the whole key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    return True
 
 
 def with_overrides(settings: Settings, **sections: Any) -> Settings:

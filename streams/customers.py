@@ -8,7 +8,7 @@ returns the messages to produce and keeps its state in the stores it is given.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +39,17 @@ class CustomerStage:
         journey_store: MutableMapping[str, Any],
         key_store: MutableMapping[str, Any],
     ) -> None:
-        self.graph = IdentityGraph(identity_store, settings.stream.identity_max_accounts)
+        self.graph = IdentityGraph(
+            identity_store,
+            settings.stream.identity_max_accounts,
+            settings.stream.lateness_seconds,
+        )
         self.book = JourneyBook(
             journey_store,
             self.graph.customer_key,
             settings.kpis.repeat_window_days * 86400,
             retention_seconds=journey_retention_seconds(settings),
+            on_filed=self.graph.note_contacts,
         )
         # identifier node -> [customer key, version] last published on the customers topic
         self.emitted_keys = key_store
@@ -67,19 +72,31 @@ class CustomerStage:
             for audit in self.graph.link(body):
                 out.merges.append((audit["tenant"].encode(), orjson.dumps(audit)))
                 tenant = audit["tenant"]
+                changed = set(audit["evidence"]["identifiers"])
                 root = audit.get("new_root") or audit.get("root")
                 if root is not None:
-                    touched.update((tenant, m) for m in self.graph.members(tenant, root))
-                touched.update((tenant, i) for i in audit["evidence"]["identifiers"])
-                records = self.book.apply_identity(tenant, audit["affected_keys"])
+                    # Links re-applied after this audit's (a reordering) may have moved the set.
+                    changed.update(self.graph.members(tenant, self.graph.root(tenant, root)))
+                touched.update((tenant, i) for i in changed)
+                # Contacts whose identifiers span sets may be filed under a key the audit does
+                # not name (a smaller key of another set, or anonymous): re-file them too.
+                split = self.graph.split_contacts(tenant, changed)
+                keys = [*audit["affected_keys"], *self._filed_keys(tenant, split)]
+                records = self.book.apply_identity(tenant, keys)
                 out.journeys += [_journey_message(r) for r in records]
         self._file(contacts, out)
+        self.graph.flush()
         self._publish_keys(touched, out)
         return out
 
     def _file(self, contacts: list[ContactFacts], out: CustomerOutput) -> None:
         if contacts:
             out.journeys += [_journey_message(r) for r in self.book.apply_contacts(contacts)]
+
+    def _filed_keys(self, tenant: str, contact_ids: Iterable[str]) -> list[str]:
+        """The keys these contacts are filed under in the journey book, to re-group them."""
+        keys = (self.book.filed_key(tenant, cid) for cid in contact_ids)
+        return [key for key in keys if key is not None]
 
     def _publish_keys(self, touched: set[tuple[str, str]], out: CustomerOutput) -> None:
         for tenant, identifier in sorted(touched):

@@ -44,8 +44,9 @@ SAFE_FIELDS = frozenset(
         "result", "state", "entry_point", "language", "scope", "skill", "campaign", "reason",
     }
 )  # fmt: skip
-# The ids an analyst may see beside a dead letter (ids, not identifiers of a person).
-ID_FIELDS = ("event_type", "event_id", "contact_id", "tenant")
+# What an analyst may see beside a dead letter: ids, not identifiers of a person, and the event
+# time, which dates the dead letter by business day (the dead_letter_share check).
+ID_FIELDS = ("event_type", "event_id", "contact_id", "tenant", "occurred_at")
 
 # A JSON string literal, also one cut short by the end of the preview or of a broken document.
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?$)', re.DOTALL)
@@ -123,8 +124,8 @@ def _bounded(errors: Iterable[str]) -> list[str]:
 
 
 def readable_ids(raw: bytes | None, max_bytes: int) -> dict[str, str | None]:
-    """``event_type``, ``event_id``, ``contact_id`` and ``tenant`` when the message is a JSON
-    object that has them as short strings (None otherwise)."""
+    """``event_type``, ``event_id``, ``contact_id``, ``tenant`` and ``occurred_at`` (as sent)
+    when the message is a JSON object that has them as short strings (None otherwise)."""
     ids: dict[str, str | None] = dict.fromkeys(ID_FIELDS)
     if raw is None or len(raw) > max_bytes:
         return ids

@@ -140,6 +140,7 @@ class JourneyRecord:
 
 
 CustomerKeyLookup = Callable[[str, list[str]], "str | None"]
+FiledHook = Callable[[str, list[tuple[str, list[str]]]], None]
 
 
 class JourneyBook:
@@ -170,6 +171,7 @@ class JourneyBook:
         "_expiring",
         "clock_ms",
         "customer_key",
+        "on_filed",
         "per_channel",
         "pruned",
         "retention_ms",
@@ -186,11 +188,15 @@ class JourneyBook:
         *,
         per_channel: bool = False,
         retention_seconds: float = math.inf,
+        on_filed: FiledHook | None = None,
     ) -> None:
+        """``on_filed(tenant, [(contact id, customer_ids)])``: told of every contact filed or
+        re-filed (all the contacts of the customers a change re-groups)."""
         self.store = store
         self.customer_key = customer_key
         self.window_seconds = window_seconds
         self.per_channel = per_channel
+        self.on_filed = on_filed
         self.retention_ms = retention_seconds * 1000
         self.clock_ms: float = store.get(_CLOCK, -math.inf)
         self.pruned = 0  # customers dropped after the retention
@@ -256,6 +262,10 @@ class JourneyBook:
             expiry = _last_end_ms(state) + self.retention_ms
             heapq.heappush(self._expiries, (expiry, tenant, customer))
 
+    def filed_key(self, tenant: str, contact_id: str) -> str | None:
+        """The customer key a contact is filed under (None: not filed)."""
+        return self.store.get(f"k|{tenant}|{contact_id}")
+
     def apply_identity(self, tenant: str, affected_keys: Iterable[str]) -> list[JourneyRecord]:
         """Re-group the customers an identity audit record names (``affected_keys``)."""
         return self._regroup(tenant, set(affected_keys), {})
@@ -294,6 +304,8 @@ class JourneyBook:
             filed_under = f"k|{tenant}|{cid}"
             if store.get(filed_under) != filed[cid]:
                 store[filed_under] = filed[cid]
+        if self.on_filed is not None and contacts:
+            self.on_filed(tenant, [(cid, c.customer_ids) for cid, c in contacts.items()])
         new: list[JourneyFacts] = []
         for key, members in groups.items():
             journeys = build_journeys(

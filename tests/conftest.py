@@ -11,7 +11,8 @@ import pytest
 
 from orchestration.kafka.broker import LocalBroker
 from orchestration.kafka.topics import provision_topics
-from schemas.settings import Settings, load_settings, with_overrides
+from schemas.settings import Settings, with_overrides
+from tests.pii import TEST_PII_KEY, keyed_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,11 +34,17 @@ def free_port_pair() -> int:
     raise RuntimeError("no free pair of loopback ports")
 
 
+@pytest.fixture(autouse=True)
+def test_pii_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in process (``CliRunner``) read the environment: give them the test key, so
+    that no test generates a key in the working directory's ``.omnicx``."""
+    monkeypatch.setenv("OMNICX_PII_KEY", TEST_PII_KEY)
+
+
 def broker_settings(home: Path) -> Settings:
     """Settings for a broker of its own under ``home``, on free ports, with the shared jar cache."""
-    base = load_settings(environ={}, config_file=None)
     settings = with_overrides(
-        base,
+        keyed_settings(),
         kafka={"port": free_port_pair(), "jars_dir": REPO / ".omnicx" / "jars", "heap": "512m"},
     )
     return with_overrides(settings, home=home)

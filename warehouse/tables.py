@@ -135,6 +135,7 @@ DEAD_LETTERS = LakeTable(
         ("event_id", Kind.STRING),
         ("contact_id", Kind.STRING),
         ("tenant", Kind.STRING),
+        ("occurred_at", Kind.STRING),
         ("redacted_preview", Kind.STRING),
         ("replayed", Kind.BOOL),
     ),

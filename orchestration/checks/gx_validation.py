@@ -103,7 +103,7 @@ def _describe(result) -> dict[str, Any]:
     """A failed expectation as plain JSON: what was expected of which column, and examples."""
     config = result.expectation_config
     described: dict[str, Any] = {"expectation": config.type}
-    for name in ("column", "column_A", "column_B", "min_value", "max_value"):
+    for name in ("column", "column_list", "column_A", "column_B", "min_value", "max_value"):
         if config.kwargs.get(name) is not None:
             described[name] = plain(config.kwargs[name])
     outcome = result.result or {}

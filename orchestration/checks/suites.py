@@ -18,14 +18,13 @@ from schemas.models import Channel, Direction
 from schemas.settings import Settings
 from schemas.validation import event_type_names, schema_documents
 
-# The rows of the run's days, for a time column of the relation.
-_IN_DAYS = """(
-    {column} is null
-    or (
-        epoch_ms({column}) >= epoch_ms(cast($date_from as timestamp))
-        and epoch_ms({column}) < epoch_ms(cast($date_to as timestamp) + interval 1 day)
-    )
+# An epoch-millisecond expression within the run's days (epoch_ms: no session time zone).
+_IN_RANGE = """(
+    {ms} >= epoch_ms(cast($date_from as timestamp))
+    and {ms} < epoch_ms(cast($date_to as timestamp) + interval 1 day)
 )"""
+# The rows of the run's days, for a time column of the relation.
+_IN_DAYS = "({column} is null or " + _IN_RANGE.format(ms="epoch_ms({column})") + ")"
 
 
 def _in_days(column: str) -> str:
@@ -54,6 +53,12 @@ def _unique(column: str) -> list:
     return [gxe.ExpectColumnValuesToBeUnique(column=column)]
 
 
+def _unique_together(*columns: str) -> list:
+    import great_expectations.expectations as gxe
+
+    return [gxe.ExpectCompoundColumnsToBeUnique(column_list=list(columns))]
+
+
 def _not_null(*columns: str) -> list:
     import great_expectations.expectations as gxe
 
@@ -73,13 +78,19 @@ def _between(column: str, low: float | None = None, high: float | None = None) -
 
 
 def _events(_: Settings) -> list:
+    # An event is its event_id within its contact or agent; the same id on two contacts is a
+    # collision of their source, which the event_id_collisions suite reports.
     return [
-        *_unique("event_id"),
+        *_unique_together("event_id", "contact_id", "agent_id"),
         *_not_null("event_id", "event_type", "tenant", "occurred_at"),
         *_in_set("event_type", event_type_names()),
         *_in_set("channel", [c.value for c in Channel]),
         *_in_set("direction", [d.value for d in Direction]),
     ]
+
+
+def _collisions(_: Settings) -> list:
+    return _between("colliding_event_ids", 0, 0)
 
 
 def _volume(settings: Settings) -> list:
@@ -112,7 +123,7 @@ def _contacts(_: Settings) -> list:
 
 def _surveys(_: Settings) -> list:
     return [
-        *_unique("event_id"),
+        *_unique_together("event_id", "contact_id"),
         *_not_null("event_id", "contact_id", "tenant"),
         *_between("nps", 0, 10),
         *_between("csat", 1, 5),
@@ -144,10 +155,24 @@ SUITES = (
     Suite(
         "events_valid",
         "int_events",
-        "Unique event ids, keys present, event types, channels and directions of the contract.",
-        "select event_id, event_type, tenant, channel, direction, occurred_at from int_events "
-        f"where {_in_days('occurred_at')}",
+        "Events unique (event_id within its contact or agent), keys present, event types, "
+        "channels and directions of the contract.",
+        "select event_id, contact_id, agent_id, event_type, tenant, channel, direction, "
+        f"occurred_at from int_events where {_in_days('occurred_at')}",
         _events,
+    ),
+    Suite(
+        "event_id_collisions",
+        "int_event_id_collisions",
+        "No event_id of the run's days is carried by two different events (contacts or agents): "
+        "event ids are globally unique (events.md). int_events keeps both events; "
+        "int_event_id_collisions lists them.",
+        # A collision is in the runs of the days any of its events occurred on.
+        "select count(distinct collisions.event_id) as colliding_event_ids "
+        "from int_event_id_collisions as collisions "
+        "inner join int_events as events on events.event_id = collisions.event_id "
+        f"where {_in_days('events.occurred_at')}",
+        _collisions,
     ),
     Suite(
         "events_volume",
@@ -214,7 +239,7 @@ select * from final order by day
     Suite(
         "surveys_valid",
         "int_surveys",
-        "Unique survey events, NPS 0-10, CSAT 1-5, CES 1-7.",
+        "Unique survey events (event_id within its contact), NPS 0-10, CSAT 1-5, CES 1-7.",
         "select event_id, contact_id, tenant, nps, csat, ces from int_surveys "
         f"where {_in_days('survey_at')}",
         _surveys,
@@ -238,17 +263,24 @@ select * from final order by day
     ),
     Suite(
         "dead_letter_share",
-        "stg_dead_letters",
-        "Dead letters landed on the run's days are at most checks.dead_letter_max_share of "
-        "all messages landed on them (dead letters + valid events).",
-        """
-with dead as (
-    select count(*) as dead_letters from stg_dead_letters
-    where landed_day between $date_from and $date_to
+        "int_dead_letters",
+        "Dead letters of the run's days are at most checks.dead_letter_max_share of all messages "
+        "of those days (dead letters + valid events), by business day: an event's occurred_at, a "
+        "dead letter's own occurred_at when the message had a readable one, else the time it was "
+        "first dead-lettered. A message replayed and rejected again counts once.",
+        f"""
+with dead_letters as (
+    select epoch_ms(coalesce(occurred_at, _kafka_timestamp)) as business_ms
+    from int_dead_letters
+),
+
+dead as (
+    select count(*) as dead_letters from dead_letters where {_IN_RANGE.format(ms="business_ms")}
 ),
 
 valid as (
-    select count(*) as events from stg_events where landed_day between $date_from and $date_to
+    select count(*) as events from stg_events
+    where {_IN_RANGE.format(ms="epoch_ms(occurred_at)")}
 ),
 
 final as (

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from orchestration.commands.keyed import keyed
 from pipelines.simulator.catalog import TENANT_NAMES
 from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
 from pipelines.simulator.files import write_events, write_ground_truth
@@ -86,6 +87,7 @@ def simulate(
     if target == "file" and out is None:
         raise click.UsageError("--to file needs --out DIR")
     faults = replace(FaultRates.none() if no_faults else FaultRates(), **chosen)
+    settings = keyed(settings)
     try:
         config = SimulationConfig(
             seed=seed,

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from orchestration.commands.keyed import keyed
 from schemas.settings import Settings
 
 
@@ -33,4 +34,4 @@ def stream(settings: Settings, worker_name: str, loglevel: str) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
     )
-    sys.exit(Supervisor(settings, worker_name, loglevel).run())
+    sys.exit(Supervisor(keyed(settings), worker_name, loglevel).run())

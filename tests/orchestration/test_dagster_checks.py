@@ -3,12 +3,17 @@ hand-made intermediate layers: what they let through and what they stop."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import duckdb
+import orjson
 import pytest
 
 from orchestration.checks.gx_validation import Validation, validate
 from orchestration.checks.suites import SUITES, Suite
 from schemas.settings import Settings, with_overrides
+from schemas.times import parse_rfc3339
+from streams.dead_letters import dead_letter_records
 from tests.warehouse.kpi_fixtures import (
     DAY,
     NEXT_DAY,
@@ -19,6 +24,9 @@ from tests.warehouse.kpi_fixtures import (
     span,
     utc,
 )
+from tests.warehouse.lakes import lake_settings, land
+from warehouse.build import build_warehouse, connect_read_only
+from warehouse.tables import DEAD_LETTERS, EVENTS
 
 SUITE = {suite.name: suite for suite in SUITES}
 
@@ -67,17 +75,69 @@ def test_the_collapse_ratio_is_a_knob(knobs):
     assert not check(con, SUITE["events_volume"], strict).success
 
 
-@pytest.mark.parametrize(("dead", "passes"), [(1, True), (2, False)])
-def test_the_dead_letter_share_is_at_most_the_threshold(knobs, dead, passes):
-    con = duckdb.connect()
-    con.execute(f"create table stg_events as select date '{DAY}' as landed_day from range(99)")
-    con.execute(
-        f"create table stg_dead_letters as select date '{DAY}' as landed_day from range({dead})"
-    )
-    # 1 of 100 messages is exactly the 1 % allowed; 2 of 101 is more
-    result = check(con, SUITE["dead_letter_share"], knobs)
-    assert result.success is passes
+def landed_messages(
+    settings: Settings, valid: int, schema_errors: int, not_json: int, landed_ms: int
+) -> None:
+    """``valid`` events and ``schema_errors`` dead letters of DAY 10:00, and ``not_json`` dead
+    letters (no event time to read), all landed at ``landed_ms``, in the lake of ``settings``."""
+    at = f"{DAY}T10:00:00.000Z"
+    events = [
+        {
+            "event_id": f"e{i}",
+            "event_type": "contact.started",
+            "schema_version": 1,
+            "occurred_at": at,
+            "ts": parse_rfc3339(at),
+            "tenant": "acme",
+            "customer_ids": [],
+            "attributes": {},
+        }
+        for i in range(valid)
+    ]
+    bad_event = orjson.dumps({"event_id": "x", "occurred_at": "2026-01-05T11:00:00+01:00"})
+    raws = [bad_event] * schema_errors + [b"{oops"] * not_json
+    dead_letters = [
+        dead_letter_records(
+            raw, "bad", "omnicx.raw-events", 0, offset, max_stored_bytes=len(raw)
+        ).analyst
+        for offset, raw in enumerate(raws)
+    ]
+    land(settings, EVENTS, events, timestamp_ms=landed_ms)
+    land(settings, DEAD_LETTERS, dead_letters, timestamp_ms=landed_ms)
+
+
+def dead_letter_share(settings: Settings, day: date) -> Validation:
+    build_warehouse(settings)
+    with connect_read_only(settings) as con:
+        frame = con.execute(
+            SUITE["dead_letter_share"].query, {"date_from": day, "date_to": day}
+        ).df()
+    suite = SUITE["dead_letter_share"]
+    return validate(frame, suite.name, suite.expectations(settings), settings, run_name="test")
+
+
+# 2026-11-30 12:00 UTC: a refresh long after the business day, when everything landed.
+LATE_LANDING_MS = 1_796_040_000_000
+
+
+def test_a_refreshed_past_day_with_18_percent_dead_letters_fails(tmp_path) -> None:
+    settings = lake_settings(tmp_path)
+    landed_messages(settings, valid=82, schema_errors=18, not_json=0, landed_ms=LATE_LANDING_MS)
+    result = dead_letter_share(settings, DAY)
+    assert not result.success
     assert result.rows == 1
+    assert result.failed[0]["unexpected_examples"] == [pytest.approx(0.18)]
+
+
+def test_unreadable_dead_letters_count_on_the_day_they_were_dead_lettered(tmp_path) -> None:
+    settings = lake_settings(tmp_path)
+    # 99 good events of DAY; 1 readable dead letter of DAY; 5 unreadable ones dead-lettered
+    # on 2026-11-30: DAY is at 1 % (passes), 2026-11-30 is all dead letters (fails).
+    landed_messages(settings, valid=99, schema_errors=1, not_json=5, landed_ms=LATE_LANDING_MS)
+    assert dead_letter_share(settings, DAY).success
+    late = dead_letter_share(settings, date(2026, 11, 30))
+    assert not late.success
+    assert late.failed[0]["unexpected_examples"] == [1.0]
 
 
 def test_an_event_counted_twice_fails_the_unique_event_id(knobs):
@@ -94,11 +154,11 @@ def test_an_event_counted_twice_fails_the_unique_event_id(knobs):
     assert not result.success
     assert result.failed == [
         {
-            "expectation": "expect_column_values_to_be_unique",
-            "column": "event_id",
+            "expectation": "expect_compound_columns_to_be_unique",
+            "column_list": ["event_id", "contact_id", "agent_id"],
             "unexpected_count": 2,
             "unexpected_percent": 100.0,
-            "unexpected_examples": ["e-1", "e-1"],
+            "unexpected_examples": [{"event_id": "e-1", "contact_id": None, "agent_id": None}] * 2,
         }
     ]
 
@@ -134,3 +194,69 @@ def test_a_contact_of_another_day_is_not_in_the_run(knobs):
     result = check(con, SUITE["contacts_valid"], knobs)
     assert result.success
     assert result.rows == 1
+
+
+def started(event_id: str, contact_id: str, at: str) -> dict:
+    return {
+        "event_id": event_id,
+        "event_type": "contact.started",
+        "schema_version": 1,
+        "occurred_at": at,
+        "ts": parse_rfc3339(at),
+        "tenant": "acme",
+        "channel": "voice",
+        "contact_id": contact_id,
+        "customer_ids": [],
+        "attributes": {},
+    }
+
+
+def test_an_event_id_reused_by_two_contacts_keeps_both_events_and_is_reported(tmp_path) -> None:
+    settings = lake_settings(tmp_path)
+    reused = [started("e-1", "c1", "2026-01-05T10:00:00.000Z")]
+    reused.append(started("e-1", "c2", "2026-01-05T10:05:00.000Z"))  # another contact, same id
+    reused.append(reused[0])  # c1's source retried: a copy, counted once
+    land(settings, EVENTS, [*reused, started("e-2", "c3", "2026-01-05T11:00:00.000Z")])
+    build_warehouse(settings)
+    with connect_read_only(settings) as con:
+        events = con.execute(
+            "select event_id, contact_id from int_events order by contact_id"
+        ).fetchall()
+        collisions = con.execute(
+            "select event_id, events, contact_ids, tenants, event_types, first_occurred_at, "
+            "last_occurred_at from int_event_id_collisions"
+        ).fetchall()
+        checks = {
+            name: check(con, SUITE[name], settings)
+            for name in ("events_valid", "event_id_collisions")
+        }
+    assert events == [("e-1", "c1"), ("e-1", "c2"), ("e-2", "c3")]
+    assert collisions == [
+        (
+            "e-1",
+            2,
+            ["c1", "c2"],
+            ["acme"],
+            ["contact.started"],
+            datetime(2026, 1, 5, 10, 0),
+            datetime(2026, 1, 5, 10, 5),
+        )
+    ]
+    assert checks["events_valid"].success, checks["events_valid"].failed
+    assert not checks["event_id_collisions"].success
+    assert checks["event_id_collisions"].failed[0]["unexpected_examples"] == [1]
+
+
+def test_a_day_without_collisions_passes_the_collision_check(tmp_path) -> None:
+    settings = lake_settings(tmp_path)
+    land(settings, EVENTS, [started("e-1", "c1", "2026-01-05T10:00:00.000Z")])
+    land(settings, EVENTS, [started("e-1", "c2", "2026-01-08T10:00:00.000Z")], partition=1)
+    build_warehouse(settings)
+    with connect_read_only(settings) as con:
+        # the collision is on 2026-01-05 and 2026-01-08: the run 2026-01-06..07 is clean
+        frame = con.execute(
+            SUITE["event_id_collisions"].query,
+            {"date_from": date(2026, 1, 6), "date_to": date(2026, 1, 7)},
+        ).df()
+        assert frame["colliding_event_ids"].tolist() == [0]
+        assert not check(con, SUITE["event_id_collisions"], settings).success

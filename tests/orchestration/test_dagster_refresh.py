@@ -145,7 +145,7 @@ def test_corrupted_data_fails_the_blocking_checks_and_the_marts_stay_as_publishe
     }
     assert set(failed) == {"events_valid", "contacts_valid", "surveys_valid"}
     assert {f["expectation"] for f in failed["events_valid"]} == {
-        "expect_column_values_to_be_unique"
+        "expect_compound_columns_to_be_unique"  # event_id within its contact
     }
     assert {(f.get("column"), f["expectation"]) for f in failed["contacts_valid"]} == {
         ("talk_seconds", "expect_column_values_to_be_between"),

@@ -10,7 +10,7 @@ import pytest
 from pipelines.simulator.config import FaultRates, SimulationConfig
 from pipelines.simulator.files import write_run
 from pipelines.simulator.run import Simulation
-from schemas.settings import Settings
+from tests.pii import keyed_settings
 
 # Two tenants over two days (Monday, Tuesday) with every fault and planted case at a rate high
 # enough to occur several times in a run that takes well under a second.
@@ -41,7 +41,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def simulate_to(directory: Path, config: SimulationConfig) -> Run:
-    write_run(Simulation(config, Settings()), directory)
+    write_run(Simulation(config, keyed_settings()), directory)
     return Run(directory)
 
 

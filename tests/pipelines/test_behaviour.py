@@ -9,11 +9,12 @@ from collections import defaultdict
 import pytest
 
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
-from schemas.settings import KpiSettings, Settings
+from schemas.settings import KpiSettings
+from tests.pii import keyed_settings
 from tests.pipelines import replay
 from tests.pipelines.conftest import Run
 
-SETTINGS = Settings()
+SETTINGS = keyed_settings()
 JUNK = {"anonymous", "", "unknown", "0000000000"}
 
 

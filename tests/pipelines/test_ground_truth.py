@@ -9,12 +9,13 @@ from collections import defaultdict
 import pytest
 
 from pipelines.simulator.config import SimulationConfig
-from schemas.settings import KpiSettings, Settings
+from schemas.settings import KpiSettings
+from tests.pii import TEST_PII_KEY
 from tests.pipelines import replay
 from tests.pipelines.conftest import Run, simulate_to
 
 KPIS = KpiSettings()
-PII_KEY = Settings().pii_key
+PII_KEY = TEST_PII_KEY
 
 
 def close_to(value: float | None) -> object:

@@ -20,8 +20,8 @@ from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
 from pipelines.simulator.files import read_events
 from pipelines.simulator.run import Simulation
 from schemas.records import ContactFacts, JourneyFacts
-from schemas.settings import Settings
 from schemas.times import format_utc, parse_rfc3339
+from tests.pii import keyed_settings
 from tests.pipelines import replay
 from tests.pipelines.conftest import Run, simulate_to
 
@@ -50,8 +50,8 @@ def test_the_bytes_do_not_depend_on_the_process_hash_seed(tmp_path: Path) -> Non
         "from pipelines.simulator.config import SimulationConfig;"
         "from pipelines.simulator.files import write_run;"
         "from pipelines.simulator.run import Simulation;"
-        "from schemas.settings import Settings;"
-        "write_run(Simulation(SimulationConfig(seed=3, agents=9, tenants=3), Settings()),"
+        "from tests.pii import keyed_settings;"
+        "write_run(Simulation(SimulationConfig(seed=3, agents=9, tenants=3), keyed_settings()),"
         " Path(sys.argv[1]))"
     )
     for hash_seed in ("1", "2"):
@@ -130,7 +130,7 @@ class FakeProducer:
 
 
 def test_produce_sends_every_message_keyed_to_the_raw_events_topic(small_run: Run) -> None:
-    settings = Settings()
+    settings = keyed_settings()
     client = FakeProducer()
     assert produce(small_run.lines, settings, client=client) == len(small_run.lines)
     assert client.flushed
@@ -144,13 +144,13 @@ def test_produce_sends_every_message_keyed_to_the_raw_events_topic(small_run: Ru
 
 def test_produce_raises_when_a_send_fails() -> None:
     with pytest.raises(RuntimeError, match="1 of 1 messages were not sent"):
-        produce([b"{}"], Settings(), client=FakeProducer(fail=True))
+        produce([b"{}"], keyed_settings(), client=FakeProducer(fail=True))
 
 
 def test_replaying_the_file_gives_the_messages_of_the_live_run(small_run: Run) -> None:
     from tests.pipelines.conftest import SMALL
 
-    live = list(Simulation(SMALL, Settings()).messages())
+    live = list(Simulation(SMALL, keyed_settings()).messages())
     assert list(read_events(small_run.directory / "events.jsonl")) == live
 
 
@@ -158,8 +158,8 @@ def test_knobs_out_of_range_are_refused() -> None:
     with pytest.raises(ConfigError, match="at least 3 per tenant"):
         SimulationConfig(agents=5, tenants=2)
     with pytest.raises(ConfigError, match=r"within settings\.stream\.lateness_seconds"):
-        Simulation(SimulationConfig(faults=FaultRates(max_late_seconds=4000)), Settings())
-    simulation = Simulation(TINY, Settings())
+        Simulation(SimulationConfig(faults=FaultRates(max_late_seconds=4000)), keyed_settings())
+    simulation = Simulation(TINY, keyed_settings())
     with pytest.raises(RuntimeError, match="once all messages"):
         simulation.ground_truth()
 

@@ -22,13 +22,14 @@ from faust.types import TP
 from faust.types import Message as FaustMessage
 
 from schemas.identifiers import hashed_identifiers
-from schemas.settings import load_settings, with_overrides
+from schemas.settings import with_overrides
 from schemas.times import format_utc, parse_rfc3339
 from schemas.topics import topic_names
 from streams.app import create_app
+from tests.pii import keyed_settings
 
 T0 = parse_rfc3339("2026-01-05T09:00:00Z")
-SETTINGS = load_settings(environ={}, config_file=None)
+SETTINGS = keyed_settings()
 NAMES = topic_names(SETTINGS)
 CUSTOMER = {"phone": "06 12 34 56 78", "email": "ada@example.org"}
 HASHES = hashed_identifiers(CUSTOMER, SETTINGS.pii_key)

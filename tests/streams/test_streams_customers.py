@@ -7,13 +7,13 @@ import orjson
 import pytest
 
 from schemas.records import ContactFacts
-from schemas.settings import load_settings
 from schemas.times import format_utc, parse_rfc3339
 from streams.customers import CustomerStage
 from streams.ingest import identity_item, identity_messages
+from tests.pii import keyed_settings
 
 T0 = parse_rfc3339("2026-01-05T09:00:00Z")
-SETTINGS = load_settings(environ={}, config_file=None)  # one account per set, W = 7 days
+SETTINGS = keyed_settings()  # one account per set, W = 7 days
 
 
 def contact(contact_id, at, customer_ids, channel="voice"):

@@ -7,7 +7,7 @@ import pytest
 
 from schemas.identifiers import hashed_identifiers
 from schemas.routing import routing_key
-from schemas.settings import load_settings, with_overrides
+from schemas.settings import with_overrides
 from schemas.times import format_utc, parse_rfc3339
 from schemas.topics import topic_names
 from streams.ingest import (
@@ -17,9 +17,10 @@ from streams.ingest import (
     identity_item,
     identity_messages,
 )
+from tests.pii import keyed_settings
 
 T0 = parse_rfc3339("2026-01-05T09:00:00Z")
-SETTINGS = load_settings(environ={}, config_file=None)
+SETTINGS = keyed_settings()
 RAW_TOPIC = topic_names(SETTINGS).raw_events
 LATENESS = SETTINGS.stream.lateness_seconds
 IDLE = SETTINGS.stream.idle_timeout_seconds

@@ -17,10 +17,11 @@ from typing import Any
 import duckdb
 
 from schemas.records import ContactFacts, JourneyFacts
-from schemas.settings import Settings, load_settings, with_overrides
+from schemas.settings import Settings
 from schemas.times import format_utc, parse_rfc3339
 from streams.dead_letters import dead_letter_records
 from streams.journeys import ANONYMOUS_PREFIX, build_journeys
+from tests.pii import keyed_settings
 from tests.warehouse.lakes import land
 from warehouse.kpi_inputs import INPUTS
 from warehouse.kpi_marts import refresh_marts
@@ -33,7 +34,7 @@ NEXT_DAY = date(2026, 1, 6)
 
 def settings(churn: Mapping[str, Any] | None = None, **kpis: Any) -> Settings:
     """Default settings (no environment, no file) with some KPI or churn knobs changed."""
-    return with_overrides(load_settings(environ={}, config_file=None), kpis=kpis, churn=churn or {})
+    return keyed_settings(kpis=kpis, churn=churn or {})
 
 
 def refreshed(

@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from schemas.settings import Settings, with_overrides
+from schemas.settings import Settings
+from tests.pii import keyed_settings
 from warehouse.landing import lake_file_path, landing_day, records_table, write_atomically
 from warehouse.tables import LakeTable
 
@@ -27,7 +28,7 @@ class FakeRecord:
 
 
 def lake_settings(home: Path) -> Settings:
-    return with_overrides(Settings(), home=home)
+    return keyed_settings(home=home)
 
 
 def land(

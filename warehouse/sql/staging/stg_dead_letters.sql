@@ -5,7 +5,8 @@
 -- again is a new row with the same dead_letter_id (and the raw topic offset of its replay).
 -- Units: source_* locate the rejected message in its topic; raw_size is its byte count and
 -- raw_sha256 the SHA-256 of its bytes (hex); event_type, event_id, contact_id, tenant are read
--- from the message when it is a JSON object that has them; redacted_preview is its start (at most
+-- from the message when it is a JSON object that has them, and so is occurred_at (UTC; null
+-- when missing or not a time); redacted_preview is its start (at most
 -- 2000 characters) with identifiers and free text masked; replayed is true for a rejection of a
 -- replayed copy; _kafka_timestamp (UTC) is when it was dead-lettered.
 with landed as (
@@ -25,6 +26,7 @@ final as (
         event_id,
         contact_id,
         tenant,
+        try_cast(occurred_at as timestamptz) at time zone 'UTC' as occurred_at,
         redacted_preview,
         coalesce(replayed, false) as replayed,
         cast(_extra as json) as extra,
