@@ -33,7 +33,7 @@ import orjson
 from pipelines.producer import message_key
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
-from schemas.settings import Settings, load_settings, with_overrides
+from schemas.settings import Settings, load_settings, with_overrides, with_pii_key
 from streams.customers import CustomerStage, journey_retention_seconds
 from streams.ingest import PartitionIngest, RawMessage, identity_messages
 
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 30])
     parser.add_argument("--agents", type=int, default=15)
     args = parser.parse_args()
-    base = load_settings(environ={}, config_file=None)
+    base = with_pii_key(load_settings(environ={}, config_file=None))
     runs = {
         "off": with_overrides(
             base, stream={"contact_retention_days": 1e6, "journey_retention_days": 1e6}

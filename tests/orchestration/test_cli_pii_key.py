@@ -56,7 +56,7 @@ def test_production_without_a_key_exits_1_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        'Error: no personal-data key: environment = "production" needs OMNICX_PII_KEY '
+        'error: no personal-data key: environment = "production" needs OMNICX_PII_KEY '
         "(or pii_key in the settings file); see docs/identity.md"
     ]
     assert not (tmp_path / "pii.key").exists() and not (tmp_path / "run").exists()

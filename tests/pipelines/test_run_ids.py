@@ -10,7 +10,7 @@ import pytest
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
 from schemas.identifiers import normalise
-from schemas.settings import Settings
+from tests.pii import keyed_settings
 
 TINY = SimulationConfig(seed=5, days=1, agents=6, tenants=2, load=0.2)
 NEXT_DAY = TINY.start + timedelta(days=1)
@@ -19,7 +19,7 @@ NEXT_DAY = TINY.start + timedelta(days=1)
 def _run(**changes) -> dict:
     """A run's ids: per event, contact, message, ticket, agent and customer identifier."""
     config = SimulationConfig(**{**TINY.__dict__, **changes})
-    simulation = Simulation(config, Settings())
+    simulation = Simulation(config, keyed_settings())
     events = []
     for raw in simulation.messages():
         try:

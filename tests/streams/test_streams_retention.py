@@ -7,16 +7,15 @@ import orjson
 from pipelines.producer import message_key
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
-from schemas.settings import load_settings, with_overrides
+from schemas.settings import with_overrides
 from streams.customers import CustomerStage, journey_retention_seconds
 from streams.ingest import PartitionIngest, RawMessage, identity_messages
+from tests.pii import keyed_settings
 
 # Half a day of contact retention: four days prune most contacts. Customers are kept by the
 # default journey retention (90 days): a link that arrives after a customer was pruned would
 # no longer re-key its journeys (docs/streams.md, Retention), which the truth does.
-SETTINGS = with_overrides(
-    load_settings(environ={}, config_file=None), stream={"contact_retention_days": 0.5}
-)
+SETTINGS = with_overrides(keyed_settings(), stream={"contact_retention_days": 0.5})
 CONFIG = SimulationConfig(seed=11, days=4, agents=15, tenants=2)
 BATCH = 1000
 
