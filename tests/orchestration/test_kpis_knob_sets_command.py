@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from tests.warehouse.kpi_fixtures import DAY, build_int_layer, settings
+from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, build_int_layer, handled_call, settings
 from tests.warehouse.test_kpi_knob_sets import AT_20, AT_60, answer_waits, set_of
 from warehouse.kpi_marts import refresh_marts
 
@@ -93,3 +93,21 @@ def test_an_unknown_knob_set_is_a_usage_error(home):
     assert outcome.exit_code == 2
     (line,) = outcome.stderr.splitlines()
     assert line.startswith("error: Invalid value for --knobs: no knob set 0123456789ab")
+
+
+def test_a_chosen_set_that_lacks_a_day_of_the_range_is_refused(tmp_path):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    build_int_layer(con, [*answer_waits(), handled_call("n1", "2026-01-06T09:00:00")])
+    refresh_marts(con, DAY, NEXT_DAY, AT_20)
+    refresh_marts(con, DAY, DAY, AT_60)  # the second day only under 20 s
+    con.close()
+    outcome = omnicx_kpis(tmp_path, 20.0, "--to", str(NEXT_DAY), "--knobs", set_of(AT_60))
+    assert outcome.exit_code == 1
+    assert outcome.stderr.splitlines() == [
+        f"error: the marts hold {NEXT_DAY} for knob sets {set_of(AT_20)} "
+        f"(service_level_voice_seconds=20), not for knob set {set_of(AT_60)} "
+        f"(choose one with --knobs {set_of(AT_20)}|all)"
+    ]
+    # the current knobs (20 s) hold both days: 2 + 1 answered within 20 s, of 5 + 1
+    both_days = omnicx_kpis(tmp_path, 20.0, "--to", str(NEXT_DAY), "--format", "json")
+    assert service_levels(both_days) == {set_of(AT_20): 0.5}
