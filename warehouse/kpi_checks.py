@@ -18,6 +18,7 @@ recomputed as (
     select journey_id, contact_ids, resolved_at_first_contact
     from mart_journeys_recomputed
     where scope = 'cross_channel' and day between $date_from and $date_to
+        and knob_set = (select knob_set from kpi_knobs)
 ),
 
 final as (
@@ -44,8 +45,9 @@ def journey_mismatches(
     (``mart_journeys_recomputed``, cross-channel scope) for journeys whose first contact started
     on ``date_from``..``date_to``: (stream journeys compared, the journeys that differ).
 
-    A journey present on one side only has None for the other side's columns. Both must be
-    built with the same repeat window and short-abandon threshold to agree.
+    A journey present on one side only has None for the other side's columns. The recomputed
+    journeys are those of the knob set of the last refresh (``kpi_knobs``); both must be built
+    with the same repeat window and short-abandon threshold to agree.
     """
     days = {"date_from": date_from, "date_to": date_to}
     result = con.execute(_JOURNEY_MISMATCHES, days)

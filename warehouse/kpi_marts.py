@@ -4,13 +4,15 @@ The marts read the intermediate layer (``int_*``, see ``warehouse.kpi_inputs``) 
 and sums, never ratios, so that any range or roll-up is recomputed exactly
 (``warehouse.kpis.kpi_values`` reads them). Each SQL file under ``sql/marts`` is one relation of
 the same name: ``kpi_contacts`` is a view (per-contact derived fields), every ``mart_*`` is a
-table refreshed per day: the rows of the days asked for are deleted and recomputed in one
-transaction, so that readers never see a half-refreshed day.
+table refreshed per day and knob set: the rows of the days asked for and of the current knob set
+are deleted and recomputed in one transaction, so that readers never see a half-refreshed day
+and the rows other knob sets made for those days stay as they were.
 
 Knobs: the ones that change stored counts (short-abandon and service-level thresholds, repeat
 window, churn weights...) are written to the one-row table ``kpi_knobs`` that the SQL reads, and
 every mart row carries the ``knob_set`` id that produced it; ``kpi_knob_sets`` keeps what each id
-means. The abandon treatment of service_level.v1 only chooses which stored counts to divide, so
+means. Several knob sets coexist in the marts (service level at 20 s and at 60 s, say); readers
+choose one (``warehouse.kpis.kpi_values``). The abandon treatment of service_level.v1 only chooses which stored counts to divide, so
 it is applied when reading and is not part of a knob set.
 """
 
@@ -22,10 +24,12 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The definitions the marts implement (kpis.md, version 1). A new version of a definition gets
 # a new id here and in the SQL, so that its numbers never pass for the old ones.
@@ -142,13 +146,17 @@ def prepare_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
 
 
 def refresh_mart(con: duckdb.DuckDBPyConnection, name: str, date_from: date, date_to: date) -> int:
-    """Recompute the rows of ``date_from``..``date_to`` (inclusive) of one mart table; how many
-    rows those days have now. ``prepare_marts`` must have run on this connection's database."""
+    """Recompute the rows of ``date_from``..``date_to`` (inclusive) of one mart table under the
+    knob set of ``kpi_knobs``; how many rows of that set those days have now. The rows of other
+    knob sets are kept. ``prepare_marts`` must have run on this connection's database."""
     mart = MART_BY_NAME[name]
     if mart.day_column is None:
         raise ValueError(f"{name} is a view: prepare_marts creates it")
     days = {"date_from": date_from, "date_to": date_to}
-    in_range = f"{mart.day_column} between $date_from and $date_to"
+    in_range = (
+        f"{mart.day_column} between $date_from and $date_to "
+        "and knob_set = (select knob_set from kpi_knobs)"
+    )
     sql = mart_sql(name)
     con.execute("begin transaction")
     try:

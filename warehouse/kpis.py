@@ -17,6 +17,11 @@ simulator's ground truth, ``pipelines/simulator/kpis.py``):
 Shares are fractions (0-1), NPS is on -100..100, times are seconds, ``offered.v1`` a count.
 A KPI is left out of a grouping it cannot be attributed to: occupancy has no channel or queue
 (agents are blended), surveys and journeys have no hour.
+
+Knob sets: the marts may hold the same days under several knob sets (``warehouse.kpi_marts``).
+``kpi_values`` reads one of them, by default the one the settings give, or every one
+(``ALL_KNOB_SETS``), and never adds rows of different sets together. When the set read lacks
+days that other sets hold, it raises ``KnobSetMissing`` rather than report fewer days.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from schemas.settings import Settings
+from warehouse.kpi_marts import knob_set_id, mart_knobs
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 DIMENSIONS = ("day", "hour", "tenant", "channel", "queue", "agent")
 TREATMENTS = ("negative", "ignore", "positive")
 DEFLECTION_CAUSES = ("front_end_message", "self_service", "ivr_menu")
+ALL_KNOB_SETS = "all"
 
 _SL_KNOBS = (
     "short_abandon_seconds",
@@ -59,6 +66,32 @@ FIRST_RESPONSES = Source("mart_first_responses", DIMENSIONS)
 SURVEYS = Source("mart_survey_kpis_daily", ("day", "tenant", "channel", "queue", "agent"))
 JOURNEYS = Source("mart_journey_kpis_daily", ("day", "tenant", "channel", "queue", "agent"))
 OCCUPANCY = Source("mart_agent_occupancy_hourly", ("day", "hour", "tenant", "agent"))
+SOURCES = (CONTACTS, FIRST_RESPONSES, OCCUPANCY, JOURNEYS, SURVEYS)
+
+
+class KnobSetMissing(LookupError):
+    """The knob set asked for has no rows for some days that other knob sets hold.
+
+    ``knob_set`` and ``knobs``: the set asked for and its knob values (None: a set the marts
+    never stored); ``days``: the days it lacks; ``others``: the knob values of every other set
+    holding some of those days, by id.
+    """
+
+    def __init__(
+        self,
+        knob_set: str,
+        knobs: dict[str, Any] | None,
+        days: list[date],
+        others: dict[str, dict[str, Any]],
+    ) -> None:
+        super().__init__(
+            f"the marts hold {format_days(days)} for knob sets {', '.join(others)}, "
+            f"not for knob set {knob_set}"
+        )
+        self.knob_set = knob_set
+        self.knobs = knobs
+        self.days = days
+        self.others = others
 
 
 @dataclass(frozen=True)
@@ -186,12 +219,15 @@ def kpi_values(
     date_to: date,
     by: list[str],
     settings: Settings,
+    knob_set: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every KPI over the days ``date_from``..``date_to`` (inclusive), per group of ``by``.
 
     Each row: ``kpi``, ``value``, the ``by`` columns, ``numerator`` and ``denominator`` (None
     where they do not apply), ``knob_set`` and ``knobs`` (the knob values that produced it).
-    Rows made with different knob sets are never added together: each set gives its own row.
+    ``knob_set`` chooses the rows read: None for the knob set of ``settings``, an id, or
+    ``ALL_KNOB_SETS``. Rows made with different knob sets are never added together: each set
+    gives its own row. Raises ``KnobSetMissing`` when the chosen set lacks days others hold.
     """
     unknown = [d for d in by if d not in DIMENSIONS]
     if unknown:
@@ -199,13 +235,16 @@ def kpi_values(
     by = list(dict.fromkeys(by))
     treatment = settings.kpis.abandon_treatment
     kpis = catalog(treatment)
-    knob_sets = _knob_sets(con)
+    knob_sets = stored_knob_sets(con)
+    if knob_set != ALL_KNOB_SETS:
+        knob_set = knob_set or current_knob_set(settings)
+        _check_coverage(con, date_from, date_to, knob_set, knob_sets, settings)
     rows: list[dict[str, Any]] = []
-    for source in (CONTACTS, FIRST_RESPONSES, OCCUPANCY, JOURNEYS, SURVEYS):
+    for source in SOURCES:
         if not set(by) <= set(source.dimensions):
             continue
         of_source = [k for k in kpis if k.source is source]
-        for group in _aggregate(con, source, of_source, date_from, date_to, by):
+        for group in _aggregate(con, source, of_source, date_from, date_to, by, knob_set):
             knobs = knob_sets.get(group["knob_set"], {})
             for kpi in of_source:
                 numerator, denominator = group[f"n{kpi.id}"], group[f"d{kpi.id}"]
@@ -223,6 +262,69 @@ def kpi_values(
     return rows
 
 
+def current_knob_set(settings: Settings) -> str:
+    """The id of the knob set a refresh under ``settings`` would write."""
+    return knob_set_id(mart_knobs(settings))
+
+
+def stored_knob_sets(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """The knob values of every knob set the marts were ever refreshed with, by id."""
+    rows = con.execute("select knob_set, knobs from kpi_knob_sets order by knob_set").fetchall()
+    return {knob_set: json.loads(knobs) for knob_set, knobs in rows}
+
+
+def knob_set_days(
+    con: duckdb.DuckDBPyConnection, date_from: date, date_to: date
+) -> dict[str, list[date]]:
+    """The days of ``date_from``..``date_to`` that each knob set has rows for, in the marts
+    ``kpi_values`` reads."""
+    union = " union ".join(
+        f"select distinct knob_set, day from {source.table} "
+        "where day between $date_from and $date_to"
+        for source in SOURCES
+    )
+    days: dict[str, list[date]] = {}
+    query = f"select knob_set, day from ({union}) order by knob_set, day"
+    for knob_set, day in con.execute(
+        query, {"date_from": date_from, "date_to": date_to}
+    ).fetchall():
+        days.setdefault(knob_set, []).append(day)
+    return days
+
+
+def format_days(days: list[date]) -> str:
+    """Sorted days as runs: ``2026-01-05..2026-01-07, 2026-01-09``."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
+
+
+def _check_coverage(
+    con: duckdb.DuckDBPyConnection,
+    date_from: date,
+    date_to: date,
+    knob_set: str,
+    knob_sets: dict[str, dict[str, Any]],
+    settings: Settings,
+) -> None:
+    days = knob_set_days(con, date_from, date_to)
+    held = set(days.get(knob_set, ()))
+    lacking = sorted({d for ds in days.values() for d in ds} - held)
+    if not lacking:
+        return
+    others = {
+        other: knob_sets.get(other, {}) for other, ds in days.items() if set(ds) & set(lacking)
+    }
+    knobs = knob_sets.get(knob_set)
+    if knobs is None and knob_set == current_knob_set(settings):
+        knobs = mart_knobs(settings)  # not refreshed yet: its values are the settings'
+    raise KnobSetMissing(knob_set, knobs, lacking, others)
+
+
 def _aggregate(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -230,17 +332,23 @@ def _aggregate(
     date_from: date,
     date_to: date,
     by: list[str],
+    knob_set: str,
 ) -> list[dict[str, Any]]:
     groups = [*by, "knob_set"]
     measures = []
     for kpi in kpis:
         measures.append(f'{kpi.numerator} as "n{kpi.id}"')
         measures.append(f'{kpi.denominator or "null"} as "d{kpi.id}"')
+    params: dict[str, Any] = {"date_from": date_from, "date_to": date_to}
+    where = "day between $date_from and $date_to"
+    if knob_set != ALL_KNOB_SETS:
+        where += " and knob_set = $knob_set"
+        params["knob_set"] = knob_set
     query = (
         f"select {', '.join([*groups, *measures])} from {source.table} "
-        f"where day between $date_from and $date_to group by {', '.join(groups)}"
+        f"where {where} group by {', '.join(groups)}"
     )
-    result = con.execute(query, {"date_from": date_from, "date_to": date_to})
+    result = con.execute(query, params)
     names = [column[0] for column in result.description]
     return [dict(zip(names, values, strict=True)) for values in result.fetchall()]
 
@@ -251,11 +359,6 @@ def _value(kpi: Kpi, numerator: Any, denominator: Any) -> float | int | None:
     if numerator is None or not denominator:
         return None
     return kpi.scale * numerator / denominator
-
-
-def _knob_sets(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    rows = con.execute("select knob_set, knobs from kpi_knob_sets").fetchall()
-    return {knob_set: json.loads(knobs) for knob_set, knobs in rows}
 
 
 def _sortable(value: Any) -> tuple[bool, Any]:

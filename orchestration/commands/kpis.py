@@ -1,5 +1,9 @@
-"""``omnicx kpis --from DATE --to DATE [--by ...] [--format table|csv|json]``: KPI values read
-from the marts (``warehouse.kpis.kpi_values``)."""
+"""``omnicx kpis --from DATE --to DATE [--by ...] [--knobs ID|all] [--format table|csv|json]``:
+KPI values read from the marts (``warehouse.kpis.kpi_values``).
+
+By default the rows of the knob set the current settings give; when the marts hold the days only
+under other knob sets the command fails naming them and the refresh that computes the current
+one, rather than show numbers made with other knobs."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import datetime
 import click
 
 from schemas.settings import Settings
-from warehouse.kpis import DIMENSIONS
+from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, KnobSetMissing, format_days
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -31,6 +35,13 @@ def _dimensions(_ctx, _param, value: str) -> list[str]:
     help=f"Comma-separated grouping, among {','.join(DIMENSIONS)}; default: the whole range.",
 )
 @click.option(
+    "--knobs",
+    "knob_set",
+    metavar="ID|all",
+    help="Read the rows of this stored knob set, or of every set (`all`, each row with its "
+    "knob_set); default: the knob set of the current settings.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "csv", "json"]),
@@ -43,15 +54,17 @@ def kpis(
     date_from: datetime,
     date_to: datetime | None,
     by: list[str],
+    knob_set: str | None,
     fmt: str,
 ) -> None:
     """Every KPI of kpis.md over the days, recomputed from the marts' counts (never an average
-    of averages), with the knob set that produced it. JSON is a list of objects with kpi, value,
-    the grouping columns, numerator, denominator, knob_set and knobs."""
+    of averages), with the knob set that produced it (by default the current settings'; see
+    --knobs). JSON is a list of objects with kpi, value, the grouping columns, numerator,
+    denominator, knob_set and knobs."""
     import duckdb
 
     from warehouse.build import WarehouseMissing, connect_read_only
-    from warehouse.kpis import kpi_values
+    from warehouse.kpis import knob_set_days, kpi_values, stored_knob_sets
     from warehouse.query import Result, render
 
     first = date_from.date()
@@ -61,7 +74,18 @@ def kpis(
     refresh = f"run `omnicx refresh --from {first} --to {last}` first"
     try:
         with connect_read_only(settings) as con:
-            rows = kpi_values(con, first, last, by, settings)
+            stored = stored_knob_sets(con)
+            if knob_set not in (None, ALL_KNOB_SETS, *stored):
+                raise click.BadParameter(
+                    f"no knob set {knob_set} in the marts (choose among "
+                    f"{', '.join([*stored, ALL_KNOB_SETS])})",
+                    param_hint="--knobs",
+                )
+            rows = kpi_values(con, first, last, by, settings, knob_set)
+            held = knob_set_days(con, first, last)
+    except KnobSetMissing as missing:
+        message = _missing_message(missing, explicit=knob_set is not None)
+        raise click.ClickException(message) from None
     except (duckdb.Error, WarehouseMissing) as exc:
         raise click.ClickException(f"{exc} ({refresh})") from None
     if not any(row["value"] is not None for row in rows):
@@ -74,9 +98,49 @@ def kpis(
         columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set"]
     click.echo(render(Result(columns, [tuple(r[c] for c in columns) for r in rows]), fmt))
     if fmt == "table":
-        for knob_set, knobs in _knob_sets(rows).items():
+        for shown, knobs in _knob_sets(rows).items():
             values = ", ".join(f"{name}={value}" for name, value in sorted(knobs.items()))
-            click.echo(f"knob set {knob_set}: {values}")
+            click.echo(f"knob set {shown}: {values}")
+        others = sorted(set(held) - {row["knob_set"] for row in rows})
+        if others:
+            click.echo(f"also stored for these days: knob sets {', '.join(others)} (see --knobs)")
+
+
+def _missing_message(missing: KnobSetMissing, *, explicit: bool) -> str:
+    """One line: which knob sets hold the days, with the knobs in which they differ from the
+    set asked for, and the ways out (refresh the current knobs, or choose a stored set)."""
+    wanted = missing.knobs or {}
+    differing = sorted(
+        {
+            name
+            for knobs in missing.others.values()
+            for name in {*knobs, *wanted}
+            if knobs.get(name) != wanted.get(name)
+        }
+    )
+
+    def described(knob_set: str, knobs: dict) -> str:
+        values = ", ".join(f"{name}={_number(knobs.get(name))}" for name in differing)
+        return f"{knob_set} ({values or 'other definitions'})"
+
+    others = ", ".join(described(other, knobs) for other, knobs in missing.others.items())
+    choices = "|".join([*missing.others, ALL_KNOB_SETS])
+    days = format_days(missing.days)
+    held = f"the marts hold {days} for knob sets {others}"
+    if explicit:
+        return f"{held}, not for knob set {missing.knob_set} (choose one with --knobs {choices})"
+    refresh = f"omnicx refresh --from {missing.days[0]} --to {missing.days[-1]}"
+    return (
+        f"{held}, not for the current knobs {described(missing.knob_set, wanted)} "
+        f"(run `{refresh}` to compute them, or choose one with --knobs {choices})"
+    )
+
+
+def _number(value: object) -> object:
+    """20.0 -> 20, as a user writes a knob; other values as they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _knob_sets(rows: list[dict]) -> dict[str, dict]:

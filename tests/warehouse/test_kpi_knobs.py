@@ -4,8 +4,10 @@ knobs are never added together; a warehouse without what the marts read is named
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
+import pytest
 
 from tests.warehouse.kpi_fixtures import (
     DAY,
@@ -20,7 +22,7 @@ from tests.warehouse.kpi_fixtures import (
 )
 from warehouse.kpi_inputs import missing_inputs
 from warehouse.kpi_marts import DEFINITIONS, MARTS, knob_set_id, mart_knobs, refresh_marts
-from warehouse.kpis import kpi_values
+from warehouse.kpis import ALL_KNOB_SETS, KnobSetMissing, format_days, kpi_values
 
 
 def two_days():
@@ -55,15 +57,31 @@ def test_days_refreshed_with_other_knobs_are_reported_apart_not_added_together()
     con = refreshed(two_days(), date_to=NEXT_DAY)  # T = 20 s: both calls (30 s) miss it
     # the second day is refreshed again after T became 45 s: its call now meets it
     refresh_marts(con, NEXT_DAY, NEXT_DAY, settings(service_level_voice_seconds=45.0))
-    rows = [
-        r for r in kpi_values(con, DAY, NEXT_DAY, [], settings()) if r["kpi"] == "service_level.v1"
-    ]
+    every_set = kpi_values(con, DAY, NEXT_DAY, [], settings(), ALL_KNOB_SETS)
+    rows = [r for r in every_set if r["kpi"] == "service_level.v1"]
     # one row per knob set, never 1 met out of 2 under no knob set at all
     assert sorted((r["knobs"]["service_level_voice_seconds"], r["value"]) for r in rows) == [
         (20.0, 0.0),
         (45.0, 1.0),
     ]
     assert len({r["knob_set"] for r in rows}) == 2
+
+
+def test_a_set_that_lacks_some_days_of_the_range_is_refused_not_read_short():
+    con = refreshed(two_days(), date_to=NEXT_DAY)  # T = 20 s
+    later = settings(service_level_voice_seconds=45.0)
+    refresh_marts(con, NEXT_DAY, NEXT_DAY, later)  # only the second day under T = 45 s
+    with pytest.raises(KnobSetMissing) as refused:
+        kpi_values(con, DAY, NEXT_DAY, [], later)
+    default_set = knob_set_id(mart_knobs(settings()))
+    assert refused.value.days == [DAY]
+    assert refused.value.knob_set == knob_set_id(mart_knobs(later))
+    assert refused.value.knobs["service_level_voice_seconds"] == 45.0
+    assert list(refused.value.others) == [default_set]
+    assert refused.value.others[default_set]["service_level_voice_seconds"] == 20.0
+    # the day it holds reads alone
+    (alone,) = [r for r in kpi_values(con, NEXT_DAY, NEXT_DAY, [], later) if r["kpi"] == "aht.v1"]
+    assert alone["denominator"] == 1
 
 
 def test_refreshing_a_day_again_replaces_its_rows_and_keeps_the_others():
@@ -95,3 +113,8 @@ def test_missing_inputs_are_named():
     con.execute("alter table int_contacts drop column customer_key")
     con.execute("drop table int_surveys")
     assert missing_inputs(con) == ["int_contacts.customer_key", "int_surveys"]
+
+
+def test_days_are_named_as_runs():
+    days = [DAY, NEXT_DAY, date(2026, 1, 7), date(2026, 1, 9)]
+    assert format_days(days) == "2026-01-05..2026-01-07, 2026-01-09"

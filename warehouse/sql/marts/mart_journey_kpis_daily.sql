@@ -29,6 +29,8 @@ channel_journeys as (
     select day, tenant, channel, queue, agent, resolved_at_first_contact
     from mart_journeys_recomputed
     where scope = 'per_channel' and day between $date_from and $date_to
+        -- the journeys of this refresh's knobs, not those other knob sets left for these days
+        and knob_set = (select knob_set from knobs)
 ),
 
 counted as (
