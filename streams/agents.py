@@ -41,9 +41,7 @@ class Outputs(Protocol):
     async def stop(self) -> None: ...
 
 
-def wire(
-    app: BatchingApp, settings: Settings, outputs: Outputs, metrics: StreamMetrics
-) -> None:
+def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: StreamMetrics) -> None:
     names = topic_names(settings)
     partitions = settings.topics.partitions
     raw = app.topic(names.raw_events, **_RAW)

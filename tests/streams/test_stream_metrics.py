@@ -89,9 +89,10 @@ def test_the_worker_and_the_sink_export_what_they_did(
     # out once, every malformed message a dead letter under its reason.
     valid = {orjson.loads(m)["event_id"] for m in truth.messages if m not in truth.malformed}
     rekeyed = stream_value("omnicx_stream_records_out_total", stage="ingest", output="rekeyed")
-    assert stream_value("omnicx_stream_messages_in_total", stage="ingest") == len(
-        truth.messages
-    ) + rekeyed
+    assert (
+        stream_value("omnicx_stream_messages_in_total", stage="ingest")
+        == len(truth.messages) + rekeyed
+    )
     assert stream_value("omnicx_stream_records_out_total", stage="ingest", output="events") == len(
         valid
     )
@@ -130,9 +131,7 @@ def test_the_worker_and_the_sink_export_what_they_did(
         for table in LAKE_TABLES:
             con.execute(lake_view_sql(table, settings.lake_dir))
             (in_lake,) = con.execute(f"select count(*) from lake_{table.name}").fetchone()
-            exported = landed.get(
-                ("omnicx_sink_rows_landed_total", (("table", table.name),)), 0.0
-            )
+            exported = landed.get(("omnicx_sink_rows_landed_total", (("table", table.name),)), 0.0)
             assert exported == in_lake, table.name
     assert landed[("omnicx_sink_rows_landed_total", (("table", EVENTS.name),))] == len(valid)
     assert landed[("omnicx_sink_commit_failures_total", ())] == 0

@@ -321,3 +321,10 @@ def test_customers_agent_stitches_what_ingest_produced(harness):
     tables = ("identity-state", "journey-state", "customer-key-state")
     writes = [write for table in tables for write in h.changelog(table)]
     assert writes and {partition for _, partition in writes} == {0}
+    value = h.metrics.registry.get_sample_value
+    assert value("omnicx_stream_messages_in_total", {"stage": "customers"}) == len(identity)
+    out = {
+        output: value("omnicx_stream_records_out_total", {"stage": "customers", "output": output})
+        for output in ("identity_merges", "journeys", "customers")
+    }
+    assert out == {"identity_merges": 1, "journeys": 1, "customers": 2}
