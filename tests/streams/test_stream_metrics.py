@@ -64,6 +64,10 @@ def test_the_worker_and_the_sink_export_what_they_did(
     names = topic_names(settings)
     truth = Simulated(settings)
 
+    # A file the sink did not write, which it must quarantine (and count) before landing.
+    stray = settings.lake_dir / EVENTS.name / "day=2026-01-05" / "not-the-sink-s.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"PAR1")
     sink = OmnicxProcess(settings, "sink", "--instance-id", "metrics", log_name="sink")
     try:
         with stream_worker(settings) as worker:
@@ -135,7 +139,8 @@ def test_the_worker_and_the_sink_export_what_they_did(
             assert exported == in_lake, table.name
     assert landed[("omnicx_sink_rows_landed_total", (("table", EVENTS.name),))] == len(valid)
     assert landed[("omnicx_sink_commit_failures_total", ())] == 0
-    assert landed[("omnicx_sink_quarantined_files_total", ())] == 0
+    assert landed[("omnicx_sink_quarantined_files_total", ())] == 1
+    assert not stray.exists()
 
 
 def _scrape(port: int) -> Samples:
