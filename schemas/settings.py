@@ -86,6 +86,10 @@ class StreamSettings:
     batch_size: int = bounded(1000, 1)
     batch_seconds: float = bounded(0.5, 0.001)
     web_port: int = bounded(6066, *_PORT)
+    # The worker's Prometheus endpoint (docs/streams.md, Metrics); 0: none. One port per worker
+    # process: give each ``omnicx stream`` on a host its own (OMNICX_STREAM_METRICS_PORT).
+    metrics_port: int = bounded(0, 0, 65535)
+    metrics_address: str = "127.0.0.1"
     keep_message_text: bool = False
     # Bounds on one raw message (docs/streams.md, Dead letters): a message over them is a dead
     # letter with the reason, never a stopped partition. Events dated more than
@@ -168,6 +172,10 @@ class WarehouseSettings:
     compact_target_rows: int = bounded(1_000_000, 1)  # a file spanning fewer offsets is small
     # Parts a compaction replaced stay readable this long, for queries that already listed them.
     compact_grace_seconds: float = bounded(600.0, 0)
+    # The sink's Prometheus endpoint (docs/warehouse.md, Metrics); 0: none. One port per sink
+    # process, as for stream.metrics_port.
+    sink_metrics_port: int = bounded(0, 0, 65535)
+    sink_metrics_address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Protocol
 
 import faust
@@ -22,6 +23,7 @@ from schemas.topics import topic_names
 from streams.batches import Batch, BatchingApp
 from streams.customers import CustomerStage
 from streams.ingest import IdentityItem, PartitionIngest, RawMessage, identity_messages
+from streams.metrics import REFRESH_SECONDS, StreamMetrics
 from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
 
 _RAW = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -39,7 +41,7 @@ class Outputs(Protocol):
     async def stop(self) -> None: ...
 
 
-def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
+def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: StreamMetrics) -> None:
     names = topic_names(settings)
     partitions = settings.topics.partitions
     raw = app.topic(names.raw_events, **_RAW)
@@ -63,11 +65,15 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
         """Drop the in-memory indexes of partitions this worker lost: when one comes back, its
         stage is rebuilt from the recovered table rather than from a stale index."""
         for tp in revoked:
+            metrics.processed.pop(tp, None)
             if tp.topic == names.raw_events:
                 stages.pop(tp.partition, None)
 
     @app.batch_agent(raw)
     async def ingest(batch: Batch) -> None:
+        started = perf_counter()
+        consumed = duplicates = 0
+        reasons: dict[str, int] = defaultdict(int)
         written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
         produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
         identity_items: list[IdentityItem] = []
@@ -84,9 +90,24 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
             produced[names.contacts] += out.contacts
             identity_items += out.identity
             written.append((anchor, part.state))
+            consumed += len(messages)
+            duplicates += out.duplicates
+            for reason, count in out.dead_letter_reasons.items():
+                reasons[reason] += count
         produced[names.identity] = identity_messages(identity_items)
         await outputs.send(produced)
         await _write_state(outputs, written, (contact_table, dedup_table))
+        for tp, messages in batch.items():
+            metrics.processed[tp] = messages[-1].offset + 1
+        out_counts = {
+            "events": len(produced[names.events]),
+            "contacts": len(produced[names.contacts]),
+            "identity_items": len(identity_items),
+            "rekeyed": len(produced[names.raw_events]),
+            "dead_letters": len(produced[names.dead_letters]),
+        }
+        metrics.batch("ingest", consumed, out_counts, perf_counter() - started)
+        metrics.ingested(duplicates, reasons)
 
     def _new_partition(partition: int) -> _Partition:
         # Write order: contacts before dedup, so that a kill between the two replays events
@@ -105,6 +126,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
     @app.agent(identity, name="customers")
     async def stitch(stream: StreamT) -> None:
         async for batch_events in stream.take_events(batch, within=within):
+            started = perf_counter()
             as_current(batch_events[0])  # one partition: all state lives in it
             if not customer_stage:
                 journeys_state, keys_state, identity_state = customer_state
@@ -120,6 +142,40 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
                 }
             )
             await _write_state(outputs, [(batch_events[0], customer_state)], customer_tables)
+            last = batch_events[-1].message
+            metrics.processed[last.tp] = last.offset + 1
+            out_counts = {
+                "identity_merges": len(out.merges),
+                "journeys": len(out.journeys),
+                "customers": len(out.customers),
+            }
+            metrics.batch("customers", len(batch_events), out_counts, perf_counter() - started)
+
+    tables = {
+        "contact": contact_table,
+        "dedup": dedup_table,
+        "identity": identity_table,
+        "journey": journey_table,
+        "customer_key": key_table,
+    }
+
+    @app.timer(REFRESH_SECONDS)
+    async def refresh_metrics() -> None:
+        """What the metrics read rather than count: state sizes and consumer lag."""
+        for name, table in tables.items():
+            metrics.state_keys.labels(name).set(table.estimated_keys())
+        consumer = app.consumer
+        lags = {}
+        for tp in consumer.assignment():
+            if tp.topic not in (names.raw_events, names.identity):
+                continue  # changelogs, read only to recover the tables
+            high = consumer.highwater(tp)
+            following = metrics.processed.get(tp)
+            if following is None:  # none processed since it was assigned: what it fetched
+                following = await consumer.position(tp)
+            if high is not None and following is not None:
+                lags[(tp.topic, tp.partition)] = max(0, high - following)
+        metrics.lag.set(lags)
 
 
 @dataclass(frozen=True, slots=True)

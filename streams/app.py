@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas.settings import Settings
 from streams.agents import Outputs, wire
 from streams.batches import BatchingApp
+from streams.metrics import StreamMetrics
 from streams.output import BatchProducer
 
 
@@ -13,10 +14,12 @@ def create_app(
     worker_name: str = "worker-1",
     store: str = "rocksdb://",
     outputs: Outputs | None = None,
+    metrics: StreamMetrics | None = None,
 ) -> BatchingApp:
     """The stream app for one worker; ``worker_name`` keeps its RocksDB state apart from other
     workers on the same machine (each directory may be opened by one process only). Agent unit
-    tests pass ``store="memory://"`` (no RocksDB) and ``outputs`` that record what is sent."""
+    tests pass ``store="memory://"`` (no RocksDB) and ``outputs`` that record what is sent;
+    ``metrics`` are the worker's (streams.metrics), fresh ones when not given."""
     datadir = (settings.home / "stream" / worker_name).resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     app = BatchingApp(
@@ -44,5 +47,5 @@ def create_app(
     )
     if outputs is None:
         outputs = BatchProducer(settings.kafka.bootstrap, f"{settings.stream.app_id}-{worker_name}")
-    wire(app, settings, outputs)
+    wire(app, settings, outputs, metrics or StreamMetrics())
     return app

@@ -58,6 +58,44 @@ _E_MAIL_OR_HANDLE = re.compile(r"\S*@\S+")
 _JSON_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
+# Why a message became a dead letter: a fixed set of label values, never the error text (which
+# is unbounded and may quote the message).
+DEAD_LETTER_REASONS = (
+    "tombstone",  # a record without a value
+    "too_large",  # over stream.max_message_bytes, or a canonical event over a Kafka message
+    "not_json",
+    "too_deep",  # nested deeper than stream.max_nesting_depth
+    "unknown_type",  # an event_type the contract does not have
+    "schema",  # any other break of the contract: missing field, wrong type, bad time ...
+    "far_future",  # dated more than stream.max_future_seconds ahead of its arrival
+)
+
+
+def dead_letter_reason(problems: Iterable[str | Problem]) -> str:
+    """The reason label of a dead letter (the ``omnicx_stream_dead_letters`` metric) from its
+    problems: the stream's own reasons are plain strings (``streams.ingest``), the contract's
+    are ``Problem``s (``schemas.validation``; tests/streams/test_streams_metrics.py pins the
+    phrases matched here)."""
+    for problem in problems:
+        if isinstance(problem, str):
+            if "stream.max_future_seconds" in problem:
+                return "far_future"
+            if "a Kafka message may hold" in problem:
+                return "too_large"
+            continue
+        if problem.got == "a tombstone":
+            return "tombstone"
+        if problem.message == "message too large":
+            return "too_large"
+        if problem.message.startswith("not JSON"):
+            return "not_json"
+        if problem.message == "message nested too deep":
+            return "too_deep"
+        if problem.path == "event_type" and problem.message.startswith("unknown event_type"):
+            return "unknown_type"
+    return "schema"
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetterRecords:
     analyst: dict[str, Any]

@@ -26,7 +26,7 @@ from schemas.validation import Problem, validate
 from streams.canonical import canonicalise
 from streams.clock import too_far_ahead
 from streams.contacts import ContactFold, ContactRecord, is_contact_event
-from streams.dead_letters import DEAD_LETTER_ID_HEADER, dead_letter_records
+from streams.dead_letters import DEAD_LETTER_ID_HEADER, dead_letter_reason, dead_letter_records
 from streams.dedup import Deduplicator
 
 Produced = tuple[bytes | None, bytes]  # (key, value)
@@ -81,6 +81,7 @@ class IngestOutput:
     contacts: list[Produced] = field(default_factory=list)
     identity: list[IdentityItem] = field(default_factory=list)  # for identity_messages
     duplicates: int = 0
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
 # Well under Kafka's default 1 MiB message limit, whatever the size of the last item added.
@@ -196,6 +197,8 @@ class PartitionIngest:
                         f"$: the canonical event is {len(encoded)} bytes, over the "
                         f"{MAX_EVENT_BYTES} a Kafka message may hold"
                     ]
+        reason = dead_letter_reason(problems)
+        out.dead_letter_reasons[reason] = out.dead_letter_reasons.get(reason, 0) + 1
         records = dead_letter_records(
             message.value,
             problems,

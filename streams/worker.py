@@ -61,8 +61,14 @@ class _Worker(faust.Worker):
 
 def run_worker(settings: Settings, worker_name: str, loglevel: str) -> None:
     from streams.app import create_app
+    from streams.metrics import StreamMetrics, serve_metrics
 
-    app = create_app(settings, worker_name)
+    metrics = StreamMetrics()
+    app = create_app(settings, worker_name, metrics=metrics)
+    stream = settings.stream
+    serve_metrics(
+        metrics.registry, stream.metrics_address, stream.metrics_port, "stream.metrics_port"
+    )
     _Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 

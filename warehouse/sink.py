@@ -37,6 +37,7 @@ from kafka.errors import FencedInstanceIdError, KafkaError
 
 from pipelines.kafka_io import consumer as kafka_consumer
 from schemas.settings import Settings
+from streams.metrics import serve_metrics
 from warehouse.compaction import CompactionPolicy, compact_directory
 from warehouse.instances import InstanceLock, lock_instance
 from warehouse.landing import (
@@ -51,6 +52,7 @@ from warehouse.landing import (
     write_atomically,
 )
 from warehouse.manifest import PartitionManifest, manifest_path, quarantine_strays
+from warehouse.sink_metrics import SinkMetrics
 from warehouse.tables import LAKE_TABLES, LakeTable
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ class LakeSink:
         self.rows_landed = 0
         self.files_landed = 0
         self.quarantined: list[Path] = []  # where foreign files were moved
+        self.metrics = SinkMetrics()
+        self.quarantined_counted = 0  # of self.quarantined, in metrics.quarantined_files
         self.consumer: KafkaConsumer | None = None
 
     def run(self, should_stop: Callable[[], bool]) -> None:
@@ -130,6 +134,7 @@ class LakeSink:
                 self._close_due_batches()
                 self._commit()
                 self._sweep_due()
+                self._refresh_metrics()
             for tp in list(self.batches):
                 self._land(tp)
             self._commit()
@@ -219,6 +224,7 @@ class LakeSink:
         return max(0, min(_MAX_POLL_MS, int(left * 1000)))
 
     def _land(self, tp: TopicPartition) -> None:
+        started = time.perf_counter()
         records = self.batches.pop(tp).records
         table = self.tables[tp.topic]
         first, last = records[0].offset, records[-1].offset
@@ -233,6 +239,10 @@ class LakeSink:
             )
             self.rows_landed += data.num_rows
             self.files_landed += 1
+            metrics = self.metrics
+            metrics.rows_landed.labels(table.name).inc(data.num_rows)
+            metrics.files_landed.labels(table.name).inc()
+            metrics.land_seconds.labels(table.name).observe(time.perf_counter() - started)
             self._compact(tp, path.parent)
         self.landed[tp] = last
         self.to_commit[tp] = last + 1
@@ -249,10 +259,26 @@ class LakeSink:
             # Harmless for the data (the manifest says what is landed), but lag monitoring
             # reads the commits: keep them and try again next loop.
             log.warning("commit failed (%s); retrying on the next loop", exc)
+            self.metrics.commit_failures.inc()
             return
         for tp, offset in pending.items():
             if self.to_commit.get(tp) == offset:  # a newer offset waits for the next commit
                 del self.to_commit[tp]
+
+    def _refresh_metrics(self) -> None:
+        """Once per poll loop, what the metrics read rather than count: the lag of each
+        assigned partition (from the high watermark of the last fetch, no broker request) and
+        the files quarantined since the last loop."""
+        lags = {}
+        for tp, landed in self.landed.items():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                lags[(tp.topic, tp.partition)] = max(0, high - (landed + 1))
+        self.metrics.lag.set(lags)
+        moved = len(self.quarantined) - self.quarantined_counted
+        if moved:
+            self.metrics.quarantined_files.inc(moved)
+            self.quarantined_counted += moved
 
     # -------------------------------------------------------------- compaction
 
@@ -314,5 +340,12 @@ def run_sink(settings: Settings, instance_id: str | None = None) -> LakeSink:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     sink = LakeSink(settings, instance_id=instance_id)
+    w = settings.warehouse
+    serve_metrics(
+        sink.metrics.registry,
+        w.sink_metrics_address,
+        w.sink_metrics_port,
+        "warehouse.sink_metrics_port",
+    )
     sink.run(stopping.is_set)
     return sink

@@ -26,6 +26,7 @@ from schemas.settings import with_overrides
 from schemas.times import format_utc, parse_rfc3339
 from schemas.topics import topic_names
 from streams.app import create_app
+from streams.metrics import StreamMetrics
 from tests.pii import keyed_settings
 
 T0 = parse_rfc3339("2026-01-05T09:00:00Z")
@@ -131,6 +132,7 @@ class Harness:
     assigned: set[TP] = field(default_factory=set)
     produced: list[Produced] = field(default_factory=list)
     acknowledged: Acknowledged = field(default_factory=Acknowledged)
+    metrics: StreamMetrics = field(default_factory=StreamMetrics)
 
     def __post_init__(self) -> None:
         self.app.producer.send_soon = self._catch
@@ -176,8 +178,11 @@ def harness(tmp_path):
             stream={"batch_size": batch_size, "batch_seconds": 3600},
         )
         produced: list[Produced] = []
-        app = create_app(settings, store="memory://", outputs=RecordedOutputs(produced))
-        made = Harness(app, produced=produced)
+        metrics = StreamMetrics()
+        app = create_app(
+            settings, store="memory://", outputs=RecordedOutputs(produced), metrics=metrics
+        )
+        made = Harness(app, produced=produced, metrics=metrics)
         made.assigned = {TP(NAMES.raw_events, p) for p in range(settings.topics.partitions)}
         return made
 
@@ -250,6 +255,19 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     assert sorted(h.changelog("contact-state")) == [("0/c1", 0), ("1/c2", 1)]
     assert sorted(h.changelog("dedup-state")) == [("0/c1", 0), ("1/c2", 1)]
 
+    # The batch's counts, in the metrics once (streams.metrics).
+    value = h.metrics.registry.get_sample_value
+    assert value("omnicx_stream_messages_in_total", {"stage": "ingest"}) == len(batch)
+    out = {
+        output: value("omnicx_stream_records_out_total", {"stage": "ingest", "output": output})
+        for output in ("events", "contacts", "identity_items", "rekeyed", "dead_letters")
+    }
+    assert out == {"events": 6, "contacts": 1, "identity_items": 2, "rekeyed": 1, "dead_letters": 1}
+    assert value("omnicx_stream_duplicates_dropped_total") == 1
+    assert value("omnicx_stream_dead_letters_total", {"reason": "not_json"}) == 1
+    assert value("omnicx_stream_batch_seconds_count", {"stage": "ingest"}) == 1
+    assert h.metrics.processed == {TP(NAMES.raw_events, 0): 3, TP(NAMES.raw_events, 1): 6}
+
 
 def test_ingest_recovers_a_partition_from_its_table_after_losing_it(harness):
     c1, c9 = call("c1", 0), call("c9", 0)
@@ -303,3 +321,10 @@ def test_customers_agent_stitches_what_ingest_produced(harness):
     tables = ("identity-state", "journey-state", "customer-key-state")
     writes = [write for table in tables for write in h.changelog(table)]
     assert writes and {partition for _, partition in writes} == {0}
+    value = h.metrics.registry.get_sample_value
+    assert value("omnicx_stream_messages_in_total", {"stage": "customers"}) == len(identity)
+    out = {
+        output: value("omnicx_stream_records_out_total", {"stage": "customers", "output": output})
+        for output in ("identity_merges", "journeys", "customers")
+    }
+    assert out == {"identity_merges": 1, "journeys": 1, "customers": 2}

@@ -114,6 +114,7 @@ def test_bad_messages_become_dead_letters_with_their_bytes_source_and_errors(sta
     assert len(dead[1][1]["errors"]) == 1 and dead[1][1]["errors"][0].startswith("queue:")
     assert dead[2][1]["errors"] == ["occurred_at: year 10000 is out of range"]
     assert out.contacts == out.rekeyed == []
+    assert out.dead_letter_reasons == {"not_json": 1, "schema": 2}  # the metric's labels
 
 
 def bounded_stage(stores, **stream):
@@ -156,6 +157,7 @@ def test_each_crash_loop_message_is_a_dead_letter_and_the_batch_goes_on(stores):
     assert base64.b64decode(kept[1]["raw_base64"]) == messages[2].value
     assert kept[2]["raw_base64"] is kept[3]["raw_base64"] is None  # left in the raw topic
     assert all(len(value) < 8192 for _, value in out.dead_letters + out.dead_letters_raw)
+    assert out.dead_letter_reasons == {"tombstone": 1, "too_deep": 1, "too_large": 2}
 
 
 def test_a_far_future_event_is_a_dead_letter_and_the_clock_does_not_move(stores):
@@ -180,6 +182,7 @@ def test_a_far_future_event_is_a_dead_letter_and_the_clock_does_not_move(stores)
         "ahead of when the broker received the message"
     ]
     assert stage.dedup.clock.now == T0 + 3660
+    assert out.dead_letter_reasons == {"far_future": 2}
 
 
 def test_a_replayed_message_that_fails_again_keeps_its_dead_letter_id(stage):
