@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import click
-from tqdm import tqdm
+from rich.console import Console
 
 from orchestration.commands.keyed import keyed
+from orchestration.progress import progress_display
 from pipelines.simulator.catalog import TENANT_NAMES
 from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
 from pipelines.simulator.files import write_events, write_ground_truth
@@ -52,7 +52,7 @@ from schemas.settings import Settings
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
+    help="Progress (messages sent, rate) on stderr (default: when stderr is a terminal).",
 )
 @click.pass_obj
 def simulate(
@@ -101,23 +101,12 @@ def simulate(
         simulation = Simulation(config, settings)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    show = sys.stderr.isatty() if progress is None else progress
-    messages = tqdm(
-        simulation.messages(), unit=" msg", file=sys.stderr, disable=not show, mininterval=0.5
-    )
-    if target == "file":
-        out.mkdir(parents=True, exist_ok=True)
-        count = write_events(messages, out / "events.jsonl")
-        where = str(out)
-    else:
-        from pipelines.kafka_io import KafkaUnavailable
-        from pipelines.producer import produce, raw_events_topic
-
-        try:
-            count = produce(messages, settings)
-        except KafkaUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
-        where = f"{raw_events_topic(settings)} at {settings.kafka.bootstrap}"
+    # --progress draws even when stderr is not a terminal, --no-progress never; else when it is
+    console = Console(stderr=True, force_terminal=progress)
+    with progress_display(console) as bar:
+        task = bar.add_task(f"simulate {days} day(s)", total=None, unit="msg")
+        messages = bar.track(simulation.messages(), task_id=task)
+        count, where = _send(messages, target, out, settings)
     if out is not None:
         write_ground_truth(simulation, out)
     faults_seen = simulation.faults or {}
@@ -129,3 +118,18 @@ def simulate(
     )
     if out is not None:
         click.echo(f"ground truth in {out}")
+
+
+def _send(messages, target: str, out: Path | None, settings: Settings) -> tuple[int, str]:
+    """Write or produce ``messages``; how many, and where to."""
+    if target == "file":
+        out.mkdir(parents=True, exist_ok=True)
+        return write_events(messages, out / "events.jsonl"), str(out)
+    from pipelines.kafka_io import KafkaUnavailable
+    from pipelines.producer import produce, raw_events_topic
+
+    try:
+        count = produce(messages, settings)
+    except KafkaUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    return count, f"{raw_events_topic(settings)} at {settings.kafka.bootstrap}"
