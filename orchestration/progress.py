@@ -7,6 +7,8 @@ and never an escape code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,13 +24,16 @@ from rich.text import Text
 
 
 class RateColumn(ProgressColumn):
-    """Items a second, in the task's ``unit`` (a field given to ``add_task``)."""
+    """Items a second since the task started, in the task's ``unit`` (a field given to
+    ``add_task``). An average, not rich's recent speed: that one restarts whenever a total
+    changes, and the totals of a catch-up grow as it goes."""
 
     def render(self, task: Task) -> Text:
         unit = task.fields.get("unit", "")
-        if task.speed is None:
+        elapsed = task.finished_time or task.elapsed
+        if not elapsed:
             return Text(f"? {unit}/s", style="progress.data.speed")
-        return Text(f"{task.speed:,.0f} {unit}/s", style="progress.data.speed")
+        return Text(f"{task.completed / elapsed:,.0f} {unit}/s", style="progress.data.speed")
 
 
 def stderr_console() -> Console:
@@ -37,9 +42,12 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
-def progress_display(console: Console | None = None) -> Progress:
+def progress_display(
+    console: Console | None = None, clock: Callable[[], float] | None = None
+) -> Progress:
     """A progress display with totals, rate, elapsed and remaining time; disabled (it draws
-    nothing) unless ``console`` (default: standard error) is a terminal."""
+    nothing) unless ``console`` (default: standard error) is a terminal. ``clock``: seconds
+    (default: monotonic time)."""
     console = console or stderr_console()
     return Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -50,4 +58,5 @@ def progress_display(console: Console | None = None) -> Progress:
         TimeRemainingColumn(),
         console=console,
         disable=not console.is_terminal,
+        get_time=clock,
     )

@@ -53,8 +53,8 @@ def lag(settings: Settings, stage: str, wait_seconds: float | None) -> None:
 
 
 class _CatchUp:
-    """Progress of a catch-up: messages consumed of the lag at the first poll (the total grows
-    when more arrive than are consumed)."""
+    """Progress of a catch-up: the falls of the lag between polls count as consumed, of a total
+    that starts at the first poll's lag and grows when more arrive than are consumed."""
 
     def __init__(self, bar: Progress, description: str) -> None:
         self.bar = bar

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 
 from orchestration.commands.keyed import keyed
 from orchestration.progress import progress_display
 from pipelines.simulator.catalog import TENANT_NAMES
+from pipelines.simulator.clock import HOUR
 from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
 from pipelines.simulator.files import write_events, write_ground_truth
 from pipelines.simulator.run import Simulation
@@ -104,9 +107,7 @@ def simulate(
     # --progress draws even when stderr is not a terminal, --no-progress never; else when it is
     console = Console(stderr=True, force_terminal=progress)
     with progress_display(console) as bar:
-        task = bar.add_task(f"simulate {days} day(s)", total=None, unit="msg")
-        messages = bar.track(simulation.messages(), task_id=task)
-        count, where = _send(messages, target, out, settings)
+        count, where = _send(_shown(simulation, bar), target, out, settings)
     if out is not None:
         write_ground_truth(simulation, out)
     faults_seen = simulation.faults or {}
@@ -118,6 +119,23 @@ def simulate(
     )
     if out is not None:
         click.echo(f"ground truth in {out}")
+
+
+def _shown(simulation: Simulation, bar: Progress, every: int = 1000) -> Iterator[bytes]:
+    """The simulation's messages, with the simulated hours done of the total and the messages
+    sent so far on ``bar``."""
+    engine = simulation.engine
+    hours = bar.add_task("simulated hours", total=(engine.end - engine.start) / HOUR, unit="h")
+    sent = bar.add_task("messages sent", total=None, unit="msg")
+    count = 0
+    for count, message in enumerate(simulation.messages(), 1):
+        yield message
+        if count % every == 0:
+            done = min(simulation.sent_until_ms, engine.end) - engine.start
+            bar.update(hours, completed=done / HOUR)
+            bar.update(sent, completed=count)
+    bar.update(hours, completed=(engine.end - engine.start) / HOUR)
+    bar.update(sent, completed=count, total=count)
 
 
 def _send(messages, target: str, out: Path | None, settings: Settings) -> tuple[int, str]:

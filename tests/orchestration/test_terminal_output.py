@@ -130,15 +130,21 @@ def test_the_log_format_comes_from_the_environment_too_and_records_keep_exceptio
 def test_progress_on_a_terminal_shows_totals_and_rates_and_nothing_elsewhere():
     drawn = io.StringIO()
     terminal = Console(file=drawn, force_terminal=True, width=120)
-    with progress_display(terminal) as bar:
+    now = [100.0]
+    with progress_display(terminal, clock=lambda: now[0]) as bar:
         catch_up = _CatchUp(bar, "sink catch-up")
-        for remaining in (1200, 700, 300, 0):
+        # a lag of 1200 falls by 500, grows by 200 (arrivals outpace the sink), drains, in 40 s:
+        # 1400 seen consumed, the total grows with it
+        for remaining in (1200, 700, 900, 500, 0):
             catch_up.update({"topic-a": remaining // 2, "topic-b": remaining - remaining // 2})
+            now[0] += 10
+        now[0] -= 10
+        bar.refresh()
     task = bar.tasks[0]
-    assert (task.completed, task.total) == (1200, 1200)
-    assert "sink catch-up" in drawn.getvalue()
-    assert "1200/1200" in drawn.getvalue()
-    assert " msg/s" in drawn.getvalue()
+    assert (task.completed, task.total) == (1400, 1400)
+    last = drawn.getvalue().rsplit("sink catch-up", 1)[1]
+    assert "1400/1400" in last
+    assert "35 msg/s" in last  # 1400 in 40 s
     assert ESCAPE in drawn.getvalue()
 
     piped = io.StringIO()
@@ -146,3 +152,21 @@ def test_progress_on_a_terminal_shows_totals_and_rates_and_nothing_elsewhere():
         task_id = bar.add_task("simulate", total=10, unit="msg")
         bar.advance(task_id, 10)
     assert piped.getvalue() == ""
+
+
+def test_simulate_draws_its_progress_with_totals_only_where_asked(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "omnicx.toml").write_text('pii_key = "test-only-key"\n')
+    small = ["--seed", "3", "--agents", "3", "--tenants", "1", "--load", "0.05", "--to", "file"]
+
+    drawn = omnicx(home, "simulate", *small, "--out", str(tmp_path / "a"), "--progress")
+    piped = omnicx(home, "simulate", *small, "--out", str(tmp_path / "b"))
+
+    assert drawn.returncode == piped.returncode == 0, drawn.stderr + piped.stderr
+    sent = int(drawn.stdout.split()[1])  # "sent N messages (...)"
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", drawn.stderr)  # the bar's cursor moves
+    assert "simulated hours" in screen and "24/24" in screen
+    assert "messages sent" in screen and f"{sent}/{sent}" in screen
+    assert ESCAPE in drawn.stderr
+    assert piped.stderr == "" and piped.stdout == drawn.stdout.replace("/a", "/b")
