@@ -170,3 +170,17 @@ def test_simulate_draws_its_progress_with_totals_only_where_asked(tmp_path):
     assert "messages sent" in screen and f"{sent}/{sent}" in screen
     assert ESCAPE in drawn.stderr
     assert piped.stderr == "" and piped.stdout == drawn.stdout.replace("/a", "/b")
+
+
+def test_a_failed_kafka_command_prints_its_error_line_only_and_logs_the_clients_records(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "omnicx.toml").write_text("[kafka]\nport = 1\nrequest_timeout_seconds = 1.0\n")
+
+    run = omnicx(home, "lag", "stream")
+
+    assert run.returncode == 1
+    (line,) = run.stderr.splitlines()  # kafka-python's connection errors are not on stderr ...
+    assert line.startswith("error: no Kafka broker answers at 127.0.0.1:1 ")
+    log = (home / "logs" / "lag.log").read_text()  # ... but in the log file
+    assert re.search(r"^\S+ \S+ ERROR lag kafka\.[\w.]+: Connection failed", log, re.MULTILINE)
