@@ -11,7 +11,9 @@ output).
 
 The settings carry the format and ``verbose`` (``[log]``, ``OMNICX_LOG_*``), so a process hands
 them to the subprocesses it starts with the rest of its settings (``schemas.settings_env``).
-This module sits in ``pipelines`` so that the stream worker (``streams.worker``) can use it.
+The ``omnicx`` group calls :func:`configure_logging` before any subcommand runs; a process
+started otherwise (``streams.worker``) calls it itself. This module sits in ``pipelines`` so
+that the stream worker can use it.
 """
 
 from __future__ import annotations
