@@ -4,6 +4,9 @@ Every failure ends the same way, on standard error: one line ``error: <what went
 to do next>)`` and exit code 1, or exit code 2 for a command line that cannot be used (an
 unknown option, a bad value, ``--to`` before ``--from``). A traceback is shown only with
 ``--debug`` (or ``OMNICX_DEBUG=1``), for failures that omnicx did not expect.
+
+Log records go to ``$OMNICX_HOME/logs/<command>.log``; standard error shows omnicx's own, and
+the libraries' too with ``-v`` (``pipelines.logs``, docs/orchestration.md, Logs and output).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import click
 
 from orchestration.commands import COMMANDS
+from pipelines.logs import configure_logging
 from schemas.settings import SettingsError, load_settings, with_overrides
 
 EXIT_FAILED = 1
@@ -83,14 +87,40 @@ def _error(message: str) -> None:
     is_flag=True,
     help="Show the traceback of an unexpected failure (also OMNICX_DEBUG=1).",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the libraries' log records on stderr too (they always go to "
+    "$OMNICX_HOME/logs/<command>.log; also OMNICX_LOG_VERBOSE=1).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log records as text lines or JSON objects, on stderr and in the log file "
+    "(default: $OMNICX_LOG_FORMAT, else text).",
+)
 @click.pass_context
-def main(ctx: click.Context, config: Path | None, home: Path | None, debug: bool) -> None:
+def main(
+    ctx: click.Context,
+    config: Path | None,
+    home: Path | None,
+    debug: bool,
+    verbose: bool,
+    log_format: str | None,
+) -> None:
     """omnicx: omnichannel contact-centre analytics on Kafka, Faust, DuckDB and Dagster."""
     try:
         settings = load_settings(config_file=config)
     except SettingsError as exc:
         raise click.ClickException(f"{exc} (see the settings in README.md)") from None
-    ctx.obj = settings if home is None else with_overrides(settings, home=home)
+    if home is not None:
+        settings = with_overrides(settings, home=home)
+    chosen = {"verbose": verbose or None, "format": log_format}  # else the settings' own
+    settings = with_overrides(settings, log={k: v for k, v in chosen.items() if v is not None})
+    configure_logging(settings, ctx.invoked_subcommand or "omnicx")
+    ctx.obj = settings
 
 
 for command in COMMANDS:

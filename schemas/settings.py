@@ -179,6 +179,16 @@ class WarehouseSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    """Where log records go (docs/orchestration.md, Logs and output): every record to
+    ``$OMNICX_HOME/logs/<command>.log``; on standard error omnicx's own only, or all of them when
+    ``verbose``. ``OMNICX_LOG_FORMAT``, ``OMNICX_LOG_VERBOSE``; ``--log-format``, ``-v``."""
+
+    format: str = choice("text", "json")
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
     environment: str = "development"  # development | production (see with_pii_key)
@@ -191,6 +201,11 @@ class Settings:
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     checks: ChecksSettings = field(default_factory=ChecksSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
 
     @property
     def kafka_dir(self) -> Path:

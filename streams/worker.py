@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import faust
 
+from pipelines.logs import configure_logging
 from schemas.settings import Settings, load_settings
 
 LOG_INTERVAL_SECONDS = 30.0
@@ -52,8 +53,18 @@ class OncePerInterval(logging.Filter):
 
 
 class _Worker(faust.Worker):
+    def __init__(self, app: faust.App, settings: Settings, log_name: str, **kwargs) -> None:
+        super().__init__(app, **kwargs)
+        self.omnicx_settings = settings
+        self.log_name = log_name
+
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        super().on_setup_root_logger(logger, level)
+        # omnicx's handlers (log file, own records on stderr, the chosen format) instead of
+        # mode's coloured one and Faust's terminal spinner
+        self.spinner = None
+        logger.handlers.clear()
+        configure_logging(self.omnicx_settings, self.log_name)
+        logger.setLevel(level)
         once = OncePerInterval(LOG_INTERVAL_SECONDS)
         for handler in logger.handlers:
             handler.addFilter(once)
@@ -69,7 +80,8 @@ def run_worker(settings: Settings, worker_name: str, loglevel: str) -> None:
     serve_metrics(
         metrics.registry, stream.metrics_address, stream.metrics_port, "stream.metrics_port"
     )
-    _Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = _Worker(app, settings, f"stream-{worker_name}", loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
 
 
 if __name__ == "__main__":

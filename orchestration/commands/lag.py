@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import click
+from rich.progress import Progress
 
+from orchestration.progress import progress_display
 from schemas.settings import Settings
 
 
@@ -37,10 +39,32 @@ def lag(settings: Settings, stage: str, wait_seconds: float | None) -> None:
         if wait_seconds is None:
             behind = consumer_lag(settings, group, topics)
         else:
-            behind = wait_until_caught_up(settings, group, topics, wait_seconds)
+            with progress_display() as bar:
+                caught_up = _CatchUp(bar, f"{stage} catch-up")
+                behind = wait_until_caught_up(
+                    settings, group, topics, wait_seconds, on_poll=caught_up.update
+                )
     except KafkaUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     for topic, count in behind.items():
         click.echo(f"{topic}\t{count}")
     if wait_seconds is not None and any(behind.values()):
         raise SystemExit(1)
+
+
+class _CatchUp:
+    """Progress of a catch-up: the falls of the lag between polls count as consumed, of a total
+    that starts at the first poll's lag and grows when more arrive than are consumed."""
+
+    def __init__(self, bar: Progress, description: str) -> None:
+        self.bar = bar
+        self.task = bar.add_task(description, total=None, unit="msg")
+        self.consumed = 0
+        self.last: int | None = None
+
+    def update(self, lag: dict[str, int]) -> None:
+        remaining = sum(lag.values())
+        if self.last is not None:
+            self.consumed += max(self.last - remaining, 0)
+        self.last = remaining
+        self.bar.update(self.task, completed=self.consumed, total=self.consumed + remaining)

@@ -5,12 +5,20 @@ schedules run (``refresh`` of ``orchestration.definitions``)."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from rich.progress import Progress
 
+from orchestration.progress import progress_display
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from dagster import EventLogEntry
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -34,17 +42,27 @@ def refresh(settings: Settings, date_from: datetime | None, date_to: datetime | 
     if last > today:
         raise click.BadParameter(f"{last} has no partition yet (today is {today} UTC)")
     config_file = click.get_current_context().find_root().params.get("config")
-    result = run_refresh(settings, first, last, config_file)
+    with progress_display() as bar:
+        result = run_refresh(settings, first, last, config_file, StepProgress(bar))
     for line in _report(result):
         click.echo(line)
     if not result.success:
         raise click.ClickException("refresh failed: the KPI marts were not updated")
 
 
-def run_refresh(settings: Settings, first: date, last: date, config_file: Path | None):
+def run_refresh(
+    settings: Settings,
+    first: date,
+    last: date,
+    config_file: Path | None,
+    on_event: Callable[[EventLogEntry], None] | None = None,
+):
     """Execute the ``refresh`` job over the partitions ``first``..``last`` with the settings of
-    ``config_file`` and the home of ``settings``; its result."""
+    ``config_file`` and the home of ``settings``; its result. Dagster's log goes to the Python
+    logger ``dagster.run`` (the log file, not the terminal: ``pipelines.logs``); ``on_event``
+    sees each event of the run as it happens."""
     from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
 
     from orchestration.definitions import defs
     from orchestration.partitions import range_tags
@@ -54,17 +72,67 @@ def run_refresh(settings: Settings, first: date, last: date, config_file: Path |
         resource_config["config_file"] = str(config_file)
     instance_dir = settings.home / "dagster"
     instance_dir.mkdir(parents=True, exist_ok=True)
+    run_id = make_new_run_id()
     with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:
+        instance.add_event_listener(run_id, _to_python_log)
+        if on_event is not None:
+            instance.add_event_listener(run_id, on_event)
         return defs.resolve_job_def("refresh").execute_in_process(
             run_config={
                 "resources": {"warehouse": {"config": resource_config}},
-                # the report below says what happened; Dagster's own log only for problems
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                # its console logger draws coloured lines on stderr: _to_python_log instead
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
             },
             tags=range_tags(first, last),
             instance=instance,
             raise_on_error=False,
+            run_id=run_id,
         )
+
+
+_dagster_log = logging.getLogger("dagster.run")
+_log = logging.getLogger("omnicx.refresh")
+
+
+def _to_python_log(entry: EventLogEntry) -> None:
+    step = f"{entry.step_key}: " if entry.step_key else ""
+    _dagster_log.log(entry.level, "%s%s", step, entry.message or entry.user_message)
+
+
+class StepProgress:
+    """The steps of a run (one per asset, group of assets or check) on a progress display, and
+    one log record (``omnicx.refresh``) per finished step with its duration and the assets it
+    materialized: on stderr (above the bar on a terminal) and in the log file."""
+
+    def __init__(self, bar: Progress) -> None:
+        from orchestration.definitions import defs
+
+        self.bar = bar
+        steps = len(defs.resolve_job_def("refresh").graph.node_dict)
+        self.task = bar.add_task("refresh", total=steps, unit="steps")
+        self.started: dict[str, float] = {}
+        self.materialized: dict[str, set[str]] = {}
+
+    def __call__(self, entry: EventLogEntry) -> None:
+        event = entry.dagster_event
+        step = entry.step_key
+        if event is None or step is None:
+            return
+        if event.is_step_start:
+            self.started[step] = entry.timestamp
+        elif event.is_step_materialization:
+            # one event per partition of the range: each asset once
+            self.materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
+        elif event.is_step_success or event.is_step_failure or event.is_step_skipped:
+            seconds = entry.timestamp - self.started.get(step, entry.timestamp)
+            if event.is_step_success:
+                outcome = "done"
+            else:
+                outcome = "FAILED" if event.is_step_failure else "skipped"
+            assets = sorted(self.materialized.pop(step, ()))
+            made = f": materialized {', '.join(assets)}" if assets else ""
+            _log.info("%s %s in %.1f s%s", outcome, step, seconds, made)
+            self.bar.advance(self.task)
 
 
 def _report(result) -> list[str]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import click
-from tqdm import tqdm
+from rich.console import Console
+from rich.progress import Progress
 
 from orchestration.commands.keyed import keyed
+from orchestration.progress import progress_display
 from pipelines.simulator.catalog import TENANT_NAMES
+from pipelines.simulator.clock import HOUR
 from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
 from pipelines.simulator.files import write_events, write_ground_truth
 from pipelines.simulator.run import Simulation
@@ -52,7 +55,7 @@ from schemas.settings import Settings
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
+    help="Progress (messages sent, rate) on stderr (default: when stderr is a terminal).",
 )
 @click.pass_obj
 def simulate(
@@ -101,23 +104,10 @@ def simulate(
         simulation = Simulation(config, settings)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    show = sys.stderr.isatty() if progress is None else progress
-    messages = tqdm(
-        simulation.messages(), unit=" msg", file=sys.stderr, disable=not show, mininterval=0.5
-    )
-    if target == "file":
-        out.mkdir(parents=True, exist_ok=True)
-        count = write_events(messages, out / "events.jsonl")
-        where = str(out)
-    else:
-        from pipelines.kafka_io import KafkaUnavailable
-        from pipelines.producer import produce, raw_events_topic
-
-        try:
-            count = produce(messages, settings)
-        except KafkaUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
-        where = f"{raw_events_topic(settings)} at {settings.kafka.bootstrap}"
+    # --progress draws even when stderr is not a terminal, --no-progress never; else when it is
+    console = Console(stderr=True, force_terminal=progress)
+    with progress_display(console) as bar:
+        count, where = _send(_shown(simulation, bar), target, out, settings)
     if out is not None:
         write_ground_truth(simulation, out)
     faults_seen = simulation.faults or {}
@@ -129,3 +119,35 @@ def simulate(
     )
     if out is not None:
         click.echo(f"ground truth in {out}")
+
+
+def _shown(simulation: Simulation, bar: Progress, every: int = 1000) -> Iterator[bytes]:
+    """The simulation's messages, with the simulated hours done of the total and the messages
+    sent so far on ``bar``."""
+    engine = simulation.engine
+    hours = bar.add_task("simulated hours", total=(engine.end - engine.start) / HOUR, unit="h")
+    sent = bar.add_task("messages sent", total=None, unit="msg")
+    count = 0
+    for count, message in enumerate(simulation.messages(), 1):
+        yield message
+        if count % every == 0:
+            done = min(simulation.sent_until_ms, engine.end) - engine.start
+            bar.update(hours, completed=done / HOUR)
+            bar.update(sent, completed=count)
+    bar.update(hours, completed=(engine.end - engine.start) / HOUR)
+    bar.update(sent, completed=count, total=count)
+
+
+def _send(messages, target: str, out: Path | None, settings: Settings) -> tuple[int, str]:
+    """Write or produce ``messages``; how many, and where to."""
+    if target == "file":
+        out.mkdir(parents=True, exist_ok=True)
+        return write_events(messages, out / "events.jsonl"), str(out)
+    from pipelines.kafka_io import KafkaUnavailable
+    from pipelines.producer import produce, raw_events_topic
+
+    try:
+        count = produce(messages, settings)
+    except KafkaUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    return count, f"{raw_events_topic(settings)} at {settings.kafka.bootstrap}"

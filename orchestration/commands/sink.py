@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from schemas.settings import Settings
@@ -30,8 +28,6 @@ def sink(settings: Settings, instance_id: str | None) -> None:
     from warehouse.landing import SINK_DIR
     from warehouse.sink import SinkFenced, run_sink
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("warehouse").setLevel(logging.INFO)
     try:
         landed = run_sink(settings, instance_id)
     except KafkaUnavailable as exc:

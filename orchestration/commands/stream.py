@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
@@ -31,7 +30,4 @@ def stream(settings: Settings, worker_name: str, loglevel: str) -> None:
     """
     from streams.supervisor import Supervisor
 
-    logging.basicConfig(
-        level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s"
-    )
     sys.exit(Supervisor(keyed(settings), worker_name, loglevel).run())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError
@@ -47,14 +48,21 @@ def _committed_offsets(settings: Settings, group_id: str, partitions: list[Topic
 
 
 def wait_until_caught_up(
-    settings: Settings, group_id: str, topics: list[str], timeout_seconds: float
+    settings: Settings,
+    group_id: str,
+    topics: list[str],
+    timeout_seconds: float,
+    on_poll: Callable[[dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
     """Poll until the group has no lag on ``topics`` twice in a row (a stage may still be
-    producing into a later topic between two polls), or the time is up; returns the last lag."""
+    producing into a later topic between two polls), or the time is up; returns the last lag.
+    ``on_poll`` sees the lag of every poll (progress)."""
     deadline = time.monotonic() + timeout_seconds
     quiet_polls = 0
     lag = consumer_lag(settings, group_id, topics)
     while time.monotonic() < deadline:
+        if on_poll is not None:
+            on_poll(lag)
         quiet_polls = quiet_polls + 1 if not any(lag.values()) else 0
         if quiet_polls >= 2:
             break

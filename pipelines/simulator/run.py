@@ -44,6 +44,8 @@ class Simulation:
         )
         self.faults: dict[str, Any] | None = None
         self.events = 0
+        # The simulated time sent so far (the newest event's), for progress displays.
+        self.sent_until_ms = self.engine.start
         self._started = False
         self._truth: _Truth | None = None
 
@@ -72,7 +74,7 @@ class Simulation:
                 late += lateness > late_ms
                 max_lateness = max(max_lateness, lateness)
             else:
-                newest = event_ms
+                newest = self.sent_until_ms = event_ms
             duplicates += duplicate
             index += 1
             yield raw
