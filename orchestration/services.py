@@ -81,7 +81,8 @@ class ServiceState:
 
 def planned_services(settings: Settings, dagster: bool) -> list[Service]:
     """The services ``up`` runs with these settings; ``dagster=False`` leaves Dagster out."""
-    omnicx = [sys.executable, "-m", "orchestration"]
+    # The home on the command line too: `ps` tells which deployment a process belongs to.
+    omnicx = [sys.executable, "-m", "orchestration", "--home", str(settings.home.resolve())]
     # A stream worker stops within stop_grace_seconds (it kills its Faust worker after it).
     stream_stop = settings.stream.stop_grace_seconds + settings.services.stop_timeout_seconds
     services = [
