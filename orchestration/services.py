@@ -89,7 +89,9 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
         Service(f"stream-{n}", [*omnicx, "stream", "--worker", f"worker-{n}"], stream_stop, False)
         for n in range(1, settings.services.stream_workers + 1)
     ]
-    services.append(Service("sink", [*omnicx, "sink"], settings.services.stop_timeout_seconds, False))
+    services.append(
+        Service("sink", [*omnicx, "sink"], settings.services.stop_timeout_seconds, False)
+    )
     if dagster:
         bin_dir = Path(sys.executable).parent
         where = ["-m", "orchestration.definitions"]
@@ -163,6 +165,8 @@ class Services:
         dagster_home = self.settings.dagster_home.resolve()
         dagster_home.mkdir(parents=True, exist_ok=True)
         (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+        if any(s.name.startswith("dagster-") for s in services):
+            _create_dagster_storage(dagster_home)
         self.config_file.write_text(self._config(services))
         # The services get this process's exact settings, and the home as an absolute path.
         env = {
@@ -200,7 +204,8 @@ class Services:
                 raise ServicesError(f"supervisord exited; see {self.logs_dir}/supervisord.log")
             states = self._states_or_none()
             if states is not None:
-                failed = [s for s in states if s.state in ("FATAL", "BACKOFF", "EXITED")]
+                # supervisord restarts a service that exits early, up to startretries times.
+                failed = [s for s in states if s.state == "FATAL"]
                 if failed:
                     raise ServicesError(
                         f"service {failed[0].name} did not start ({failed[0].state}); "
@@ -314,6 +319,16 @@ class Services:
 
     def record_broker_stopped(self) -> None:
         self._record(broker_started=False)
+
+
+def _create_dagster_storage(dagster_home: Path) -> None:
+    """Create the instance's SQLite databases now: the webserver and the daemon, starting
+    together on a fresh home, would both create them and one would fail."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))):
+        pass
 
 
 def _start_ticks(pid: int) -> int | None:

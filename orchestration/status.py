@@ -25,7 +25,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from orchestration.kafka.broker import BrokerStatus, LocalBroker
-from orchestration.services import ServiceState, Services, dagster_url
+from orchestration.services import Services, ServiceState, dagster_url
 from pipelines.kafka_io import KafkaUnavailable, admin_client, consumer
 from schemas.settings import Settings
 from schemas.topics import topic_names
@@ -96,7 +96,11 @@ def gather(settings: Settings, now: datetime) -> Status:
     try:
         for stage in ("stream", "sink"):
             group, topics = stage_consumers(settings, stage)
-            groups.append(GroupLag(group, stage, _members(settings, group), consumer_lag(settings, group, topics)))
+            groups.append(
+                GroupLag(
+                    group, stage, _members(settings, group), consumer_lag(settings, group, topics)
+                )
+            )
         dead = dead_letters_since(settings, day_start)
     except (KafkaUnavailable, KafkaError):
         return status

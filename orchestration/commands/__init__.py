@@ -13,4 +13,18 @@ from orchestration.commands.stream import stream
 from orchestration.commands.up import down, up
 from orchestration.commands.warehouse import warehouse
 
-COMMANDS = [up, down, status, kafka, stream, lag, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis]
+COMMANDS = [
+    up,
+    down,
+    status,
+    kafka,
+    stream,
+    lag,
+    simulate,
+    sink,
+    sql,
+    replay_dead_letters,
+    warehouse,
+    refresh,
+    kpis,
+]

@@ -49,7 +49,9 @@ def render(state, now: datetime) -> list[str]:
         names = ", ".join(f"{f.asset}:{f.check}" for f in failed)
         lines.append(_line("failed checks", names or "none"))
     dead = "unknown" if state.dead_letters_today is None else str(state.dead_letters_today)
-    lines.append(_line("dead letters today", f"{dead} (since {state.day_start:%Y-%m-%d} 00:00 UTC)"))
+    lines.append(
+        _line("dead letters today", f"{dead} (since {state.day_start:%Y-%m-%d} 00:00 UTC)")
+    )
     if state.dagster_url:
         lines.append(_line("dagster UI", state.dagster_url))
     return lines
