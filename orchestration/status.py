@@ -108,9 +108,10 @@ def gather(settings: Settings, now: datetime) -> Status:
 
 
 def _members(settings: Settings, group: str) -> int:
+    """The members of a consumer group (0 when it has none or does not exist)."""
     with admin_client(settings) as admin:
-        described = admin.describe_consumer_groups([group])
-    return sum(len(g.members) for g in described if g.state not in ("Dead", "Empty"))
+        described = admin.describe_groups([group]).get(group) or {}
+    return len(described.get("members") or [])
 
 
 def dead_letters_since(settings: Settings, since: datetime) -> int:

@@ -50,7 +50,9 @@ def up(settings: Settings, no_dagster: bool, workers: int | None) -> None:
             click.echo(broker.start())
             services.record_broker_started(not was_running)
         changes = provision_topics(settings)
-        click.echo(f"topics: {len(changes)} created or updated" if changes else "topics: up to date")
+        click.echo(
+            f"topics: {len(changes)} created or updated" if changes else "topics: up to date"
+        )
         planned = planned_services(settings, settings.services.dagster and not no_dagster)
         services.start(planned)
     except (BrokerStartError, BrokerSetupError, KafkaUnavailable, ServicesError) as exc:

@@ -67,6 +67,7 @@ def _started_processes(home: Path) -> list[ProcessId]:
 
 
 @pytest.mark.kafka
+@pytest.mark.timeout(1200)  # three simulated days, a broker and Dagster on a 2-core machine
 def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
     tmp_path: Path,
 ) -> None:
@@ -94,9 +95,8 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert library_lines == []
         for tenant in TENANT_NAMES[:3]:  # the simulator's default three brands
             assert tenant in output
-        truth = json.loads((home / "demo" / "ground_truth.json").read_text())
-        malformed = len(truth["faults"]["malformed_messages"])
-        assert re.search(rf"^dead letters today:\s+{malformed} ", output, re.M)
+        # The exact count of today's dead letters, with a pinned day: the next test.
+        assert re.search(r"^dead letters today:\s+\d+ ", output, re.M)
         assert re.search(r"^last refresh:\s+SUCCESS ", output, re.M)
         assert re.search(r"^failed checks:\s+none$", output, re.M)
         lags = re.findall(r"^  \S+\s+lag (\d+)$", output, re.M)
