@@ -17,12 +17,13 @@ others are still shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from orchestration.kafka.broker import BrokerStatus, LocalBroker
 from orchestration.services import Services, ServiceState, dagster_url
@@ -67,6 +68,7 @@ class Status:
     last_refresh: RefreshRun | None = None
     dead_letters_today: int | None = None
     day_start: datetime | None = None
+    kafka_error: str | None = None  # why the groups or the dead letters could not be read
 
 
 def gather(settings: Settings, now: datetime) -> Status:
@@ -102,15 +104,23 @@ def gather(settings: Settings, now: datetime) -> Status:
                 )
             )
         dead = dead_letters_since(settings, day_start)
-    except (KafkaUnavailable, KafkaError):
-        return status
-    return Status(**{**status.__dict__, "groups": groups, "dead_letters_today": dead})
+    except (KafkaUnavailable, KafkaError) as exc:
+        return replace(status, kafka_error=f"{type(exc).__name__}: {exc}")
+    return replace(status, groups=groups, dead_letters_today=dead)
 
 
 def _members(settings: Settings, group: str) -> int:
     """The members of a consumer group (0 when it has none or does not exist)."""
+    # The group coordinator is not available for a moment after a broker's first start (the
+    # offsets topic is being created): that error is retriable, within the request timeout.
+    retrying = Retrying(
+        retry=retry_if_exception(lambda exc: isinstance(exc, KafkaError) and exc.retriable),
+        stop=stop_after_delay(settings.kafka.request_timeout_seconds),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
     with admin_client(settings) as admin:
-        described = admin.describe_groups([group]).get(group) or {}
+        described = retrying(admin.describe_groups, [group]).get(group) or {}
     return len(described.get("members") or [])
 
 

@@ -35,6 +35,8 @@ def render(state, now: datetime) -> list[str]:
             lines.append(f"  {service.name:<20} {service.state:<9} {alive}  log {service.log_file}")
     else:
         lines.append(_line("services", "none (`omnicx up` starts them)"))
+    if state.kafka_error:
+        lines.append(_line("kafka", f"cannot read the groups: {state.kafka_error}"))
     for group in state.groups:
         lines.append(_line(f"{group.stage} group", f"{group.group}: {group.members} member(s)"))
         for topic, behind in group.lag.items():

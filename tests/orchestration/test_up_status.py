@@ -132,6 +132,7 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
     names = topic_names(settings)
 
     before = gather(settings, started)
+    assert before.broker_answers and before.kafka_error is None
     groups = {g.stage: g for g in before.groups}
     assert groups["stream"].lag == {names.raw_events: len(truth.messages), names.identity: 0}
     assert groups["stream"].members == 0 and groups["sink"].members == 0
@@ -147,6 +148,7 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
             assert not any(wait_until_caught_up(settings, group, topics, 300).values())
         _run_omnicx(env, "warehouse", "build")
         after = gather(settings, started)
+        assert after.kafka_error is None
         assert {(s.name, s.state) for s in after.services} == {
             ("stream-1", "RUNNING"),
             ("sink", "RUNNING"),
