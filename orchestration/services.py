@@ -298,7 +298,8 @@ class Services:
         anything ran."""
         supervisord = self.supervisord()
         if supervisord is None:
-            self._record(supervisord=None)
+            if self.recorded().get("supervisord"):
+                self._record(supervisord=None)  # it is gone: forget it
             return False
         processes = [supervisord, *_descendants(supervisord.pid)]
         with contextlib.suppress(ProcessLookupError):
