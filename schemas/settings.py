@@ -189,6 +189,20 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class ServicesSettings:
+    """What ``omnicx up`` runs in the background (docs/orchestration.md, Running the product)."""
+
+    stream_workers: int = bounded(1, 1, 16)
+    dagster: bool = True  # the Dagster webserver (UI) and daemon (schedules, sensor)
+    dagster_host: str = "127.0.0.1"
+    dagster_port: int = bounded(3000, *_PORT)
+    # How long `up` waits for every service to run (and the UI to answer), and `down` for a
+    # service to exit after SIGTERM before it is killed.
+    start_timeout_seconds: float = bounded(120.0, 1)
+    stop_timeout_seconds: float = bounded(60.0, 1)
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
     environment: str = "development"  # development | production (see with_pii_key)
@@ -202,6 +216,7 @@ class Settings:
     checks: ChecksSettings = field(default_factory=ChecksSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    services: ServicesSettings = field(default_factory=ServicesSettings)
 
     @property
     def log_dir(self) -> Path:
@@ -210,6 +225,10 @@ class Settings:
     @property
     def kafka_dir(self) -> Path:
         return self.home / "kafka"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
 
     @property
     def lake_dir(self) -> Path:

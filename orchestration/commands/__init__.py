@@ -8,7 +8,23 @@ from orchestration.commands.replay import replay_dead_letters
 from orchestration.commands.simulate import simulate
 from orchestration.commands.sink import sink
 from orchestration.commands.sql import sql
+from orchestration.commands.status import status
 from orchestration.commands.stream import stream
+from orchestration.commands.up import down, up
 from orchestration.commands.warehouse import warehouse
 
-COMMANDS = [kafka, stream, lag, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis]
+COMMANDS = [
+    up,
+    down,
+    status,
+    kafka,
+    stream,
+    lag,
+    simulate,
+    sink,
+    sql,
+    replay_dead_letters,
+    warehouse,
+    refresh,
+    kpis,
+]

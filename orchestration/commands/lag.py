@@ -9,16 +9,6 @@ from orchestration.progress import progress_display
 from schemas.settings import Settings
 
 
-def _group_and_topics(settings: Settings, stage: str) -> tuple[str, list[str]]:
-    from schemas.topics import topic_names
-    from warehouse.tables import LAKE_TABLES
-
-    if stage == "stream":
-        names = topic_names(settings)
-        return settings.stream.app_id, [names.raw_events, names.identity]
-    return settings.warehouse.sink_group_id, [t.topic_name(settings) for t in LAKE_TABLES]
-
-
 @click.command()
 @click.argument("stage", type=click.Choice(["stream", "sink"]))
 @click.option(
@@ -31,10 +21,10 @@ def _group_and_topics(settings: Settings, stage: str) -> tuple[str, list[str]]:
 @click.pass_obj
 def lag(settings: Settings, stage: str, wait_seconds: float | None) -> None:
     """Messages the stream workers (or the lake sink) have not committed yet, per topic."""
-    from orchestration.kafka.lag import consumer_lag, wait_until_caught_up
+    from orchestration.kafka.lag import consumer_lag, stage_consumers, wait_until_caught_up
     from pipelines.kafka_io import KafkaUnavailable
 
-    group, topics = _group_and_topics(settings, stage)
+    group, topics = stage_consumers(settings, stage)
     try:
         if wait_seconds is None:
             behind = consumer_lag(settings, group, topics)

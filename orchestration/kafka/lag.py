@@ -10,6 +10,17 @@ from kafka.errors import KafkaError
 
 from pipelines.kafka_io import admin_client, consumer
 from schemas.settings import Settings
+from schemas.topics import topic_names
+
+
+def stage_consumers(settings: Settings, stage: str) -> tuple[str, list[str]]:
+    """The consumer group of a stage (``stream`` or ``sink``) and the topics it reads."""
+    from warehouse.tables import LAKE_TABLES
+
+    if stage == "stream":
+        names = topic_names(settings)
+        return settings.stream.app_id, [names.raw_events, names.identity]
+    return settings.warehouse.sink_group_id, [t.topic_name(settings) for t in LAKE_TABLES]
 
 
 def consumer_lag(settings: Settings, group_id: str, topics: list[str]) -> dict[str, int]:

@@ -1,0 +1,185 @@
+"""``omnicx up`` / ``status`` / ``down`` on real deployments (issue 11).
+
+- the README's main command, ``./dev demo``, on a fresh home with its own broker: its output
+  has no library log lines and no escape codes (it is not on a terminal), holds the KPIs of the
+  three brands and ends with where everything is; the Dagster UI answers on its port; then
+  ``omnicx down`` leaves none of the processes ``up`` started (checked by pid and start time);
+- ``omnicx status`` of a deployment on the session's broker (a configured cluster: ``up``
+  starts no broker, ``down`` stops none): the lag before anything consumed, then the services,
+  the groups' members, zero lag, the last landed file, the newest event and today's dead
+  letters once the stream and the sink caught up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from orchestration.kafka.lag import stage_consumers, wait_until_caught_up
+from orchestration.services import ProcessId, Services, _descendants
+from orchestration.status import gather
+from pipelines.simulator.catalog import TENANT_NAMES
+from pipelines.simulator.config import SimulationConfig
+from schemas.settings import Settings, with_overrides
+from schemas.settings_env import settings_env
+from schemas.topics import topic_names
+from streams.supervisor import broker_answers
+from tests.conftest import free_port_pair
+from tests.harness import REPO, isolated_settings
+from tests.streams.test_stream_pipeline import Simulated
+
+# A line a library's logging (or warnings) would print: a timestamp first, a level name, or a
+# Python warning or traceback.
+LIBRARY_LOG = re.compile(
+    r"^\s*\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d|\b(DEBUG|INFO|WARNING|WARN|CRITICAL)\b|Warning:|Traceback"
+)
+
+
+def _run_omnicx(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"omnicx {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def _started_processes(home: Path) -> list[ProcessId]:
+    """supervisord (from what ``up`` recorded) and every process under it."""
+    recorded = json.loads((home / "run" / "state.json").read_text())["supervisord"]
+    supervisord = ProcessId(**recorded)
+    assert supervisord.alive()
+    return [supervisord, *_descendants(supervisord.pid)]
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(1200)  # three simulated days, a broker and Dagster on a 2-core machine
+def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "h"
+    ui_port = free_port_pair()
+    env = {
+        **os.environ,
+        "OMNICX_HOME": str(home),
+        "OMNICX_KAFKA_PORT": str(free_port_pair()),
+        "OMNICX_KAFKA_HEAP": "512m",
+        "OMNICX_SERVICES_DAGSTER_PORT": str(ui_port),
+    }
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:  # not a terminal
+        done = subprocess.run(
+            [str(REPO / "dev"), "demo"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    output = log.read_text()
+    processes: list[ProcessId | None] = []
+    try:
+        assert done.returncode == 0, output[-4000:]
+        processes = _started_processes(home)
+        processes.append(ProcessId.of(int((home / "kafka" / "broker.pid").read_text())))
+        assert "\x1b" not in output
+        library_lines = [line for line in output.splitlines() if LIBRARY_LOG.search(line)]
+        assert library_lines == []
+        for tenant in TENANT_NAMES[:3]:  # the simulator's default three brands
+            assert tenant in output
+        # The exact count of today's dead letters, with a pinned day: the next test.
+        assert re.search(r"^dead letters today:\s+\d+ ", output, re.M)
+        assert re.search(r"^last refresh:\s+SUCCESS ", output, re.M)
+        assert re.search(r"^failed checks:\s+none$", output, re.M)
+        lags = re.findall(r"^  \S+\s+lag (\d+)$", output, re.M)
+        assert lags and set(lags) == {"0"}
+        summary = output.rstrip().splitlines()[-7:]
+        assert summary[0].split()[:3] == ["Dagster", "UI", f"http://127.0.0.1:{ui_port}"]
+        assert any(f"{home}/warehouse.duckdb" in line for line in summary)
+        assert summary[-1].endswith("omnicx down")
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/server_info", timeout=10) as r:
+            assert "dagster_webserver_version" in json.loads(r.read())
+        printed = {p.stem for p in (home / "logs").glob("*.out")}
+        assert {"stream-1", "sink", "dagster-webserver", "dagster-daemon"} <= printed
+    finally:
+        _run_omnicx(env, "down", timeout=600)
+    # supervisord, its four services (and what they started), the broker
+    assert len(processes) >= 6 and None not in processes
+    assert [p for p in processes if p.alive()] == []
+
+
+SMALL = SimulationConfig(seed=5, days=1, agents=6, tenants=2)
+
+
+@pytest.mark.kafka
+def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path) -> None:
+    settings = isolated_settings(kafka_settings, tmp_path / "h")
+    settings = with_overrides(
+        settings,
+        kafka={"bootstrap_servers": kafka_settings.kafka.bootstrap},  # a "cluster": no broker
+        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+    )
+    env = {**os.environ, **settings_env(settings)}
+    started = datetime.now(UTC)
+    truth = Simulated(settings, SMALL)
+    names = topic_names(settings)
+
+    before = gather(settings, started)
+    assert before.broker_answers and before.kafka_error is None
+    groups = {g.stage: g for g in before.groups}
+    assert groups["stream"].lag == {names.raw_events: len(truth.messages), names.identity: 0}
+    assert groups["stream"].members == 0 and groups["sink"].members == 0
+    assert before.services == [] and before.dead_letters_today == 0
+    assert before.last_landed is None and before.newest_event is None
+    assert before.last_refresh is None
+
+    _run_omnicx(env, "up", "--no-dagster")
+    processes = _started_processes(settings.home)
+    try:
+        for stage in ("stream", "sink"):
+            group, topics = stage_consumers(settings, stage)
+            assert not any(wait_until_caught_up(settings, group, topics, 300).values())
+        _run_omnicx(env, "warehouse", "build")
+        after = gather(settings, started)
+        assert after.kafka_error is None
+        assert {(s.name, s.state) for s in after.services} == {
+            ("stream-1", "RUNNING"),
+            ("sink", "RUNNING"),
+        }
+        assert all(ProcessId.of(s.pid) in processes for s in after.services)
+        groups = {g.stage: g for g in after.groups}
+        assert groups["stream"].members == 1 and groups["sink"].members == 1
+        assert not any(groups["stream"].lag.values()) and not any(groups["sink"].lag.values())
+        malformed = sum(truth.malformed.values())
+        assert malformed > 0 and after.dead_letters_today == malformed
+        assert gather(settings, started + timedelta(days=1)).dead_letters_today == 0
+        assert after.last_landed is not None
+        assert started - timedelta(seconds=2) <= after.last_landed <= datetime.now(UTC)
+        assert after.newest_event == _newest_valid_event(truth)
+
+        shown = _run_omnicx(env, "status")
+        assert re.search(rf"^dead letters today:\s+{malformed} ", shown, re.M)
+        assert re.search(r"^  stream-1\s+RUNNING\s+pid \d+", shown, re.M)
+    finally:
+        _run_omnicx(env, "down", timeout=600)
+    assert [p for p in processes if p.alive()] == []
+    assert Services(settings).supervisord() is None
+    assert broker_answers(settings, 5)  # the cluster up did not start is left running
+
+
+def _newest_valid_event(truth: Simulated) -> datetime:
+    newest = max(
+        orjson.loads(message)["occurred_at"]
+        for message in truth.messages
+        if message not in truth.malformed
+    )
+    return datetime.fromisoformat(newest.replace("Z", "+00:00")).astimezone(UTC)
