@@ -18,6 +18,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
+from datetime import date
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,18 @@ class ChecksSettings:
     """Thresholds of the data-quality checks that block the KPI marts."""
 
     dead_letter_max_share: float = bounded(0.01, 0, 1)  # dead letters / all messages landed
-    # A day whose events fall below this share of the previous day's (same hours) has collapsed.
-    min_events_ratio_to_previous_day: float = bounded(0.2, 0, 1)
+    # A day whose events fall below this share of the same weekday's a week earlier (same hours)
+    # has collapsed; a day without any event is a closed day (docs/orchestration.md).
+    min_events_ratio_to_same_weekday: float = bounded(0.2, 0, 1)
+
+
+@dataclass(frozen=True)
+class OrchestrationSettings:
+    """Dagster's partitions and asset metadata (docs/orchestration.md)."""
+
+    # The first daily partition; None: the first day that holds events in the lake.
+    partitions_start: date | None = None
+    asset_owner: str = "team:data-engineering"  # shown as every asset's owner in Dagster
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,7 @@ class Settings:
     kpis: KpiSettings = field(default_factory=KpiSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     checks: ChecksSettings = field(default_factory=ChecksSettings)
+    orchestration: OrchestrationSettings = field(default_factory=OrchestrationSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
 
     @property
@@ -344,6 +356,8 @@ def _coerce(raw: Any, kind: Any, name: str) -> Any:
             raise ValueError(raw)
         if kind is Path:
             return Path(raw)
+        if kind is date:  # TOML has dates (2021-01-04); the environment, text
+            return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
         # TOML gives typed values: int(9092.7) or int(True) would silently change what was written.
         if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
             raise ValueError(raw)

@@ -33,6 +33,7 @@ def refresh(settings: Settings, date_from: datetime | None, date_to: datetime | 
         raise click.BadParameter("--from is after --to")
     if last > today:
         raise click.BadParameter(f"{last} has no partition yet (today is {today} UTC)")
+    first = _from_first_partition(settings, first, last, today)
     config_file = click.get_current_context().find_root().params.get("config")
     result = run_refresh(settings, first, last, config_file)
     for line in _report(result):
@@ -41,12 +42,29 @@ def refresh(settings: Settings, date_from: datetime | None, date_to: datetime | 
         raise click.ClickException("refresh failed: the KPI marts were not updated")
 
 
+def _from_first_partition(settings: Settings, first: date, last: date, today: date) -> date:
+    """``first``, or the first partition when the range starts before it (said on stderr)."""
+    from orchestration.partitions import partitions_start
+
+    start = partitions_start(settings, today)
+    origin = (
+        "[orchestration] partitions_start"
+        if settings.orchestration.partitions_start is not None
+        else "the first day of the lake's events"
+    )
+    if last < start:
+        raise click.ClickException(f"nothing to refresh: the partitions start at {start} ({origin})")
+    if first < start:
+        click.echo(f"refreshing from {start}, the first partition ({origin})", err=True)
+    return max(first, start)
+
+
 def run_refresh(settings: Settings, first: date, last: date, config_file: Path | None):
     """Execute the ``refresh`` job over the partitions ``first``..``last`` with the settings of
     ``config_file`` and the home of ``settings``; its result."""
     from dagster import DagsterInstance
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
     from orchestration.partitions import range_tags
 
     resource_config = {"home": str(settings.home)}
@@ -55,7 +73,7 @@ def run_refresh(settings: Settings, first: date, last: date, config_file: Path |
     instance_dir = settings.home / "dagster"
     instance_dir.mkdir(parents=True, exist_ok=True)
     with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:
-        return defs.resolve_job_def("refresh").execute_in_process(
+        return build_definitions(settings).resolve_job_def("refresh").execute_in_process(
             run_config={
                 "resources": {"warehouse": {"config": resource_config}},
                 # the report below says what happened; Dagster's own log only for problems
