@@ -102,6 +102,6 @@ def test_a_range_before_the_first_day_is_a_one_line_error(history):
     outcome = omnicx(home, "refresh", "--from", "2020-12-01", "--to", "2020-12-31")
     assert outcome.exit_code == 1
     assert outcome.output.strip().splitlines()[-1] == (
-        "Error: nothing to refresh: the partitions start at 2021-01-04 "
+        "error: nothing to refresh: the partitions start at 2021-01-04 "
         "(the first day of the lake's events)"
     )
