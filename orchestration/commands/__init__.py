@@ -1,5 +1,6 @@
 """The subcommands of ``omnicx``, one module each; ``orchestration.cli`` registers this list."""
 
+from orchestration.commands.checks import checks
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
 from orchestration.commands.lag import lag
@@ -11,4 +12,4 @@ from orchestration.commands.sql import sql
 from orchestration.commands.stream import stream
 from orchestration.commands.warehouse import warehouse
 
-COMMANDS = [kafka, stream, lag, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis]
+COMMANDS = [kafka, stream, lag, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis, checks]

@@ -6,6 +6,7 @@ counted offered contacts, none on the closed days."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 from dagster import AssetKey, DagsterInstance
 
+from orchestration.checks.asset_checks import CHECKS
+from orchestration.checks.suites import SUITES
 from orchestration.cli import main
 from orchestration.definitions import build_definitions
 from orchestration.partitions import first_partition
@@ -105,3 +108,32 @@ def test_a_range_before_the_first_day_is_a_one_line_error(history):
         "error: nothing to refresh: the partitions start at 2021-01-04 "
         "(the first day of the lake's events)"
     )
+
+
+def test_omnicx_checks_lists_the_latest_results_and_the_offline_data_docs(history):
+    home, _ = history
+    outcome = omnicx(home, "checks", "--format", "json")
+    assert outcome.exit_code == 0, outcome.output
+    listed = json.loads(outcome.stdout)
+    results = {r["check"]: r for r in listed["checks"]}
+    assert set(results) == {key.name for c in CHECKS for key in c.check_keys}
+    assert all(r["passed"] for r in results.values())
+    assert {r["days"] for r in results.values()} == {f"{FIRST}..{LAST}"}
+    # the closed days that passed; Sunday 24 is after the last event, a day not started
+    assert results["events_volume"]["details"]["closed_days"] == [
+        "2021-01-10",
+        "2021-01-17",
+        "2021-01-18",
+    ]
+    docs = Path(listed["data_docs"])
+    assert docs == home.resolve() / "gx" / "data_docs" / "index.html"
+    text = omnicx(home, "checks")
+    assert text.stdout.splitlines()[-1] == f"Data Docs: {docs}"
+    # one page per suite, and no page loads anything from the network
+    assert {p.stem for p in (docs.parent / "expectations").glob("*.html")} == {
+        suite.name for suite in SUITES
+    }
+    pages = list(docs.parent.rglob("*.html"))
+    assert len(pages) > len(SUITES)
+    remote = re.compile(r'(?:src=|<link[^>]*href=)"https?://')
+    assert [p for p in pages if remote.search(p.read_text())] == []
