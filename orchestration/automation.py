@@ -90,7 +90,10 @@ def new_lake_data(
         return SkipReason(f"no lake file newer than {seen}")
     context.update_cursor(repr(newest))
     first, last = clamp_to_partitions(
-        min(days) - timedelta(days=1), max(days), _first_partition(context), datetime.now(UTC).date()
+        min(days) - timedelta(days=1),
+        max(days),
+        _first_partition(context),
+        datetime.now(UTC).date(),
     )
     return RunRequest(run_key=f"lake-{newest!r}", tags=range_tags(first, last))
 

@@ -18,8 +18,8 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import date
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 

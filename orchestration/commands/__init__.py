@@ -12,4 +12,16 @@ from orchestration.commands.sql import sql
 from orchestration.commands.stream import stream
 from orchestration.commands.warehouse import warehouse
 
-COMMANDS = [kafka, stream, lag, simulate, sink, sql, replay_dead_letters, warehouse, refresh, kpis, checks]
+COMMANDS = [
+    kafka,
+    stream,
+    lag,
+    simulate,
+    sink,
+    sql,
+    replay_dead_letters,
+    warehouse,
+    refresh,
+    kpis,
+    checks,
+]

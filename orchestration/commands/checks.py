@@ -33,9 +33,10 @@ def latest_results(settings: Settings) -> list[CheckResult]:
     from dagster import AssetCheckSeverity, DagsterInstance
 
     from orchestration.checks.asset_checks import CHECKS
+    from orchestration.dagster_home import dagster_home
 
     keys = sorted((k for c in CHECKS for k in c.check_keys), key=lambda k: k.name)
-    instance_dir = settings.home / "dagster"
+    instance_dir = dagster_home(settings)
     if not instance_dir.is_dir():
         return [CheckResult(k.name, k.asset_key.to_user_string(), None) for k in keys]
     with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:

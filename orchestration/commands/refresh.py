@@ -53,7 +53,9 @@ def _from_first_partition(settings: Settings, first: date, last: date, today: da
         else "the first day of the lake's events"
     )
     if last < start:
-        raise click.ClickException(f"nothing to refresh: the partitions start at {start} ({origin})")
+        raise click.ClickException(
+            f"nothing to refresh: the partitions start at {start} ({origin})"
+        )
     if first < start:
         click.echo(f"refreshing from {start}, the first partition ({origin})", err=True)
     return max(first, start)
@@ -64,24 +66,28 @@ def run_refresh(settings: Settings, first: date, last: date, config_file: Path |
     ``config_file`` and the home of ``settings``; its result."""
     from dagster import DagsterInstance
 
+    from orchestration.dagster_home import prepare_dagster_home
     from orchestration.definitions import build_definitions
     from orchestration.partitions import range_tags
 
     resource_config = {"home": str(settings.home)}
     if config_file is not None:
         resource_config["config_file"] = str(config_file)
-    instance_dir = settings.home / "dagster"
-    instance_dir.mkdir(parents=True, exist_ok=True)
+    instance_dir = prepare_dagster_home(settings)
     with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:
-        return build_definitions(settings).resolve_job_def("refresh").execute_in_process(
-            run_config={
-                "resources": {"warehouse": {"config": resource_config}},
-                # the report below says what happened; Dagster's own log only for problems
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-            },
-            tags=range_tags(first, last),
-            instance=instance,
-            raise_on_error=False,
+        return (
+            build_definitions(settings)
+            .resolve_job_def("refresh")
+            .execute_in_process(
+                run_config={
+                    "resources": {"warehouse": {"config": resource_config}},
+                    # the report below says what happened; Dagster's own log only for problems
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                },
+                tags=range_tags(first, last),
+                instance=instance,
+                raise_on_error=False,
+            )
         )
 
 

@@ -54,9 +54,7 @@ def omnicx(home: Path, *args: str):
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     home = tmp_path_factory.mktemp("history")
-    write_lake(
-        with_overrides(settings(), home=home), [c for day in DAYS for c in centre_day(day)]
-    )
+    write_lake(with_overrides(settings(), home=home), [c for day in DAYS for c in centre_day(day)])
     return home, omnicx(home, "refresh", "--from", "2021-01-01", "--to", LAST.isoformat())
 
 
@@ -87,13 +85,19 @@ def test_a_refresh_from_before_the_first_day_refreshes_from_it_and_every_check_p
 def test_the_kpis_of_2021_are_the_hand_counts_and_closed_days_offer_nothing(history):
     home, _ = history
     outcome = omnicx(
-        home, "kpis", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), "--by", "day",
-        "--format", "json",
+        home,
+        "kpis",
+        "--from",
+        FIRST.isoformat(),
+        "--to",
+        LAST.isoformat(),
+        "--by",
+        "day",
+        "--format",
+        "json",
     )
     assert outcome.exit_code == 0, outcome.output
-    offered = {
-        r["day"]: r["value"] for r in json.loads(outcome.stdout) if r["kpi"] == "offered.v1"
-    }
+    offered = {r["day"]: r["value"] for r in json.loads(outcome.stdout) if r["kpi"] == "offered.v1"}
     assert {day: offered.get(day.isoformat(), 0) for day in DAYS} == {
         day: offered_by_hand(day) for day in DAYS
     }
@@ -137,3 +141,9 @@ def test_omnicx_checks_lists_the_latest_results_and_the_offline_data_docs(histor
     assert len(pages) > len(SUITES)
     remote = re.compile(r'(?:src=|<link[^>]*href=)"https?://')
     assert [p for p in pages if remote.search(p.read_text())] == []
+
+
+def test_the_dagster_instance_of_the_refresh_has_telemetry_off(history):
+    home, _ = history
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+        assert instance.telemetry_enabled is False
