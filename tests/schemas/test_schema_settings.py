@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,19 @@ def test_overrides_replace_some_fields_and_keep_the_rest() -> None:
         Path("/x"),
     )
     assert Settings().kafka.port == 9092
+
+
+def test_the_partitions_start_is_a_date_of_the_file_or_the_environment(tmp_path: Path) -> None:
+    config = write(tmp_path, "[orchestration]\npartitions_start = 2021-01-04\n")
+    assert load_settings(environ={}, config_file=config).orchestration.partitions_start == date(
+        2021, 1, 4
+    )
+    env = {"OMNICX_ORCHESTRATION_PARTITIONS_START": "2020-12-01"}
+    assert load_settings(environ=env, config_file=config).orchestration.partitions_start == date(
+        2020, 12, 1
+    )
+    assert load_settings(environ={}, config_file=write(tmp_path, "")).orchestration == (
+        Settings().orchestration
+    )
+    with pytest.raises(SettingsError, match="PARTITIONS_START: expected date, got 'monday'"):
+        load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": "monday"})
