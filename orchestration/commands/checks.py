@@ -89,7 +89,7 @@ def checks(settings: Settings, output: str) -> None:
             click.echo(line)
         click.echo(f"Data Docs: {docs}" + ("" if docs.is_file() else " (not built yet)"))
     if any(r.passed is False and r.blocking for r in results):
-        raise SystemExit(1)
+        click.get_current_context().exit(1)
 
 
 def _text(results: list[CheckResult]) -> list[str]:
