@@ -39,8 +39,8 @@ def partitions_start(settings: Settings, today: date | None = None) -> date:
     """The first partition: the configured start, else the first day of the lake's events,
     else today (UTC)."""
     configured = settings.orchestration.partitions_start
-    if configured is not None:
-        return configured
+    if configured:
+        return date.fromisoformat(configured)
     return first_event_day(settings) or today or datetime.now(UTC).date()
 
 

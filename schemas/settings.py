@@ -19,7 +19,6 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,11 @@ def choice(default: str, *others: str) -> Any:
 def bounded(default: float, low: float | None = None, high: float | None = None) -> Any:
     """A number setting within ``low``..``high`` (inclusive; ``None``: unbounded)."""
     return field(default=default, metadata={"low": low, "high": high})
+
+
+def day_or_empty() -> Any:
+    """A day setting (``YYYY-MM-DD``, a TOML date or text), or "" for none."""
+    return field(default="", metadata={"day": True})
 
 
 _PORT = (1, 65535)
@@ -158,8 +162,8 @@ class ChecksSettings:
 class OrchestrationSettings:
     """Dagster's partitions and asset metadata (docs/orchestration.md)."""
 
-    # The first daily partition; None: the first day that holds events in the lake.
-    partitions_start: date | None = None
+    # The first daily partition (YYYY-MM-DD); "": the first day that holds events in the lake.
+    partitions_start: str = day_or_empty()
     asset_owner: str = "team:data-engineering"  # shown as every asset's owner in Dagster
 
 
@@ -326,6 +330,13 @@ def _build(
 
 def _allowed(value: Any, f: Any, name: str) -> Any:
     """``value`` when the field's metadata allows it; a SettingsError naming what is allowed."""
+    if f.metadata.get("day") and value:
+        from datetime import date
+
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise SettingsError(f"{name}: {value!r} is not a day (YYYY-MM-DD)") from None
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
         raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")
@@ -356,8 +367,6 @@ def _coerce(raw: Any, kind: Any, name: str) -> Any:
             raise ValueError(raw)
         if kind is Path:
             return Path(raw)
-        if kind is date:  # TOML has dates (2021-01-04); the environment, text
-            return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
         # TOML gives typed values: int(9092.7) or int(True) would silently change what was written.
         if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
             raise ValueError(raw)

@@ -49,7 +49,7 @@ def _from_first_partition(settings: Settings, first: date, last: date, today: da
     start = partitions_start(settings, today)
     origin = (
         "[orchestration] partitions_start"
-        if settings.orchestration.partitions_start is not None
+        if settings.orchestration.partitions_start
         else "the first day of the lake's events"
     )
     if last < start:

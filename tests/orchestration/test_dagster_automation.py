@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from dagster import SkipReason, build_schedule_context, build_sensor_context
 
@@ -15,7 +15,7 @@ from schemas.settings import with_overrides
 from tests.warehouse.kpi_fixtures import handled_call, settings, write_lake
 
 DEFS = build_definitions(
-    with_overrides(settings(), orchestration={"partitions_start": date(2024, 1, 1)})
+    with_overrides(settings(), orchestration={"partitions_start": "2024-01-01"})
 )
 
 

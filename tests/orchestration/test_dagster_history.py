@@ -63,7 +63,7 @@ def test_the_partitions_start_at_the_first_day_of_the_events_or_the_configured_s
     write_lake(knobs, centre_day(date(2021, 1, 5)))
     partitions = build_definitions(knobs).resolve_job_def("refresh").partitions_def
     assert first_partition(partitions) == date(2021, 1, 5)
-    configured = with_overrides(knobs, orchestration={"partitions_start": date(2020, 12, 1)})
+    configured = with_overrides(knobs, orchestration={"partitions_start": "2020-12-01"})
     partitions = build_definitions(configured).resolve_job_def("refresh").partitions_def
     assert first_partition(partitions) == date(2020, 12, 1)
 

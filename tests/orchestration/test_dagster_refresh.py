@@ -32,7 +32,9 @@ from tests.warehouse.kpi_fixtures import (
 )
 from warehouse.build import connect_read_only
 
-DEFS = build_definitions(with_overrides(settings(), orchestration={"partitions_start": DAY}))
+DEFS = build_definitions(
+    with_overrides(settings(), orchestration={"partitions_start": DAY.isoformat()})
+)
 
 CONFIG = """
 [checks]

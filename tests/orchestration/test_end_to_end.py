@@ -33,7 +33,9 @@ DAYS = SimulationConfig(seed=3, days=2, agents=12, tenants=2, start=FIRST_DAY)
 LAST_DAY = FIRST_DAY + timedelta(days=DAYS.days - 1)
 GROUPINGS = {"by_tenant": "tenant", "by_channel": "channel", "by_day": "day"}
 # the definitions' assets and checks (their partitions start does not matter here)
-DEFS = build_definitions(with_overrides(Settings(), orchestration={"partitions_start": FIRST_DAY}))
+DEFS = build_definitions(
+    with_overrides(Settings(), orchestration={"partitions_start": FIRST_DAY.isoformat()})
+)
 MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_response.v1")
 
 
