@@ -13,108 +13,147 @@ The blocking checks of ``orchestration.checks`` run between the two, on the publ
 when one fails, ``kpi_marts`` does not run and the published KPIs stay as they were.
 """
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     AssetSpec,
+    DailyPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
     multi_asset,
 )
 
-from orchestration.partitions import DAILY, SINGLE_RUN, partition_days
+from orchestration.partitions import SINGLE_RUN, partition_days
 from orchestration.resources import WarehouseResource
-from warehouse.build import VIEW_LAYERS, in_dependency_order, layer_models
+from schemas.settings import Settings
+from warehouse.build import SQL_DIR, VIEW_LAYERS, in_dependency_order, layer_models
+from warehouse.catalog import load_catalog
 from warehouse.kpi_inputs import missing_inputs
 from warehouse.kpi_marts import MARTS, knob_set_id, mart_knobs, refresh_marts
 
 CHURN_MARTS = frozenset({"mart_churn_risk"})
 
 
-def _view_specs() -> list[AssetSpec]:
+def sql_header(sql: str) -> str:
+    """The leading ``--`` comment of a model, as text (its first ``name:`` dropped)."""
+    paragraphs: list[str] = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        text = line.removeprefix("--").strip()
+        # "Grain: ...", "Units: ...": a paragraph of their own in the UI
+        if not paragraphs or re.match(r"[A-Z][a-z ]+: ", text):
+            paragraphs.append(text)
+        else:
+            paragraphs[-1] += " " + text
+    name, sep, rest = paragraphs[0].partition(": ") if paragraphs else ("", "", "")
+    if sep and " " not in name:
+        paragraphs[0] = rest
+    return "\n\n".join(paragraphs)
+
+
+def _spec(name: str, group: str, deps: list[str], sql_file: Path, owner: str) -> AssetSpec:
+    """An asset of one relation: its SQL header as description, its grain from the catalogue."""
+    grain = load_catalog().relation_comment(name) or ""
+    path = sql_file.relative_to(SQL_DIR.parent.parent)
+    return AssetSpec(
+        name,
+        group_name=group,
+        deps=deps,
+        kinds={"duckdb"},
+        description=f"{sql_header(sql_file.read_text())}\n\nSource: `{path}`.",
+        owners=[owner],
+        metadata={"grain": grain, "sql": str(path)},
+    )
+
+
+def view_specs(owner: str) -> list[AssetSpec]:
     # In dependency order: a multi-asset reports its assets upstream first.
     models = in_dependency_order([m for layer in VIEW_LAYERS for m in layer_models(layer)])
     names = {model.name for model in models}
     return [
-        AssetSpec(
+        _spec(
             model.name,
-            group_name=model.layer,
-            deps=sorted(model.references(names)),
-            kinds={"duckdb"},
-            description=f"View `{model.name}` (warehouse/sql/{model.layer}/{model.name}.sql).",
+            model.layer,
+            sorted(model.references(names)),
+            SQL_DIR / model.layer / f"{model.name}.sql",
+            owner,
         )
         for model in models
     ]
 
 
-def _mart_specs() -> list[AssetSpec]:
+def mart_specs(owner: str) -> list[AssetSpec]:
     return [
-        AssetSpec(
+        _spec(
             mart.name,
-            group_name="churn" if mart.name in CHURN_MARTS else "marts",
-            deps=list(mart.reads),
-            kinds={"duckdb"},
-            description=f"{'Table' if mart.day_column else 'View'} `{mart.name}` "
-            f"(warehouse/sql/marts/{mart.name}.sql).",
+            "churn" if mart.name in CHURN_MARTS else "marts",
+            list(mart.reads),
+            SQL_DIR / "marts" / f"{mart.name}.sql",
+            owner,
         )
         for mart in MARTS
     ]
 
 
-VIEW_SPECS = _view_specs()
-MART_SPECS = _mart_specs()
+def build_assets(
+    partitions: DailyPartitionsDefinition, settings: Settings
+) -> list[AssetsDefinition]:
+    """The two multi-assets over ``partitions``, their assets owned by the configured owner."""
+    owner = settings.orchestration.asset_owner
+    views = view_specs(owner)
 
-
-@multi_asset(
-    name="warehouse_views",
-    specs=VIEW_SPECS,
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-)
-def warehouse_views(warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
-    """Rebuild the warehouse file with fresh views over the lake and publish it."""
-    path = warehouse.build()
-    for spec in VIEW_SPECS:
-        yield MaterializeResult(
-            asset_key=spec.key, metadata={"warehouse": MetadataValue.path(path)}
-        )
-
-
-@multi_asset(
-    name="kpi_marts",
-    specs=MART_SPECS,
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
-)
-def kpi_marts(
-    context: AssetExecutionContext, warehouse: WarehouseResource
-) -> Iterator[MaterializeResult]:
-    """Recompute the marts' rows of the run's days with the current knobs, and publish them."""
-    date_from, date_to = partition_days(context)
-    settings = warehouse.settings()
-    rows: dict[str, int] = {}
-
-    def refresh(con) -> None:
-        missing = missing_inputs(con)
-        if missing:
-            raise Failure(
-                description=f"the intermediate layer lacks what the marts read: {missing}"
+    @multi_asset(
+        name="warehouse_views",
+        specs=views,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+    )
+    def warehouse_views(warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
+        """Rebuild the warehouse file with fresh views over the lake and publish it."""
+        path = warehouse.build()
+        for spec in views:
+            yield MaterializeResult(
+                asset_key=spec.key, metadata={"warehouse": MetadataValue.path(path)}
             )
-        rows.update(refresh_marts(con, date_from, date_to, settings))
 
-    path = warehouse.build(marts=refresh)
-    knob_set = knob_set_id(mart_knobs(settings))
-    for mart in MARTS:
-        metadata = {
-            "warehouse": MetadataValue.path(path),
-            "days": f"{date_from}..{date_to}",
-            "knob_set": knob_set,
-        }
-        if mart.name in rows:
-            metadata["rows_of_the_days"] = rows[mart.name]
-        yield MaterializeResult(asset_key=mart.name, metadata=metadata)
+    @multi_asset(
+        name="kpi_marts",
+        specs=mart_specs(owner),
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+    )
+    def kpi_marts(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[MaterializeResult]:
+        """Recompute the marts' rows of the run's days with the current knobs, and publish them."""
+        date_from, date_to = partition_days(context)
+        settings = warehouse.settings()
+        rows: dict[str, int] = {}
 
+        def refresh(con) -> None:
+            missing = missing_inputs(con)
+            if missing:
+                raise Failure(
+                    description=f"the intermediate layer lacks what the marts read: {missing}"
+                )
+            rows.update(refresh_marts(con, date_from, date_to, settings))
 
-ASSETS = [warehouse_views, kpi_marts]
+        path = warehouse.build(marts=refresh)
+        knob_set = knob_set_id(mart_knobs(settings))
+        for mart in MARTS:
+            metadata = {
+                "warehouse": MetadataValue.path(path),
+                "days": f"{date_from}..{date_to}",
+                "knob_set": knob_set,
+            }
+            if mart.name in rows:
+                metadata["rows_of_the_days"] = rows[mart.name]
+            yield MaterializeResult(asset_key=mart.name, metadata=metadata)
+
+    return [warehouse_views, kpi_marts]

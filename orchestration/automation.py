@@ -26,7 +26,7 @@ from dagster import (
     sensor,
 )
 
-from orchestration.partitions import clamp_to_partitions, range_tags
+from orchestration.partitions import clamp_to_partitions, first_partition, range_tags
 from orchestration.resources import WarehouseResource
 
 REFRESH = define_asset_job(
@@ -46,6 +46,7 @@ VALIDATE = define_asset_job(
     cron_schedule="5 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
+    description="Minute 5 of every hour (UTC): refresh today's partition, the day in progress.",
 )
 def hourly_refresh(context: ScheduleEvaluationContext) -> RunRequest:
     """Refresh today's partition (UTC)."""
@@ -58,17 +59,26 @@ def hourly_refresh(context: ScheduleEvaluationContext) -> RunRequest:
     cron_schedule="30 0 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
+    description="00:30 UTC: refresh the day that ended and the KPI repeat window before it "
+    "(a late repeat changes the resolution KPIs of its journey's first day).",
 )
 def daily_close(context: ScheduleEvaluationContext, warehouse: WarehouseResource) -> RunRequest:
     """Refresh the day that ended and the repeat window before it."""
     today = context.scheduled_execution_time.astimezone(UTC).date()
     closed = today - timedelta(days=1)
     window_days = math.ceil(warehouse.settings().kpis.repeat_window_days)
-    first, last = clamp_to_partitions(closed - timedelta(days=window_days), closed, today)
+    first, last = clamp_to_partitions(
+        closed - timedelta(days=window_days), closed, _first_partition(context), today
+    )
     return RunRequest(tags=range_tags(first, last))
 
 
-@sensor(job=REFRESH, minimum_interval_seconds=60)
+@sensor(
+    job=REFRESH,
+    minimum_interval_seconds=60,
+    description="Every minute: when lake files landed since the last evaluation, refresh their "
+    "landing days and the day before each (a day's late events land after its midnight).",
+)
 def new_lake_data(
     context: SensorEvaluationContext, warehouse: WarehouseResource
 ) -> RunRequest | SkipReason:
@@ -80,9 +90,18 @@ def new_lake_data(
         return SkipReason(f"no lake file newer than {seen}")
     context.update_cursor(repr(newest))
     first, last = clamp_to_partitions(
-        min(days) - timedelta(days=1), max(days), datetime.now(UTC).date()
+        min(days) - timedelta(days=1),
+        max(days),
+        _first_partition(context),
+        datetime.now(UTC).date(),
     )
     return RunRequest(run_key=f"lake-{newest!r}", tags=range_tags(first, last))
+
+
+def _first_partition(context: ScheduleEvaluationContext | SensorEvaluationContext) -> date:
+    """The first partition of the loaded definitions (the partitions start is read when Dagster
+    loads them: orchestration.definitions)."""
+    return first_partition(context.repository_def.get_job(REFRESH.name).partitions_def)
 
 
 def landed_since(lake_dir: Path, seen: float) -> tuple[float, set[date]]:

@@ -1,23 +1,37 @@
-"""The Dagster definitions of omnicx: ``dagster dev -m orchestration.definitions``.
+"""The Dagster definitions of omnicx: ``dg dev -m orchestration.definitions`` (or ``dagster dev``).
 
-This module only assembles what the other modules define. The warehouse resource is configured
-from the settings when a step runs (``load_settings``), never at import. Steps run in process,
-one after the other: the DuckDB warehouse file has one writer at a time.
+``defs`` is loaded lazily (``@definitions``): Dagster calls it when it loads the code location,
+which reads the settings (``load_settings``) and the first day of the lake's events to start the
+daily partitions (``orchestration.partitions``); nothing is read at import. ``omnicx refresh``
+builds the same definitions with ``build_definitions(settings)``. Steps run in process, one
+after the other: the DuckDB warehouse file has one writer at a time.
 """
 
-from dagster import Definitions, in_process_executor
+from __future__ import annotations
 
-from orchestration.assets import ASSETS
+from dagster import Definitions, definitions, in_process_executor
+
+from orchestration.assets import build_assets
 from orchestration.automation import JOBS, SCHEDULES, SENSORS
 from orchestration.checks.asset_checks import CHECKS
+from orchestration.partitions import daily_partitions, partitions_start
 from orchestration.resources import WarehouseResource
+from schemas.settings import Settings, load_settings
 
-defs = Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=JOBS,
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    resources={"warehouse": WarehouseResource()},
-    executor=in_process_executor,
-)
+
+def build_definitions(settings: Settings) -> Definitions:
+    """Every asset, check, job, schedule and sensor, partitioned from the settings' start."""
+    return Definitions(
+        assets=build_assets(daily_partitions(partitions_start(settings)), settings),
+        asset_checks=CHECKS,
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        resources={"warehouse": WarehouseResource()},
+        executor=in_process_executor,
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    return build_definitions(load_settings())

@@ -32,13 +32,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestration.dagster_home import prepare_dagster_home
 from schemas.settings import Settings
 from schemas.settings_env import settings_env
 
 RUN_DIR = "run"  # under home: supervisord's configuration, socket and omnicx's state file
 _POLL_SECONDS = 0.25
 _MAX_SOCKET_PATH = 100  # a Unix socket path is at most 107 bytes on Linux
-DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
 class ServicesError(RuntimeError):
@@ -162,9 +162,7 @@ class Services:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.socket.unlink(missing_ok=True)  # left by a supervisord that was killed
-        dagster_home = self.settings.dagster_home.resolve()
-        dagster_home.mkdir(parents=True, exist_ok=True)
-        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+        dagster_home = prepare_dagster_home(self.settings).resolve()  # telemetry off
         if any(s.name.startswith("dagster-") for s in services):
             _create_dagster_storage(dagster_home)
         self.config_file.write_text(self._config(services))

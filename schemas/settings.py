@@ -37,6 +37,11 @@ def bounded(default: float, low: float | None = None, high: float | None = None)
     return field(default=default, metadata={"low": low, "high": high})
 
 
+def day_or_empty() -> Any:
+    """A day setting (``YYYY-MM-DD``, a TOML date or text), or "" for none."""
+    return field(default="", metadata={"day": True})
+
+
 _PORT = (1, 65535)
 
 
@@ -152,8 +157,18 @@ class ChecksSettings:
     """Thresholds of the data-quality checks that block the KPI marts."""
 
     dead_letter_max_share: float = bounded(0.01, 0, 1)  # dead letters / all messages landed
-    # A day whose events fall below this share of the previous day's (same hours) has collapsed.
-    min_events_ratio_to_previous_day: float = bounded(0.2, 0, 1)
+    # A day whose events fall below this share of the same weekday's a week earlier (same hours)
+    # has collapsed; a day without any event is a closed day (docs/orchestration.md).
+    min_events_ratio_to_same_weekday: float = bounded(0.2, 0, 1)
+
+
+@dataclass(frozen=True)
+class OrchestrationSettings:
+    """Dagster's partitions and asset metadata (docs/orchestration.md)."""
+
+    # The first daily partition (YYYY-MM-DD); "": the first day that holds events in the lake.
+    partitions_start: str = day_or_empty()
+    asset_owner: str = "team:data-engineering"  # shown as every asset's owner in Dagster
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,7 @@ class Settings:
     kpis: KpiSettings = field(default_factory=KpiSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
     checks: ChecksSettings = field(default_factory=ChecksSettings)
+    orchestration: OrchestrationSettings = field(default_factory=OrchestrationSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     log: LogSettings = field(default_factory=LogSettings)
     services: ServicesSettings = field(default_factory=ServicesSettings)
@@ -356,6 +372,13 @@ def _build(
 
 def _allowed(value: Any, f: Any, name: str) -> Any:
     """``value`` when the field's metadata allows it; a SettingsError naming what is allowed."""
+    if f.metadata.get("day") and value:
+        from datetime import date
+
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise SettingsError(f"{name}: {value!r} is not a day (YYYY-MM-DD)") from None
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
         raise SettingsError(f"{name}: {value!r} is not one of {', '.join(choices)}")

@@ -49,6 +49,11 @@ def _suite_check(suite: Suite) -> AssetChecksDefinition:
                 "expectations": result.evaluated,
                 "failed_expectations": MetadataValue.json(result.failed),
                 "data_docs": MetadataValue.path(data_docs_index(settings)),
+                **(
+                    {k: MetadataValue.json(v) for k, v in suite.details(frame, settings).items()}
+                    if suite.details
+                    else {}
+                ),
             },
         )
 

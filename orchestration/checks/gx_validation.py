@@ -1,14 +1,17 @@
 """Run one Great Expectations suite on a pandas frame, and build the Data Docs.
 
 Each validation gets a fresh ephemeral GX context (nothing to set up, no ``gx/`` project
-directory), whose validation results are kept on disk under ``$OMNICX_HOME/gx/validations`` so
-that the Data Docs built into ``$OMNICX_HOME/gx/data_docs`` list every past validation, not only
-the last one. Analytics and progress bars are off.
+directory), whose validation results and suites are kept on disk under ``$OMNICX_HOME/gx/validations`` and
+``gx/expectations`` so that the Data Docs built into ``$OMNICX_HOME/gx/data_docs`` list every
+suite and every past validation, not only the last one. The pages load nothing from the
+network (``offline_pages``). Analytics and progress bars are off.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -51,7 +54,10 @@ def validate(
         .add_dataframe_asset(suite_name)
         .add_batch_definition_whole_dataframe("days")
     )
-    suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
+    # kept on disk (gx/expectations), so that the Docs have a page for every suite
+    suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=suite_name, expectations=expectations)
+    )
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
     )
@@ -63,9 +69,11 @@ def validate(
             result_format={"result_format": "SUMMARY"},
         )
     )
+    started = time.time()
     result = checkpoint.run(
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name)
     )
+    offline_pages(data_docs_index(settings).parent, since=started)
     (outcome,) = result.run_results.values()
     failed = [_describe(r) for r in outcome.results if not r.success]
     return Validation(outcome.success, len(frame), len(outcome.results), failed)
@@ -82,10 +90,14 @@ def _project_config(root: Path):
         progress_bars={"globally": False},
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
     )
-    config.stores["validation_results_store"]["store_backend"] = {
-        "class_name": "TupleFilesystemStoreBackend",
-        "base_directory": str(root / "validations"),
-    }
+    for store, directory in (
+        ("validation_results_store", "validations"),
+        ("expectations_store", "expectations"),
+    ):
+        config.stores[store]["store_backend"] = {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(root / directory),
+        }
     config.data_docs_sites = {
         "omnicx": {
             "class_name": "SiteBuilder",
@@ -97,6 +109,28 @@ def _project_config(root: Path):
         }
     }
     return config
+
+
+# What GX's pages load from CDNs (Bootstrap, jQuery, Font Awesome, Vega) and its logo on S3.
+_REMOTE_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*')
+_REMOTE_STYLESHEET = re.compile(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>\s*')
+_REMOTE_IMAGE = re.compile(r'src="https://great-expectations-web-assets[^"]*/([\w.-]+?)(\?[^"]*)?"')
+
+
+def offline_pages(docs_dir: Path, since: float) -> None:
+    """Make the Data Docs pages written since ``since`` load nothing from the network: remote
+    scripts and stylesheets are dropped (the pages are rendered HTML, styled by GX's own
+    ``static/styles``; sortable tables and Vega charts need the dropped scripts), the logo
+    points to GX's copy under ``static/images``."""
+    for page in docs_dir.rglob("*.html"):
+        if page.stat().st_mtime < since:
+            continue
+        to_root = "../" * (len(page.relative_to(docs_dir).parts) - 1)
+        html = page.read_text()
+        offline = _REMOTE_STYLESHEET.sub("", _REMOTE_SCRIPT.sub("", html))
+        offline = _REMOTE_IMAGE.sub(rf'src="{to_root}static/images/\1"', offline)
+        if offline != html:
+            page.write_text(offline)
 
 
 def _describe(result) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Every suite reads the rows of the run's days (``$date_from``..``$date_to``; rows
 all are in every run) and states what must hold for the KPI marts built from them to be right:
 keys present and unique (an event or a contact counted twice inflates every count), values in
 their ranges and enumerations, durations not negative, answers not before queueing, a day's
-volume not collapsing against the day before, dead letters a small share of what landed.
+volume not collapsing against the same weekday a week earlier (closed days are normal), dead letters a small share of what landed.
 Accepted values come from the event contract (``schemas``), not from copies.
 """
 
@@ -13,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from schemas.models import Channel, Direction
 from schemas.settings import Settings
 from schemas.validation import event_type_names, schema_documents
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # An epoch-millisecond expression within the run's days (epoch_ms: no session time zone).
 _IN_RANGE = """(
@@ -38,6 +42,8 @@ class Suite:
     description: str
     query: str  # its rows for the run's days
     expectations: Callable[[Settings], list]  # built when the check runs (GX loads lazily)
+    # More metadata of a result, from the rows validated (e.g. which days a check flagged).
+    details: Callable[[pd.DataFrame, Settings], dict[str, Any]] | None = None
 
 
 @cache
@@ -94,7 +100,25 @@ def _collisions(_: Settings) -> list:
 
 
 def _volume(settings: Settings) -> list:
-    return _between("ratio_to_previous_day", settings.checks.min_events_ratio_to_previous_day)
+    return _between("ratio_to_same_weekday", settings.checks.min_events_ratio_to_same_weekday)
+
+
+def _volume_days(frame: pd.DataFrame, settings: Settings) -> dict[str, Any]:
+    """The days whose volume collapsed against the same weekday a week earlier, with their
+    counts, and the closed days (no event at all)."""
+    ratio = frame["ratio_to_same_weekday"].astype("float64")
+    flagged = frame[ratio < settings.checks.min_events_ratio_to_same_weekday]
+    return {
+        "flagged_days": [
+            {
+                "day": f"{row.day:%Y-%m-%d}",
+                "events": int(row.events),
+                "same_weekday_events": int(row.same_weekday_events),
+            }
+            for row in flagged.itertuples()
+        ],
+        "closed_days": [f"{row.day:%Y-%m-%d}" for row in frame.itertuples() if row.events == 0],
+    }
 
 
 def _contacts(_: Settings) -> list:
@@ -178,7 +202,10 @@ SUITES = (
         "events_volume",
         "int_events",
         "Each day's events (up to the newest event's time of day) are at least "
-        "checks.min_events_ratio_to_previous_day of the previous day's over the same hours.",
+        "checks.min_events_ratio_to_same_weekday of the same weekday's a week earlier over the "
+        "same hours. A day without any event is a closed day (a closed Sunday, a holiday) and "
+        "passes; so does a day whose same weekday a week earlier was closed. The metadata lists "
+        "the days flagged and the closed days.",
         """
 with newest as (
     select max(epoch_ms(occurred_at)) as newest_ms from int_events
@@ -201,13 +228,17 @@ counted as (
             where epoch_ms(e.occurred_at) >= d.start_ms and epoch_ms(e.occurred_at) < d.cutoff_ms
         ) as events,
         count(*) filter (
-            where epoch_ms(e.occurred_at) >= d.start_ms - 86400000
-                and epoch_ms(e.occurred_at) < d.cutoff_ms - 86400000
-        ) as previous_day_events
+            where epoch_ms(e.occurred_at) >= d.start_ms - 7 * 86400000
+                and epoch_ms(e.occurred_at) < d.cutoff_ms - 7 * 86400000
+        ) as same_weekday_events
     from days as d
     left join int_events as e
-        on epoch_ms(e.occurred_at) >= d.start_ms - 86400000
-        and epoch_ms(e.occurred_at) < d.cutoff_ms
+        on (
+            epoch_ms(e.occurred_at) >= d.start_ms and epoch_ms(e.occurred_at) < d.cutoff_ms
+        ) or (
+            epoch_ms(e.occurred_at) >= d.start_ms - 7 * 86400000
+            and epoch_ms(e.occurred_at) < d.cutoff_ms - 7 * 86400000
+        )
     where d.cutoff_ms > d.start_ms
     group by d.day
 ),
@@ -216,14 +247,17 @@ final as (
     select
         day,
         events,
-        previous_day_events,
-        events / nullif(previous_day_events, 0) as ratio_to_previous_day
+        same_weekday_events,
+        -- null (not checked) on a closed day, and when the same weekday a week earlier was
+        case when events > 0 then events / nullif(same_weekday_events, 0) end
+            as ratio_to_same_weekday
     from counted
 )
 
 select * from final order by day
 """,
         _volume,
+        _volume_days,
     ),
     Suite(
         "contacts_valid",

@@ -1,5 +1,6 @@
 """The subcommands of ``omnicx``, one module each; ``orchestration.cli`` registers this list."""
 
+from orchestration.commands.checks import checks
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
 from orchestration.commands.lag import lag
@@ -27,4 +28,5 @@ COMMANDS = [
     warehouse,
     refresh,
     kpis,
+    checks,
 ]

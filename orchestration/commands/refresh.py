@@ -18,7 +18,7 @@ from orchestration.progress import progress_display
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
-    from dagster import EventLogEntry
+    from dagster import EventLogEntry, JobDefinition
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -41,13 +41,34 @@ def refresh(settings: Settings, date_from: datetime | None, date_to: datetime | 
         raise click.BadParameter("--from is after --to")
     if last > today:
         raise click.BadParameter(f"{last} has no partition yet (today is {today} UTC)")
+    first = _from_first_partition(settings, first, last, today)
     config_file = click.get_current_context().find_root().params.get("config")
+    job = refresh_job(settings)
     with progress_display() as bar:
-        result = run_refresh(settings, first, last, config_file, StepProgress(bar))
+        result = run_refresh(settings, first, last, config_file, StepProgress(bar, job), job=job)
     for line in _report(result):
         click.echo(line)
     if not result.success:
         raise click.ClickException("refresh failed: the KPI marts were not updated")
+
+
+def _from_first_partition(settings: Settings, first: date, last: date, today: date) -> date:
+    """``first``, or the first partition when the range starts before it (said on stderr)."""
+    from orchestration.partitions import partitions_start
+
+    start = partitions_start(settings, today)
+    origin = (
+        "[orchestration] partitions_start"
+        if settings.orchestration.partitions_start
+        else "the first day of the lake's events"
+    )
+    if last < start:
+        raise click.ClickException(
+            f"nothing to refresh: the partitions start at {start} ({origin})"
+        )
+    if first < start:
+        click.echo(f"refreshing from {start}, the first partition ({origin})", err=True)
+    return max(first, start)
 
 
 def run_refresh(
@@ -56,28 +77,30 @@ def run_refresh(
     last: date,
     config_file: Path | None,
     on_event: Callable[[EventLogEntry], None] | None = None,
+    *,
+    job: JobDefinition | None = None,
 ):
     """Execute the ``refresh`` job over the partitions ``first``..``last`` with the settings of
     ``config_file`` and the home of ``settings``; its result. Dagster's log goes to the Python
     logger ``dagster.run`` (the log file, not the terminal: ``pipelines.logs``); ``on_event``
-    sees each event of the run as it happens."""
+    sees each event of the run as it happens. ``job``: the ``refresh`` job of the settings'
+    definitions (``refresh_job``), when the caller has it already."""
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
-    from orchestration.definitions import defs
+    from orchestration.dagster_home import prepare_dagster_home
     from orchestration.partitions import range_tags
 
     resource_config = {"home": str(settings.home)}
     if config_file is not None:
         resource_config["config_file"] = str(config_file)
-    instance_dir = settings.home / "dagster"
-    instance_dir.mkdir(parents=True, exist_ok=True)
+    instance_dir = prepare_dagster_home(settings)
     run_id = make_new_run_id()
     with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:
         instance.add_event_listener(run_id, _to_python_log)
         if on_event is not None:
             instance.add_event_listener(run_id, on_event)
-        return defs.resolve_job_def("refresh").execute_in_process(
+        return (job or refresh_job(settings)).execute_in_process(
             run_config={
                 "resources": {"warehouse": {"config": resource_config}},
                 # its console logger draws coloured lines on stderr: _to_python_log instead
@@ -88,6 +111,13 @@ def run_refresh(
             raise_on_error=False,
             run_id=run_id,
         )
+
+
+def refresh_job(settings: Settings) -> JobDefinition:
+    """The ``refresh`` job of the definitions of ``settings`` (partitions from their start)."""
+    from orchestration.definitions import build_definitions
+
+    return build_definitions(settings).resolve_job_def("refresh")
 
 
 _dagster_log = logging.getLogger("dagster.run")
@@ -104,11 +134,9 @@ class StepProgress:
     one log record (``omnicx.refresh``) per finished step with its duration and the assets it
     materialized: on stderr (above the bar on a terminal) and in the log file."""
 
-    def __init__(self, bar: Progress) -> None:
-        from orchestration.definitions import defs
-
+    def __init__(self, bar: Progress, job: JobDefinition) -> None:
         self.bar = bar
-        steps = len(defs.resolve_job_def("refresh").graph.node_dict)
+        steps = len(job.graph.node_dict)
         self.task = bar.add_task("refresh", total=steps, unit="steps")
         self.started: dict[str, float] = {}
         self.materialized: dict[str, set[str]] = {}

@@ -8,17 +8,21 @@ from datetime import UTC, datetime
 from dagster import SkipReason, build_schedule_context, build_sensor_context
 
 from orchestration.automation import daily_close, hourly_refresh, new_lake_data
-from orchestration.definitions import defs
+from orchestration.definitions import build_definitions
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.resources import WarehouseResource
 from schemas.settings import with_overrides
 from tests.warehouse.kpi_fixtures import handled_call, settings, write_lake
 
+DEFS = build_definitions(
+    with_overrides(settings(), orchestration={"partitions_start": "2024-01-01"})
+)
+
 
 def test_the_hourly_refresh_runs_todays_partition():
     context = build_schedule_context(
         scheduled_execution_time=datetime(2026, 1, 6, 10, 5, tzinfo=UTC),
-        repository_def=defs.get_repository_def(),
+        repository_def=DEFS.get_repository_def(),
     )
     request = hourly_refresh.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "2026-01-06"
@@ -30,7 +34,7 @@ def test_the_daily_close_runs_the_day_that_ended_and_the_repeat_window_before_it
     context = build_schedule_context(
         scheduled_execution_time=datetime(2026, 1, 10, 0, 30, tzinfo=UTC),
         resources={"warehouse": WarehouseResource(config_file=str(config), home=str(tmp_path))},
-        repository_def=defs.get_repository_def(),
+        repository_def=DEFS.get_repository_def(),
     )
     (request,) = daily_close.evaluate_tick(context).run_requests
     # 2.5 days round up to 3 days before the closed day, 9 January
@@ -48,7 +52,7 @@ def test_the_sensor_asks_for_the_landing_days_of_new_lake_files(tmp_path):
         os.utime(path, (1_000.0, 1_000.0))
     resources = {"warehouse": WarehouseResource(home=str(tmp_path))}
 
-    first = build_sensor_context(cursor=None, resources=resources, definitions=defs)
+    first = build_sensor_context(cursor=None, resources=resources, definitions=DEFS)
     request = new_lake_data(first)
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2026-01-04",
@@ -56,16 +60,41 @@ def test_the_sensor_asks_for_the_landing_days_of_new_lake_files(tmp_path):
     )
     assert first.cursor == repr(1_000.0)
 
-    unchanged = build_sensor_context(cursor=first.cursor, resources=resources, definitions=defs)
+    unchanged = build_sensor_context(cursor=first.cursor, resources=resources, definitions=DEFS)
     assert isinstance(new_lake_data(unchanged), SkipReason)
 
     write_lake(knobs, [handled_call("b", "2026-01-07T09:00:00", customer=None)], partition=1)
     for path in lake.rglob("p0001-*.parquet"):
         os.utime(path, (2_000.0, 2_000.0))
-    later = build_sensor_context(cursor=first.cursor, resources=resources, definitions=defs)
+    later = build_sensor_context(cursor=first.cursor, resources=resources, definitions=DEFS)
     request = new_lake_data(later)
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2026-01-06",
         "2026-01-07",
     )
     assert request.run_key == f"lake-{2_000.0!r}"
+
+
+def test_the_sensor_and_the_daily_close_ask_for_no_day_before_the_first_partition(tmp_path):
+    knobs = with_overrides(settings(), home=tmp_path)
+    write_lake(knobs, [handled_call("a", "2026-01-05T09:00:00")])
+    # the partitions start at the lake's first event day, 5 January
+    defs = build_definitions(knobs)
+    resources = {"warehouse": WarehouseResource(home=str(tmp_path))}
+    request = new_lake_data(
+        build_sensor_context(cursor=None, resources=resources, definitions=defs)
+    )
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2026-01-05",
+        "2026-01-05",
+    )
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 1, 7, 0, 30, tzinfo=UTC),
+        resources=resources,
+        repository_def=defs.get_repository_def(),
+    )
+    (request,) = daily_close.evaluate_tick(context).run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2026-01-05",
+        "2026-01-06",
+    )

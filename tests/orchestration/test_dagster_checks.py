@@ -31,9 +31,23 @@ from warehouse.tables import DEAD_LETTERS, EVENTS
 SUITE = {suite.name: suite for suite in SUITES}
 
 
-def check(con: duckdb.DuckDBPyConnection, suite: Suite, knobs: Settings) -> Validation:
-    frame = con.execute(suite.query, {"date_from": DAY, "date_to": NEXT_DAY}).df()
+def check(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    knobs: Settings,
+    date_from: date = DAY,
+    date_to: date = NEXT_DAY,
+) -> Validation:
+    frame = con.execute(suite.query, {"date_from": date_from, "date_to": date_to}).df()
     return validate(frame, suite.name, suite.expectations(knobs), knobs, run_name="test")
+
+
+def volume_details(
+    con: duckdb.DuckDBPyConnection, knobs: Settings, date_from: date, date_to: date
+) -> dict:
+    suite = SUITE["events_volume"]
+    frame = con.execute(suite.query, {"date_from": date_from, "date_to": date_to}).df()
+    return suite.details(frame, knobs)
 
 
 @pytest.fixture
@@ -45,34 +59,85 @@ def calls(day: str, times: list[str]) -> list:
     return [handled_call(f"{day}-{t}", f"{day}T{t}:00") for t in times]
 
 
+WEEK_BEFORE = "2025-12-29"  # the Monday before DAY (Monday 5 January 2026)
+
+
 def test_a_collapsing_day_fails_but_a_day_in_progress_is_compared_on_the_same_hours(knobs):
     morning = ["08:00", "08:05", "08:10", "08:15", "08:20", "08:25", "08:30", "08:35"]
     afternoon = ["15:00", "15:05", "15:10", "15:15", "15:20", "15:25", "15:30", "15:35"]
-    first_day = calls("2026-01-05", morning + afternoon)
+    last_monday = calls(WEEK_BEFORE, morning + afternoon)
     con = duckdb.connect()
-    # day 2 is in progress (newest event 08:10): 3 events against 3 by 08:10 the day before
-    build_int_layer(con, first_day + calls("2026-01-06", ["08:00", "08:05", "08:10"]))
+    # DAY is in progress (newest event 08:10): 3 events against 3 by 08:10 a week earlier;
+    # NEXT_DAY has not started, so it is not compared
+    build_int_layer(con, last_monday + calls(DAY.isoformat(), ["08:00", "08:05", "08:10"]))
     result = check(con, SUITE["events_volume"], knobs)
     assert result.success, result.failed
-    assert result.rows == 2
-    # a whole day 2 with 3 events against 16 the day before has collapsed (3/16 < 0.2)
-    build_int_layer(con, first_day + calls("2026-01-06", ["08:00", "08:05", "23:00"]))
+    assert result.rows == 1
+    # a whole DAY with 3 events against 16 the Monday before has collapsed (3/16 < 0.2)
+    build_int_layer(
+        con,
+        last_monday
+        + calls(DAY.isoformat(), ["08:00", "08:05", "23:00"])
+        + calls(NEXT_DAY.isoformat(), ["08:00"]),
+    )
     result = check(con, SUITE["events_volume"], knobs)
     assert not result.success
-    assert result.failed[0]["column"] == "ratio_to_previous_day"
+    assert result.failed[0]["column"] == "ratio_to_same_weekday"
     assert result.failed[0]["unexpected_examples"] == [pytest.approx(3 / 16)]
+    assert volume_details(con, knobs, DAY, NEXT_DAY) == {
+        "flagged_days": [{"day": "2026-01-05", "events": 3, "same_weekday_events": 16}],
+        "closed_days": [],
+    }
 
 
 def test_the_collapse_ratio_is_a_knob(knobs):
     con = duckdb.connect()
     build_int_layer(
         con,
-        calls("2026-01-05", ["08:00", "09:00", "10:00", "11:00"])
-        + calls("2026-01-06", ["08:00", "11:00"]),
+        calls(WEEK_BEFORE, ["08:00", "09:00", "10:00", "11:00"])
+        + calls(DAY.isoformat(), ["08:00", "11:00"]),
     )
     assert check(con, SUITE["events_volume"], knobs).success  # 2/4 >= 0.2
-    strict = with_overrides(knobs, checks={"min_events_ratio_to_previous_day": 0.6})
+    strict = with_overrides(knobs, checks={"min_events_ratio_to_same_weekday": 0.6})
     assert not check(con, SUITE["events_volume"], strict).success
+
+
+def test_closed_sundays_and_a_holiday_pass_and_are_listed_and_weekdays_compare_like_with_like(
+    knobs,
+):
+    # Three weeks from Monday 4 January 2021, closed on Sundays, Monday 18 closed (a holiday);
+    # Saturdays are quiet (2 calls) and weekdays busy (10): a Saturday after a Friday is no
+    # collapse, because each day is compared with the same weekday a week earlier.
+    busy = [f"{h:02d}:00" for h in range(8, 18)]
+    days = [date(2021, 1, 4).toordinal() + i for i in range(21)]
+    contacts = []
+    for ordinal in days:
+        day = date.fromordinal(ordinal)
+        if day.weekday() == 6 or day == date(2021, 1, 18):
+            continue
+        contacts += calls(day.isoformat(), busy if day.weekday() < 5 else ["10:00", "11:00"])
+    con = duckdb.connect()
+    build_int_layer(con, contacts)
+    result = check(con, SUITE["events_volume"], knobs, date(2021, 1, 4), date(2021, 1, 24))
+    assert result.success, result.failed
+    # Sunday 24, after the newest event, is not compared yet (a day not started)
+    assert result.rows == 20
+    assert volume_details(con, knobs, date(2021, 1, 4), date(2021, 1, 24)) == {
+        "flagged_days": [],
+        "closed_days": ["2021-01-10", "2021-01-17", "2021-01-18"],
+    }
+    # the Tuesday after the holiday is compared with the Tuesday before it, not with the
+    # holiday: a half-empty Tuesday 19 January is flagged
+    build_int_layer(
+        con,
+        [c for c in contacts if not c.contact_id.startswith("2021-01-19")]
+        + calls("2021-01-19", ["08:00"]),
+    )
+    result = check(con, SUITE["events_volume"], knobs, date(2021, 1, 4), date(2021, 1, 24))
+    assert not result.success
+    assert volume_details(con, knobs, date(2021, 1, 4), date(2021, 1, 24))["flagged_days"] == [
+        {"day": "2021-01-19", "events": 1, "same_weekday_events": 10}
+    ]
 
 
 def landed_messages(

@@ -16,7 +16,7 @@ from dagster import AssetKey, DagsterInstance
 import warehouse.build
 from orchestration.cli import main
 from orchestration.commands.refresh import run_refresh
-from orchestration.definitions import defs
+from orchestration.definitions import build_definitions
 from schemas.settings import Settings, with_overrides
 from tests.warehouse.kpi_fixtures import (
     DAY,
@@ -31,6 +31,10 @@ from tests.warehouse.kpi_fixtures import (
     write_lake,
 )
 from warehouse.build import connect_read_only
+
+DEFS = build_definitions(
+    with_overrides(settings(), orchestration={"partitions_start": DAY.isoformat()})
+)
 
 CONFIG = """
 [checks]
@@ -50,7 +54,7 @@ def home_settings(home: Path) -> Settings:
 
 
 def asset_names() -> set[str]:
-    return {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    return {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def test_every_asset_of_the_partitions_materializes_and_every_check_passes(refre
     assert (
         lines[0] == f"materialized {len(asset_names())} assets: {', '.join(sorted(asset_names()))}"
     )
-    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    checks = {key.name for key in DEFS.resolve_asset_graph().asset_check_keys}
     assert sorted(line.split()[1] for line in lines[1:]) == sorted(checks)
     assert all(line.startswith("ok ") for line in lines[1:])
     with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:

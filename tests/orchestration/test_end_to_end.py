@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from orchestration.commands.refresh import run_refresh
-from orchestration.definitions import defs
+from orchestration.definitions import build_definitions
 from orchestration.kafka.lag import wait_until_caught_up
 from pipelines.simulator.config import SimulationConfig
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
@@ -32,6 +32,10 @@ FIRST_DAY = date(2026, 1, 5)
 DAYS = SimulationConfig(seed=3, days=2, agents=12, tenants=2, start=FIRST_DAY)
 LAST_DAY = FIRST_DAY + timedelta(days=DAYS.days - 1)
 GROUPINGS = {"by_tenant": "tenant", "by_channel": "channel", "by_day": "day"}
+# the definitions' assets and checks (their partitions start does not matter here)
+DEFS = build_definitions(
+    with_overrides(Settings(), orchestration={"partitions_start": FIRST_DAY.isoformat()})
+)
 MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_response.v1")
 
 
@@ -62,11 +66,11 @@ def test_the_dagster_refresh_materializes_everything_and_every_check_passes(pipe
     *_, refresh = pipeline
     assert refresh.success
     evaluations = refresh.get_asset_check_evaluations()
-    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    checks = {key.name for key in DEFS.resolve_asset_graph().asset_check_keys}
     assert {e.asset_check_key.name for e in evaluations} == checks
     failed = [e.asset_check_key.name for e in evaluations if not e.passed]
     assert failed == []
-    assets = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assets = {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
     materialized = {
         e.asset_key.to_user_string() for e in refresh.get_asset_materialization_events()
     }

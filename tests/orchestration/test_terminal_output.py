@@ -18,11 +18,11 @@ import pytest
 from rich.console import Console
 
 from orchestration.commands.lag import _CatchUp
-from orchestration.definitions import defs
 from orchestration.progress import progress_display
 from pipelines.logs import JSON_KEYS, configure_logging
 from schemas.settings import with_overrides
 from tests.conftest import REPO
+from tests.orchestration.test_dagster_refresh import DEFS
 from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, settings, small_centre, write_lake
 
 CONFIG = """
@@ -54,7 +54,7 @@ def refresh(home: Path, *options: str) -> subprocess.CompletedProcess[str]:
 
 
 def asset_names() -> set[str]:
-    return {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    return {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
 
 
 @pytest.fixture(scope="module")

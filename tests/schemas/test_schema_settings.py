@@ -52,11 +52,19 @@ def test_the_file_is_found_through_omnicx_config(tmp_path: Path) -> None:
 
 
 def test_a_named_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    # unset ("") goes through the environment as it is (subprocesses get the settings so)
+    assert load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": ""}).orchestration == (
+        Settings().orchestration
+    )
     with pytest.raises(SettingsError, match="cannot read settings file"):
         load_settings(environ={"OMNICX_CONFIG": str(tmp_path / "missing.toml")})
 
 
 def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
+    # unset ("") goes through the environment as it is (subprocesses get the settings so)
+    assert load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": ""}).orchestration == (
+        Settings().orchestration
+    )
     with pytest.raises(SettingsError, match="cannot read settings file"):
         load_settings(environ={}, config_file=write(tmp_path, "[kafka\n"))
 
@@ -100,6 +108,10 @@ def test_a_file_that_is_not_toml_is_an_error(tmp_path: Path) -> None:
 def test_a_bad_value_is_an_error_naming_the_setting(
     text: str, env: dict, message: str, tmp_path: Path
 ) -> None:
+    # unset ("") goes through the environment as it is (subprocesses get the settings so)
+    assert load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": ""}).orchestration == (
+        Settings().orchestration
+    )
     with pytest.raises(SettingsError, match=message):
         load_settings(environ=env, config_file=write(tmp_path, text))
 
@@ -129,6 +141,10 @@ def test_values_at_the_edge_of_what_is_allowed_are_kept(
     ],
 )
 def test_an_unknown_key_is_an_error(text: str, where: str, tmp_path: Path) -> None:
+    # unset ("") goes through the environment as it is (subprocesses get the settings so)
+    assert load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": ""}).orchestration == (
+        Settings().orchestration
+    )
     with pytest.raises(SettingsError, match=f"unknown setting\\(s\\) in \\[{where}\\]"):
         load_settings(environ={}, config_file=write(tmp_path, text))
 
@@ -147,3 +163,25 @@ def test_overrides_replace_some_fields_and_keep_the_rest() -> None:
         Path("/x"),
     )
     assert Settings().kafka.port == 9092
+
+
+def test_the_partitions_start_is_a_date_of_the_file_or_the_environment(tmp_path: Path) -> None:
+    config = write(tmp_path, "[orchestration]\npartitions_start = 2021-01-04\n")
+    assert load_settings(environ={}, config_file=config).orchestration.partitions_start == (
+        "2021-01-04"
+    )
+    env = {"OMNICX_ORCHESTRATION_PARTITIONS_START": "2020-12-01"}
+    assert load_settings(environ=env, config_file=config).orchestration.partitions_start == (
+        "2020-12-01"
+    )
+    assert load_settings(environ={}, config_file=write(tmp_path, "")).orchestration == (
+        Settings().orchestration
+    )
+    # unset ("") goes through the environment as it is (subprocesses get the settings so)
+    assert load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": ""}).orchestration == (
+        Settings().orchestration
+    )
+    with pytest.raises(
+        SettingsError, match=r"PARTITIONS_START: 'monday' is not a day \(YYYY-MM-DD\)"
+    ):
+        load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": "monday"})
