@@ -7,7 +7,9 @@ output).
 - Standard error shows omnicx's own records only (the loggers in ``OWN_LOGGERS``), so a normal
   run prints no library chatter; with ``verbose`` (``-v``) it shows every record too.
 - Both take one format, ``text`` (one line a record) or ``json`` (one object a line with the keys
-  of ``JSON_KEYS``), the same schema in every process.
+  of ``JSON_KEYS``), the same schema in every process. On a normal run in ``text``, standard
+  error shows a record as a person reads it: its message, after ``warning:`` or ``error:`` when
+  it is one (the time, level and logger are in the file, and on stderr with ``-v``).
 
 The settings carry the format and ``verbose`` (``[log]``, ``OMNICX_LOG_*``), so a process hands
 them to the subprocesses it starts with the rest of its settings (``schemas.settings_env``).
@@ -49,8 +51,10 @@ def configure_logging(settings: Settings, process_name: str) -> Path:
     to_stderr = _Stderr()
     if not settings.log.verbose:
         to_stderr.addFilter(_own_records)
+    to_file.setFormatter(formatter)
+    terminal = settings.log.format == "text" and not settings.log.verbose
+    to_stderr.setFormatter(_TerminalFormatter() if terminal else formatter)
     for handler in (to_file, to_stderr):
-        handler.setFormatter(formatter)
         handler.addFilter(_Named(process_name))
         root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -82,6 +86,19 @@ def _text_formatter() -> logging.Formatter:
     formatter = logging.Formatter(TEXT_FORMAT)
     formatter.default_msec_format = "%s.%03d"
     return formatter
+
+
+class _TerminalFormatter(logging.Formatter):
+    """The message alone, ``warning: ...`` or ``error: ...`` for those levels, like the CLI's
+    own error lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return f"error: {text}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {text}"
+        return text
 
 
 def _own_records(record: logging.LogRecord) -> bool:
