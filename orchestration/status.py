@@ -74,7 +74,7 @@ class Status:
 def gather(settings: Settings, now: datetime) -> Status:
     """The status of the deployment of ``settings``; "today" is ``now``'s UTC day."""
     from orchestration.kafka.lag import consumer_lag, stage_consumers
-    from streams.supervisor import broker_answers
+    from pipelines.kafka_io import broker_answers
 
     local = None if settings.kafka.bootstrap_servers else LocalBroker(settings).status()
     answers = broker_answers(settings, 2.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -77,3 +78,16 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsume
         return KafkaConsumer(*topics, **config)
     except (KafkaError, OSError) as exc:
         raise unavailable(settings, exc) from None
+
+
+def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
+    """Whether the broker answers a metadata request within ``timeout_seconds``."""
+    quick = replace(
+        settings, kafka=replace(settings.kafka, request_timeout_seconds=timeout_seconds)
+    )
+    try:
+        with admin_client(quick) as admin:
+            admin.list_topics()
+    except (KafkaUnavailable, KafkaError, OSError):
+        return False
+    return True

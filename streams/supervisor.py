@@ -28,11 +28,10 @@ import time
 from functools import partial
 from types import FrameType
 
-from kafka.errors import KafkaError
 from tenacity import RetryCallState, Retrying, retry_if_result, wait_exponential
 
-from pipelines.kafka_io import KafkaUnavailable, admin_client
-from schemas.settings import Settings, with_overrides
+from pipelines.kafka_io import broker_answers
+from schemas.settings import Settings
 from schemas.settings_env import settings_env
 
 log = logging.getLogger("omnicx.stream")
@@ -40,17 +39,6 @@ log = logging.getLogger("omnicx.stream")
 PROBE_SECONDS = 2.0  # between two questions to the broker, and how long each may take
 _TICK_SECONDS = 0.2  # how quickly a wait notices SIGTERM
 _HEALTHY_SECONDS = 60.0  # a worker that ran this long before it stopped was not crash-looping
-
-
-def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
-    """Whether the broker answers a metadata request within ``timeout_seconds``."""
-    quick = with_overrides(settings, kafka={"request_timeout_seconds": timeout_seconds})
-    try:
-        with admin_client(quick) as admin:
-            admin.list_topics()
-    except (KafkaUnavailable, KafkaError, OSError):
-        return False
-    return True
 
 
 def _die_with_parent(parent: int) -> None:

@@ -21,11 +21,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka.errors import KafkaError
-
 from orchestration.kafka.jars import BrokerSetupError, ensure_jars
-from pipelines.kafka_io import KafkaUnavailable, admin_client
-from schemas.settings import Settings, with_overrides
+from pipelines.kafka_io import broker_answers
+from schemas.settings import Settings
 
 MIN_JAVA = 17
 _POLL_SECONDS = 0.25
@@ -147,13 +145,7 @@ class LocalBroker:
 
     def _answers(self, timeout_seconds: float | None = None) -> bool:
         seconds = timeout_seconds or self.settings.kafka.request_timeout_seconds
-        quick = with_overrides(self.settings, kafka={"request_timeout_seconds": seconds})
-        try:
-            with admin_client(quick) as admin:
-                admin.list_topics()
-        except (KafkaUnavailable, KafkaError, OSError):
-            return False
-        return True
+        return broker_answers(self.settings, seconds)
 
     def _wait_until_answering(self, pid: int, process: subprocess.Popen | None) -> None:
         deadline = time.monotonic() + self.settings.kafka.start_timeout_seconds

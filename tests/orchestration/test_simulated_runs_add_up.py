@@ -21,6 +21,7 @@ from pipelines.simulator import files
 from pipelines.simulator.config import SimulationConfig
 from schemas.settings import Settings, with_overrides
 from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
+from tests.orchestration.test_end_to_end import _assert_equal
 from tests.streams.test_stream_pipeline import Simulated
 from tests.warehouse.duckdb_cli import cli_query
 from warehouse.build import connect_read_only
@@ -32,7 +33,6 @@ RUNS = (
     SimulationConfig(seed=3, days=1, agents=12, tenants=2, start=DAY_1),
     SimulationConfig(seed=4, days=1, agents=12, tenants=2, start=DAY_2),
 )
-MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_response.v1")
 
 
 class WrittenTruth:
@@ -130,18 +130,6 @@ def _ours(con, settings: Settings, by: list[str]) -> dict[tuple, dict]:
     for row in kpi_values(con, DAY_1, DAY_2, by, settings):
         values.setdefault(tuple(str(row[d]) for d in by), {})[row["kpi"]] = row["value"]
     return values
-
-
-def _assert_equal(ours: dict, truth: dict, where: str) -> None:
-    assert truth, where
-    for kpi, expected in truth.items():
-        got = ours.get(kpi)
-        if expected is None:
-            assert got is None, f"{where} {kpi}: {got} instead of no value"
-        elif kpi.startswith(MEANS):
-            assert got == pytest.approx(expected, rel=1e-3), f"{where} {kpi}"
-        else:
-            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), f"{where} {kpi}"
 
 
 def test_the_published_warehouse_answers_in_the_duckdb_cli(two_runs) -> None:

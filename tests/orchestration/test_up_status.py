@@ -27,12 +27,12 @@ import pytest
 from orchestration.kafka.lag import stage_consumers, wait_until_caught_up
 from orchestration.services import ProcessId, Services, _descendants
 from orchestration.status import gather
+from pipelines.kafka_io import broker_answers
 from pipelines.simulator.catalog import TENANT_NAMES
 from pipelines.simulator.config import SimulationConfig
 from schemas.settings import Settings, with_overrides
 from schemas.settings_env import settings_env
 from schemas.topics import topic_names
-from streams.supervisor import broker_answers
 from tests.conftest import free_port_pair
 from tests.harness import REPO, isolated_settings
 from tests.streams.test_stream_pipeline import Simulated
