@@ -127,3 +127,18 @@ def latest_versions(settings: Settings, topic: str, key_field: str) -> dict[str,
         if key not in latest or record["version"] > latest[key]["version"]:
             latest[key] = record
     return latest
+
+
+def stream_and_land(settings: Settings, sink_instance_id: str) -> None:
+    """Run a stream worker until it caught up, then a sink until every lake topic is landed."""
+    from warehouse.tables import LAKE_TABLES
+
+    with stream_worker(settings) as worker:
+        wait_for_stream(settings, [worker])
+    sink = OmnicxProcess(settings, "sink", "--instance-id", sink_instance_id, log_name="sink")
+    try:
+        topics = [table.topic_name(settings) for table in LAKE_TABLES]
+        lag = wait_until_caught_up(settings, settings.warehouse.sink_group_id, topics, 300)
+        assert not any(lag.values()), f"sink did not catch up: {lag}\n{sink.log_tail()}"
+    finally:
+        sink.stop()

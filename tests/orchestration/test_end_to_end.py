@@ -18,15 +18,16 @@ import pytest
 
 from orchestration.commands.refresh import run_refresh
 from orchestration.definitions import build_definitions
-from orchestration.kafka.lag import wait_until_caught_up
 from pipelines.simulator.config import SimulationConfig
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
 from schemas.settings import Settings, with_overrides
-from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
+from tests.harness import (
+    isolated_settings,
+    stream_and_land,
+)
 from tests.streams.test_stream_pipeline import Simulated
 from warehouse.build import connect_read_only
 from warehouse.kpis import kpi_values
-from warehouse.tables import LAKE_TABLES
 
 FIRST_DAY = date(2026, 1, 5)
 DAYS = SimulationConfig(seed=3, days=2, agents=12, tenants=2, start=FIRST_DAY)
@@ -48,15 +49,7 @@ def pipeline(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
         warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
     )
     truth = Simulated(settings, DAYS)
-    with stream_worker(settings) as worker:
-        wait_for_stream(settings, [worker])
-    sink = OmnicxProcess(settings, "sink", "--instance-id", "e2e", log_name="sink")
-    try:
-        topics = [table.topic_name(settings) for table in LAKE_TABLES]
-        lag = wait_until_caught_up(settings, settings.warehouse.sink_group_id, topics, 300)
-        assert not any(lag.values()), f"sink did not catch up: {lag}\n{sink.log_tail()}"
-    finally:
-        sink.stop()
+    stream_and_land(settings, "e2e")
     refresh = run_refresh(settings, FIRST_DAY, LAST_DAY, None)
     with connect_read_only(settings) as con:
         yield con, truth, settings, refresh

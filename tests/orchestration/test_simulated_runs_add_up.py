@@ -16,17 +16,19 @@ import orjson
 import pytest
 
 from orchestration.commands.refresh import run_refresh
-from orchestration.kafka.lag import wait_until_caught_up
 from pipelines.simulator import files
 from pipelines.simulator.config import SimulationConfig
 from schemas.settings import Settings, with_overrides
-from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
+from tests.harness import (
+    OmnicxProcess,
+    isolated_settings,
+    stream_and_land,
+)
 from tests.orchestration.test_end_to_end import _assert_equal
 from tests.streams.test_stream_pipeline import Simulated
 from tests.warehouse.duckdb_cli import cli_query
 from warehouse.build import connect_read_only
 from warehouse.kpis import kpi_values
-from warehouse.tables import LAKE_TABLES
 
 DAY_1, DAY_2 = date(2026, 1, 5), date(2026, 1, 6)
 RUNS = (
@@ -68,15 +70,7 @@ def two_runs(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     )
     assert simulate.process.wait(300) == 0, simulate.log_tail()
     truths = [first, WrittenTruth(out)]
-    with stream_worker(settings) as worker:
-        wait_for_stream(settings, [worker])
-    sink = OmnicxProcess(settings, "sink", "--instance-id", "two-runs", log_name="sink")
-    try:
-        topics = [table.topic_name(settings) for table in LAKE_TABLES]
-        lag = wait_until_caught_up(settings, settings.warehouse.sink_group_id, topics, 300)
-        assert not any(lag.values()), f"sink did not catch up: {lag}\n{sink.log_tail()}"
-    finally:
-        sink.stop()
+    stream_and_land(settings, "two-runs")
     refresh = run_refresh(settings, DAY_1, DAY_2, None)
     assert refresh.success
     with connect_read_only(settings) as con:
