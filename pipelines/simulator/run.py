@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from pipelines.simulator import truth
-from pipelines.simulator.clock import SECOND, format_ms
+from pipelines.simulator.churn import ChurnModel, churn_outcome
+from pipelines.simulator.clock import DAY, SECOND, format_ms
 from pipelines.simulator.config import ConfigError, SimulationConfig
 from pipelines.simulator.engine import Engine
 from pipelines.simulator.faults import MALFORMED_KINDS, FaultInjector
@@ -29,7 +30,9 @@ LATE_AFTER_SECONDS = 60
 
 
 class Simulation:
-    def __init__(self, config: SimulationConfig, settings: Settings) -> None:
+    def __init__(
+        self, config: SimulationConfig, settings: Settings, churn_model: ChurnModel | None = None
+    ) -> None:
         if config.faults.max_late_seconds > settings.stream.lateness_seconds:
             raise ConfigError(
                 "faults.max_late_seconds must stay within settings.stream.lateness_seconds "
@@ -37,6 +40,8 @@ class Simulation:
             )
         self.config = config
         self.settings = settings
+        # Who really churns is decided after the run, with generators of its own (churn.py).
+        self.churn_model = churn_model or ChurnModel()
         self.engine = Engine(config, settings)
         # Its own generator, so that fault rates never change the simulated centre.
         self.injector = FaultInjector(
@@ -98,7 +103,7 @@ class Simulation:
         if self.faults is None:
             raise RuntimeError("the ground truth is known once all messages have been produced")
         if self._truth is None:
-            self._truth = _Truth(self.engine, self.settings)
+            self._truth = _Truth(self.engine, self.settings, self.churn_model)
         return self._truth
 
     def contact_facts(self) -> Iterator[ContactFacts]:
@@ -153,6 +158,11 @@ class Simulation:
             ),
             "churn_scores": {cid: scores[cid] for cid in sorted(scores)},
             "planted_churn_customers": planted,
+            "churn_outcome": {
+                "model": self.churn_model.to_dict(),
+                "follow_up_until": format_ms(engine.end + self.churn_model.follow_up_days * DAY),
+                "churned": {cid: format_ms(at) for cid, at in sorted(t.churned.items())},
+            },
             "outages": [
                 {"tenant": tenant.name, "start": format_ms(begin), "end": format_ms(end)}
                 for tenant, begin, end in engine.outages
@@ -167,7 +177,7 @@ class Simulation:
 class _Truth:
     """Journeys, customer keys, churn and KPIs, computed once from the finished engine."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, churn_model: ChurnModel) -> None:
         kpis = settings.kpis
         short_ms = kpis.short_abandon_seconds * SECOND
         self.hashes = truth.IdentifierHashes(settings.pii_key)
@@ -193,3 +203,4 @@ class _Truth:
         book.add_journeys(channel_journeys, per_channel=True)
         book.add_occupancy(engine.desk.occupancy)
         self.kpis = book.report()
+        self.churned = churn_outcome(self.customers, engine.config.seed, engine.end, churn_model)
