@@ -30,7 +30,8 @@ from typing import Any
 from pipelines.simulator.clock import DAY, SECOND
 from pipelines.simulator.model import Contact, Customer
 
-# Convergence of the churn time: the bisection stops within a millisecond.
+# Halvings of the bracket of the churn time (at most the follow-up plus the run): far finer
+# than the millisecond it is rounded up to.
 _BISECTION_STEPS = 64
 
 
