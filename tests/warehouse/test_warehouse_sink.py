@@ -29,13 +29,7 @@ from schemas.topics import topic_names
 from tests.conftest import broker_settings
 from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic
 from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
-from warehouse.landing import (
-    LakeFile,
-    file_name,
-    lake_file_path,
-    records_table,
-    write_atomically,
-)
+from warehouse.landing import LakeFile, file_name
 from warehouse.sink import LakeSink
 from warehouse.tables import EVENTS, LAKE_TABLES, LakeTable
 
@@ -64,7 +58,8 @@ def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
             "event_id": f"e{n}",
             "event_type": rng.choice(["contact.queued", "contact.answered", "message.received"]),
             "schema_version": 1,
-            "occurred_at": "2026-01-05T09:00:00.000Z",
+            # Three business days, interleaved: every batch lands a file in each day.
+            "occurred_at": f"2026-01-0{5 + n % 3}T09:00:00.000Z",
             "ts": 1767603600.0 + n,
             "tenant": "acme",
             "channel": "chat",
@@ -77,6 +72,8 @@ def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
         for n in range(CONTACT_COUNT):
             contact = {"contact_id": f"c{n}", "tenant": "acme", "channel": "chat"}
             record = {**contact, "version": version, "transfers": version - 1}
+            if version > 1:  # the first version without a start: it lands on its Kafka day
+                record["started_at"] = f"2026-01-0{5 + n % 2}T10:00:00.000Z"
             out.append(("contacts", f"c{n}".encode(), orjson.dumps(record)))
     for n in range(300):
         record = {
@@ -309,24 +306,22 @@ def test_analysts_query_while_the_sink_lands_and_the_warehouse_is_rebuilt(
 def test_the_sink_resumes_after_what_the_lake_holds_whatever_was_committed(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = sink_settings(kafka_settings, tmp_path / "home", sink_batch_seconds=0.1)
+    settings = sink_settings(
+        kafka_settings, tmp_path / "home", sink_batch_rows=50, sink_batch_seconds=0.1
+    )
     events = [m for m in messages(seed=9) if m[0] == "events"][:400]
     send(settings, events)
     in_kafka = read_topic(settings, topic_names(settings).events)
-    # What a sink killed between a file's rename and its commit leaves: the file, no commit.
-    already = {}
-    for partition in {m.partition for m in in_kafka}:
-        records = [m for m in in_kafka if m.partition == partition][:30]
-        path = lake_file_path(
-            settings.lake_dir, EVENTS, "2026-01-05", partition, 0, records[-1].offset
-        )
-        write_atomically(records_table(EVENTS, records), path)
-        already[partition] = len(records)
+    first = LakeSink(settings, instance_id="resume")
+    first.run(lambda: first.rows_landed >= 100)
+    # A sink of another group (nothing committed there; the group would start at the
+    # beginning) on the same lake: the lake's manifest, not the group, says where to go on.
+    other_group = with_overrides(settings, warehouse={"sink_group_id": f"other-{uuid.uuid4()}"})
+    second = LakeSink(other_group, instance_id="resume")
+    second.run(lambda: landed_offsets(settings.lake_dir) == len(events))
 
-    sink = LakeSink(settings, instance_id="resume")
-    sink.run(lambda: landed_offsets(settings.lake_dir) == len(events))
-
-    assert sink.rows_landed == len(events) - sum(already.values())
+    assert 100 <= first.rows_landed < len(events)
+    assert second.rows_landed == len(events) - first.rows_landed
     rows = lake_rows(settings.lake_dir, EVENTS)
     coordinates = [(r["_kafka_partition"], r["_kafka_offset"]) for r in rows]
     assert sorted(coordinates) == sorted((m.partition, m.offset) for m in in_kafka)
