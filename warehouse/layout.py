@@ -40,13 +40,13 @@ def layout_marker(lake_dir: Path) -> Path:
 
 
 def lake_layout(lake_dir: Path) -> int | None:
-    """The layout version of the lake (1: landed before markers), None for a lake holding no
-    landed file yet."""
+    """The layout version of the lake (1: landed before markers), None for a lake no sink has
+    landed in yet (Parquet files there without the sink's manifests are not the sink's: it
+    quarantines them, warehouse.manifest)."""
     marker = layout_marker(lake_dir)
     if marker.exists():
         return int(marker.read_text().strip())
-    landed = any(lake_dir.glob("*/day=*/*.parquet")) or (lake_dir / SINK_DIR / "manifests").exists()
-    return 1 if landed else None
+    return 1 if (lake_dir / SINK_DIR / "manifests").exists() else None
 
 
 def check_layout(lake_dir: Path) -> None:

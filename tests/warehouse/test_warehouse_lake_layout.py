@@ -5,6 +5,7 @@ and an old lake refused until it is rebuilt."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -197,19 +198,28 @@ def test_a_batch_whose_day_files_are_not_all_there_is_landed_again_whole(
 
 
 def write_old_lake(lake_dir: Path) -> Path:
-    """A file as the sink landed it before layout 2: day of landing, times as text."""
+    """A file as the sink landed it before layout 2 (day of landing, times as text), and its
+    manifest (which that sink kept, without a layout marker)."""
     path = lake_dir / "events" / "day=2026-01-05" / file_name(0, 0, 0)
     path.parent.mkdir(parents=True)
     pq.write_table(pa.table({"event_id": ["e0"], "occurred_at": ["2026-01-05T09:00:00Z"]}), path)
+    manifest = manifest_path(lake_dir, EVENTS, 0)
+    manifest.parent.mkdir(parents=True)
+    line = {"op": "add", "path": "day=2026-01-05/" + path.name, "first": 0, "last": 0}
+    manifest.write_bytes(orjson.dumps({**line, "rows": 1, "size": path.stat().st_size}) + b"\n")
     return path
 
 
 def test_an_empty_lake_is_marked_and_an_old_one_refused(tmp_path: Path) -> None:
-    empty, old = tmp_path / "new", tmp_path / "old"
+    empty, old, foreign = tmp_path / "new", tmp_path / "old", tmp_path / "foreign"
     check_layout(empty)
     write_old_lake(old)
+    # Parquet files but no sink's manifest: not a lake a sink landed (they get quarantined).
+    write_old_lake(foreign)
+    shutil.rmtree(foreign / "_sink")
 
     assert lake_layout(empty) == LAYOUT_VERSION
+    assert lake_layout(foreign) is None
     assert lake_layout(old) == 1
     with pytest.raises(LakeLayoutOutdated, match="omnicx sink --rebuild"):
         check_layout(old)
