@@ -490,7 +490,10 @@ def test_a_lake_of_the_old_layout_is_refused_then_rebuilt_from_kafka(
     rebuilt = OmnicxProcess(
         settings, "sink", "--rebuild", "--instance-id", "layout", log_name="sink-rebuilt"
     )
+    old_lakes = settings.lake_dir.parent.glob
     try:
+        # The old lake is moved aside first: until then, the lake still shows its rows.
+        wait_for(lambda: any(old_lakes(f"{settings.lake_dir.name}.layout1-*")), rebuilt)
         wait_until_landed_and_committed(settings, rebuilt, len(events))
     finally:
         rebuilt.stop()
@@ -502,6 +505,6 @@ def test_a_lake_of_the_old_layout_is_refused_then_rebuilt_from_kafka(
     coordinates = lake_coordinates(settings)
     assert set(coordinates) == kafka_coordinates(settings)
     assert max(coordinates.values()) == 1
-    (moved,) = settings.lake_dir.parent.glob(f"{settings.lake_dir.name}.layout1-*")
+    (moved,) = old_lakes(f"{settings.lake_dir.name}.layout1-*")
     assert len(lake_rows(moved, EVENTS)) == len(events)  # the old lake, kept whole
     assert (settings.lake_dir / "_sink" / "layout").read_text() == "2\n"
