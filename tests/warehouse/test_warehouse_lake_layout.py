@@ -21,12 +21,14 @@ import pytest
 from schemas.settings_env import settings_env
 from tests.harness import REPO
 from tests.warehouse.lakes import LANDED_MS, FakeRecord, lake_settings, land
+from warehouse.compaction import CompactionPolicy, compact_directory
 from warehouse.instances import lock_instance
 from warehouse.landing import (
     LakeFile,
     by_business_day,
     day_dirs,
     file_name,
+    files_in,
     records_table,
 )
 from warehouse.layout import (
@@ -301,3 +303,25 @@ def test_other_tools_read_the_lake_by_day_and_prune_the_other_days(tmp_path: Pat
     assert frame.schema["_kafka_timestamp"] == pl.Datetime("us", "UTC")
     assert sorted(frame["event_id"].to_list()) == sorted(table.column("event_id").to_pylist())
     assert frame.height == 9
+
+
+def test_compaction_merges_a_days_files_and_leaves_the_other_days_alone(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    # Four batches: three with rows of day 5 and day 6, one (offsets 20-29) of day 6 only.
+    for first, days in ((0, (5, 6)), (10, (5, 6)), (20, (6,)), (30, (5, 6))):
+        values = [event(first + n, f"2026-01-0{days[n % len(days)]}T09:00:00Z") for n in range(10)]
+        recorded_batch(settings, values, first)
+    day5, day6 = day_dirs(settings.lake_dir, EVENTS)
+    manifest = manifest_of(settings)
+
+    merged = compact_directory(day5, manifest, CompactionPolicy(3, 1000, 0), 2e9)
+
+    # The day's files of batches 0, 10 and 30 are one file named for 0-39, holding its 15 rows.
+    assert [(f.first, f.last) for f in merged.merged] == [(0, 39)]
+    assert [(f.first, f.last) for f in files_in(day5)] == [(0, 39)]
+    assert pq.read_table(merged.merged[0].path).num_rows == 15
+    assert len(files_in(day6)) == 4  # another directory: untouched, never "covered"
+    resume = PartitionManifest(manifest.path, manifest.table_dir, 0).reconcile([day5, day6])
+    assert resume == 40
+    rows = ds.dataset(settings.lake_dir / EVENTS.name, format="parquet").to_table()
+    assert sorted(rows.column("_kafka_offset").to_pylist()) == list(range(40))
