@@ -12,7 +12,8 @@ directory synced: readers, who only list ``*.parquet``, see a whole file or none
 one batch are all written before any is renamed (``write_all_atomically``).
 
 Times are parsed into instants on the whole column at once (Arrow's ISO 8601 cast); only when
-that fails is each value parsed alone, and a value that is not a time goes to ``_extra`` whole.
+that fails is the column split in halves, down to the values that are not times, which go to
+``_extra`` whole.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _FITTING: dict[Kind, frozenset[type]] = {
     Kind.STRINGS: frozenset({list, _NONE}),
     Kind.TIMESTAMP: frozenset({str, _NONE}),  # and the string must parse (_timestamps)
 }
+# The shape of an RFC 3339 time (a zone offset is required); Arrow's cast then checks the rest.
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 _NANOSECONDS = pa.timestamp("ns", tz="UTC")  # a time with more than 6 decimals parses as this
 _INT64 = range(-(2**63), 2**63)
 _EXACT_DOUBLE = range(-(2**53), 2**53 + 1)  # integers a float column holds exactly
@@ -214,29 +217,38 @@ def _timestamps(
 ) -> pa.Array:
     """The instants of a column of RFC 3339 strings; a string that is not one goes to _extra."""
     strings = pa.array(values, pa.string())
+    shaped = pc.match_substring_regex(strings, _RFC3339)
+    candidates = strings
+    if shaped.false_count:  # rare: only strings shaped like a time are parsed
+        candidates = pc.if_else(shaped, strings, pa.scalar(None, pa.string()))
+    instants = _parse_times(candidates)
+    if instants.null_count > strings.null_count:  # rare: some string is not a time
+        for i, instant in enumerate(instants):
+            if not instant.is_valid and values[i] is not None:
+                extras[i] = {**(extras[i] or {}), name: values[i]}
+    return instants
+
+
+def _parse_times(strings: pa.Array) -> pa.Array:
+    """Instants, null where a string is not a time: the whole column at once (the usual case),
+    else each half alone, down to the strings that are not times."""
     try:
-        return strings.cast(TIMESTAMP_TYPE)  # the whole column at once: the usual case
+        return strings.cast(TIMESTAMP_TYPE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    parsed = []
-    for i, value in enumerate(values):
-        instant = None if value is None else _timestamp(value)
-        if value is not None and instant is None:
-            extras[i] = {**(extras[i] or {}), name: value}
-        parsed.append(instant)
-    return pa.array(parsed, TIMESTAMP_TYPE)
+    if len(strings) == 1:
+        return pa.array([_timestamp(strings[0])], TIMESTAMP_TYPE)
+    half = len(strings) // 2
+    return pa.concat_arrays([_parse_times(strings[:half]), _parse_times(strings[half:])])
 
 
-def _timestamp(value: str) -> pa.TimestampScalar | None:
-    """One string as an instant, by the same parser as the whole column's (RFC 3339: a zone
-    offset is required); None if not one. Finer than microseconds is truncated to them."""
-    text = pa.scalar(value)
-    for parsed in (TIMESTAMP_TYPE, _NANOSECONDS):
-        try:
-            return text.cast(parsed).cast(TIMESTAMP_TYPE, safe=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    return None
+def _timestamp(text: pa.StringScalar) -> pa.TimestampScalar | None:
+    """One string the column's cast refused: an instant if it is a time finer than
+    microseconds (truncated to them), else None (RFC 3339: a zone offset is required)."""
+    try:
+        return text.cast(_NANOSECONDS).cast(TIMESTAMP_TYPE, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _all_fit(kind: Kind, values: list[Any]) -> bool:
