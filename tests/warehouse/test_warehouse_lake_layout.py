@@ -76,6 +76,7 @@ def test_times_are_instants_and_one_that_does_not_parse_goes_to_extra() -> None:
         event(4, 1767603600),  # a number: another type than the column's
         event(5, None),
         event(6, "2026-01-05T09:00:00.123456789Z"),  # finer than microseconds: truncated
+        event(7, "2026-13-05T09:00:00Z"),  # shaped like a time, but month 13
     ]
     data = records_table(EVENTS, records(values))
 
@@ -90,6 +91,7 @@ def test_times_are_instants_and_one_that_does_not_parse_goes_to_extra() -> None:
         None,
         None,
         "2026-01-05T09:00:00.123456+00:00",
+        None,
     ]
     extras = [None if e is None else orjson.loads(e) for e in data.column("_extra").to_pylist()]
     assert extras == [
@@ -100,6 +102,7 @@ def test_times_are_instants_and_one_that_does_not_parse_goes_to_extra() -> None:
         {"occurred_at": 1767603600},
         None,
         None,
+        {"occurred_at": "2026-13-05T09:00:00Z"},
     ]
     assert data.column("_kafka_timestamp")[0].as_py() == datetime(2026, 1, 5, 9, tzinfo=UTC)
 
