@@ -2,7 +2,8 @@
 runs over ten million contacts.
 
 1. Landing: canonical events (JSON, as on the `events` topic) go through the sink's landing path
-   (decode, Arrow columns, zstd Parquet, fsync, rename) in batches of ``sink_batch_rows``.
+   (decode, Arrow columns with times parsed, split by business day, zstd Parquet, fsync,
+   rename) in batches of ``sink_batch_rows``.
    With ``--kafka``, also end to end: the events are produced to fresh topics of the broker the
    settings name (``omnicx kafka start``) and a LakeSink consumes and lands them.
 2. Query: synthetic contact versions are written straight into the lake with pyarrow/numpy,
@@ -31,7 +32,12 @@ import pyarrow.compute as pc
 
 from schemas.settings import Settings, load_settings, with_overrides
 from warehouse.build import build_warehouse, connect_read_only
-from warehouse.landing import lake_file_path, records_table, write_atomically
+from warehouse.landing import (
+    by_business_day,
+    lake_file_path,
+    records_table,
+    write_all_atomically,
+)
 from warehouse.tables import CONTACT_VERSIONS, CUSTOMER_KEYS, EVENTS, LakeTable
 
 T0_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
@@ -77,10 +83,7 @@ def bench_landing(settings: Settings, count: int) -> None:
     started = time.perf_counter()
     for first in range(0, count, size):
         batch = records[first : first + size]
-        path = lake_file_path(
-            settings.lake_dir, EVENTS, "2026-01-05", 0, batch[0].offset, batch[-1].offset
-        )
-        write_atomically(records_table(EVENTS, batch), path)
+        write_days(settings, EVENTS, records_table(EVENTS, batch), batch[0].offset)
     seconds = time.perf_counter() - started
     print(f"landing path: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} rows/s")
 
@@ -181,9 +184,15 @@ def customer_keys(count: int) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_synthetic(settings: Settings, table: LakeTable, data: pa.Table, first: int) -> None:
+def write_days(settings: Settings, table: LakeTable, data: pa.Table, first: int) -> None:
+    """``data`` (offsets from ``first``) as the sink lands a batch: a file per business day."""
     last = first + data.num_rows - 1
-    write_atomically(data, lake_file_path(settings.lake_dir, table, "2026-01-05", 0, first, last))
+    write_all_atomically(
+        [
+            (rows, lake_file_path(settings.lake_dir, table, day, 0, first, last))
+            for day, rows in by_business_day(table, data)
+        ]
+    )
 
 
 DAY_QUERY = """
@@ -199,13 +208,13 @@ def bench_query(settings: Settings, contacts: int) -> None:
     started = time.perf_counter()
     per_file = 1_000_000
     for first in range(0, contacts, per_file):
-        write_synthetic(
+        write_days(
             settings,
             CONTACT_VERSIONS,
             contact_versions(first, min(per_file, contacts - first), rng),
             first,
         )
-    write_synthetic(settings, CUSTOMER_KEYS, customer_keys(1_000_000), 0)
+    write_days(settings, CUSTOMER_KEYS, customer_keys(1_000_000), 0)
     print(f"generated {contacts:,} contacts in Parquet in {time.perf_counter() - started:.1f} s")
     build_warehouse(settings)
     with connect_read_only(settings) as con:

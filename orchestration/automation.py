@@ -6,8 +6,9 @@
 - ``daily_close``: at 00:30 UTC, the day that just ended and the repeat window before it: a
   contact of that day can join a journey started up to W days earlier, which changes the
   resolution KPIs of the journey's first day.
-- ``new_lake_data``: when files newer than the last seen landed in the lake, the landing days
-  of those files and the day before each (late events of a day land after its midnight).
+- ``new_lake_data``: when files newer than the last seen landed in the lake, the days of those
+  files (their ``day=`` folders: business days) and the day before each (a contact version
+  without its start lands under a later time's day).
 """
 
 import math
@@ -77,7 +78,8 @@ def daily_close(context: ScheduleEvaluationContext, warehouse: WarehouseResource
     job=REFRESH,
     minimum_interval_seconds=60,
     description="Every minute: when lake files landed since the last evaluation, refresh their "
-    "landing days and the day before each (a day's late events land after its midnight).",
+    "business days and the day before each (a contact version without its start lands under a "
+    "later time's day).",
 )
 def new_lake_data(
     context: SensorEvaluationContext, warehouse: WarehouseResource
@@ -105,7 +107,7 @@ def _first_partition(context: ScheduleEvaluationContext | SensorEvaluationContex
 
 
 def landed_since(lake_dir: Path, seen: float) -> tuple[float, set[date]]:
-    """The newest modification time of the lake's Parquet files, and the landing days
+    """The newest modification time of the lake's Parquet files, and the business days
     (``<table>/day=YYYY-MM-DD/``) of the files modified after ``seen``."""
     newest = seen
     days: set[date] = set()

@@ -6,8 +6,7 @@ one run over the range, so the warehouse is rebuilt once and each mart recompute
 in one statement.
 
 The partitions start at ``[orchestration] partitions_start`` when it is set, else at the first
-day that holds data: the UTC day of the earliest event time in the lake (not its ``day=``
-folders, which are landing days), else today. The start is read when Dagster loads the
+day that holds data: the UTC day of the earliest event time in the lake, else today. The start is read when Dagster loads the
 definitions (``orchestration.definitions``), never at import.
 """
 

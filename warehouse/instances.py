@@ -80,3 +80,15 @@ def _try_lock(directory: Path, instance_id: str) -> InstanceLock | None:
 
 def _safe(name: str) -> str:
     return _UNSAFE.sub("_", name)
+
+
+def running_instances(lake_dir: Path) -> list[str]:
+    """The ids (``<group>/<id>``) of the sinks that hold a lock on the lake right now."""
+    running = []
+    for path in sorted((lake_dir / SINK_DIR / "instances").glob("*/*.lock")):
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                running.append(f"{path.parent.name}/{path.stem}")
+    return running

@@ -1,14 +1,19 @@
 """Writing Kafka records into the lake: records to Arrow, file names, and atomic files.
 
 Layout: ``<lake>/<table>/day=<YYYY-MM-DD>/p<partition>-<first offset>-<last offset>.parquet``.
-The name says which offsets of which partition the file holds, and a file written again for the
-same records gets the same name; the sink resumes from its manifest, though, never from names
-(warehouse.manifest). The
-day is the UTC day of the Kafka timestamp of the file's first record (the landing day), so a file
-never straddles two directories.
+``day`` is the business day of the rows (``LakeTable.business_days``): a batch of records of
+one partition becomes one file per day its rows belong to, each named for the batch's whole
+offset range, so a directory's file says which offsets of its partition it holds *for that
+day* (the batch's other rows are in other days' files under the same name). The sink resumes
+from its manifest, never from names (warehouse.manifest).
 
 A file is written under a ``.tmp`` name, flushed to disk, then renamed into place and the
-directory synced: readers, who only list ``*.parquet``, see a whole file or none.
+directory synced: readers, who only list ``*.parquet``, see a whole file or none. The files of
+one batch are all written before any is renamed (``write_all_atomically``).
+
+Times are parsed into instants on the whole column at once (Arrow's ISO 8601 cast); only when
+that fails is the column split in halves, down to the values that are not times, which go to
+``_extra`` whole.
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse.tables import ARROW_TYPES, KAFKA_COLUMNS, Kind, LakeTable
+from warehouse.tables import ARROW_TYPES, TIMESTAMP_TYPE, Kind, LakeTable
 
 _NAME = re.compile(r"p(\d{4})-(\d{20})-(\d{20})\.parquet")
 TEMP_SUFFIX = ".tmp"
@@ -39,7 +44,11 @@ _FITTING: dict[Kind, frozenset[type]] = {
     Kind.FLOAT: frozenset({float, int, _NONE}),
     Kind.BOOL: frozenset({bool, _NONE}),
     Kind.STRINGS: frozenset({list, _NONE}),
+    Kind.TIMESTAMP: frozenset({str, _NONE}),  # and the string must parse (_timestamps)
 }
+# The shape of an RFC 3339 time (a zone offset is required); Arrow's cast then checks the rest.
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+_NANOSECONDS = pa.timestamp("ns", tz="UTC")  # a time with more than 6 decimals parses as this
 _INT64 = range(-(2**63), 2**63)
 _EXACT_DOUBLE = range(-(2**53), 2**53 + 1)  # integers a float column holds exactly
 
@@ -73,10 +82,12 @@ class LakeFile:
         return self.last - self.first + 1
 
     def covers(self, other: LakeFile) -> bool:
-        """Whether this file holds every offset ``other`` holds (another file of the same
-        partition and directory; two distinct files never have the same range there)."""
+        """Whether this file holds every row ``other`` holds: another file of the same partition
+        in the same day directory, whose offsets are inside this one's range (two distinct
+        files of one directory never have the same range)."""
         return (
             other.path != self.path
+            and other.path.parent == self.path.parent
             and other.partition == self.partition
             and self.first <= other.first
             and other.last <= self.last
@@ -85,10 +96,6 @@ class LakeFile:
 
 def file_name(partition: int, first: int, last: int) -> str:
     return f"p{partition:04d}-{first:020d}-{last:020d}.parquet"
-
-
-def landing_day(timestamp_ms: int) -> str:
-    return datetime.fromtimestamp(max(timestamp_ms, 0) / 1000, UTC).strftime("%Y-%m-%d")
 
 
 def lake_file_path(
@@ -126,6 +133,17 @@ def remove_temp_files(lake_dir: Path, table: LakeTable, partition: int) -> int:
     return removed
 
 
+def by_business_day(table: LakeTable, data: pa.Table) -> list[tuple[str, pa.Table]]:
+    """``data`` (rows of ``table``) split by business day: (``YYYY-MM-DD``, its rows in their
+    order), by day."""
+    days = table.business_days(data)
+    found = pc.unique(days)
+    if len(found) == 1:
+        return [(found[0].as_py().isoformat(), data)]
+    ordered = found.take(pc.array_sort_indices(found))
+    return [(day.as_py().isoformat(), data.filter(pc.equal(days, day))) for day in ordered]
+
+
 def records_table(table: LakeTable, records: Sequence[KafkaRecord]) -> pa.Table:
     """The Arrow table of a batch of records (tombstones, records without a value, are skipped)."""
     kept = [r for r in records if r.value is not None]
@@ -142,15 +160,16 @@ def records_table(table: LakeTable, records: Sequence[KafkaRecord]) -> pa.Table:
     arrays = [
         _column(kind, [o.get(name) for o in objects], name, extras) for name, kind in table.columns
     ]
-    kafka_values = (
-        [r.partition for r in kept],
-        [r.offset for r in kept],
-        [r.timestamp if r.timestamp >= 0 else None for r in kept],
-        [None if e is None else orjson.dumps(e).decode() for e in extras],
+    kafka_timestamps = pa.array(
+        [r.timestamp if r.timestamp >= 0 else None for r in kept], pa.timestamp("ms", tz="UTC")
     )
-    arrays += [
-        pa.array(v, arrow) for v, (_, arrow, _) in zip(kafka_values, KAFKA_COLUMNS, strict=True)
-    ]
+    kafka_values = (
+        pa.array([r.partition for r in kept], pa.int32()),
+        pa.array([r.offset for r in kept], pa.int64()),
+        kafka_timestamps.cast(TIMESTAMP_TYPE),
+        pa.array([None if e is None else orjson.dumps(e).decode() for e in extras], pa.string()),
+    )
+    arrays += kafka_values
     return pa.Table.from_arrays(arrays, schema=table.arrow_schema)
 
 
@@ -171,9 +190,18 @@ def _column(
     arrow = ARROW_TYPES[kind]
     if kind is Kind.JSON:
         return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], arrow)
+    fitting = _fitting(kind, values, name, extras)
+    if kind is Kind.TIMESTAMP:
+        return _timestamps(fitting, name, extras)
+    return pa.array(fitting, arrow)
+
+
+def _fitting(
+    kind: Kind, values: list[Any], name: str, extras: list[dict[str, Any] | None]
+) -> list[Any]:
+    """``values`` with those of a type the column does not hold moved to ``_extra`` (rare)."""
     if _all_fit(kind, values):
-        return pa.array(values, arrow)
-    # Rare: some value has another type. It moves to _extra, the column gets null there.
+        return values
     fitting = []
     for i, value in enumerate(values):
         if _fits(kind, value):
@@ -181,7 +209,46 @@ def _column(
         else:
             fitting.append(None)
             extras[i] = {**(extras[i] or {}), name: value}
-    return pa.array(fitting, arrow)
+    return fitting
+
+
+def _timestamps(
+    values: list[str | None], name: str, extras: list[dict[str, Any] | None]
+) -> pa.Array:
+    """The instants of a column of RFC 3339 strings; a string that is not one goes to _extra."""
+    strings = pa.array(values, pa.string())
+    shaped = pc.match_substring_regex(strings, _RFC3339)
+    candidates = strings
+    if shaped.false_count:  # rare: only strings shaped like a time are parsed
+        candidates = pc.if_else(shaped, strings, pa.scalar(None, pa.string()))
+    instants = _parse_times(candidates)
+    if instants.null_count > strings.null_count:  # rare: some string is not a time
+        for i, instant in enumerate(instants):
+            if not instant.is_valid and values[i] is not None:
+                extras[i] = {**(extras[i] or {}), name: values[i]}
+    return instants
+
+
+def _parse_times(strings: pa.Array) -> pa.Array:
+    """Instants, null where a string is not a time: the whole column at once (the usual case),
+    else each half alone, down to the strings that are not times."""
+    try:
+        return strings.cast(TIMESTAMP_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if len(strings) == 1:
+        return pa.array([_timestamp(strings[0])], TIMESTAMP_TYPE)
+    half = len(strings) // 2
+    return pa.concat_arrays([_parse_times(strings[:half]), _parse_times(strings[half:])])
+
+
+def _timestamp(text: pa.StringScalar) -> pa.TimestampScalar | None:
+    """One string the column's cast refused: an instant if it is a time finer than
+    microseconds (truncated to them), else None (RFC 3339: a zone offset is required)."""
+    try:
+        return text.cast(_NANOSECONDS).cast(TIMESTAMP_TYPE, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _all_fit(kind: Kind, values: list[Any]) -> bool:
@@ -206,6 +273,28 @@ def write_atomically(
     """Write ``data`` as a zstd Parquet file at ``path``: temp name, fsync, rename, sync dir.
     ``before_rename`` gets the file's size once it is on disk, before it becomes visible (the
     sink records the file in its manifest there, warehouse.manifest)."""
+    write_all_atomically(
+        [(data, path)], None if before_rename is None else lambda sizes: before_rename(sizes[0])
+    )
+
+
+def write_all_atomically(
+    files: Sequence[tuple[pa.Table, Path]],
+    before_rename: Callable[[list[int]], None] | None = None,
+) -> None:
+    """Write each ``(data, path)`` as ``write_atomically`` does, every temp file before any
+    rename: ``before_rename`` gets their sizes when all are on disk and none is visible."""
+    temps = [_write_temp(data, path) for data, path in files]
+    if before_rename is not None:
+        before_rename([size for _, size in temps])
+    for (temp, _), (_, path) in zip(temps, files, strict=True):
+        os.replace(temp, path)
+    for directory in {path.parent for _, path in files}:
+        sync_dir(directory)
+
+
+def _write_temp(data: pa.Table, path: Path) -> tuple[Path, int]:
+    """``data`` written and synced beside ``path`` under a temp name; the name and the size."""
     directory = path.parent
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
@@ -215,11 +304,7 @@ def write_atomically(
         pq.write_table(data, out, compression="zstd")
         out.flush()
         os.fsync(out.fileno())
-        size = out.tell()
-    if before_rename is not None:
-        before_rename(size)
-    os.replace(temp, path)
-    sync_dir(directory)
+        return temp, out.tell()
 
 
 def sync_dir(directory: Path) -> None:

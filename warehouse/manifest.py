@@ -10,16 +10,14 @@ Only files the manifest knows, at the size it recorded, count as landed, are com
 deleted; any other ``*.parquet`` in the partition's directories is **quarantined**: moved to
 ``<lake>/_sink/quarantine/<table>/<day>/`` (outside every view's glob) and logged, never deleted.
 
-Crash safety: a new file is recorded after its temp file is synced and before its rename
-(landing.write_atomically), so a crash in between leaves a record whose file is missing, which
-the next assignment drops (the offsets are read again); a removal is recorded after the unlink.
-A line torn by a crash is the last one and is ignored. On every assignment the sink replays the
-log, reconciles it with the disk and replaces it atomically with the current state.
-
-Migration: when the manifest root does not exist yet (a lake landed before manifests), the first
-assignment adopts the partition's files whose content agrees with their name (rows of that
-partition, offsets inside the name's range, the range below the partition's end offset in
-Kafka); the others are quarantined.
+Crash safety: the files of a batch (one per business day, landing.write_all_atomically) are
+recorded together, in one append, after their temp files are synced and before any rename, so a
+crash in between leaves records whose files are (partly) missing. The next assignment then lands
+again from the first offset of such a file, and first deletes the files holding offsets of its
+range (the renamed day files of that batch; a merged file spanning it, whose range then counts
+too), so that no row is in the lake twice. A removal is recorded after the unlink. A line torn by a crash is the last one and is
+ignored. On every assignment the sink replays the log, reconciles it with the disk and replaces
+it atomically with the current state.
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from warehouse.landing import SINK_DIR, TEMP_SUFFIX, LakeFile, files_in, sync_dir
 from warehouse.tables import LakeTable
@@ -85,13 +81,17 @@ class PartitionManifest:
     def added(
         self, lake_file: LakeFile, rows: int, size: int, parts: tuple[Path, ...] = ()
     ) -> None:
-        entry = Entry(lake_file, rows, size, parts)
-        self.entries[lake_file.path] = entry
-        self._append(self._add_line(entry))
+        self.added_all([Entry(lake_file, rows, size, parts)])
+
+    def added_all(self, entries: list[Entry]) -> None:
+        """Record files written together (a batch's day files) in one append."""
+        for entry in entries:
+            self.entries[entry.lake_file.path] = entry
+        self._append([self._add_line(entry) for entry in entries])
 
     def removed(self, lake_file: LakeFile) -> None:
         if self.entries.pop(lake_file.path, None) is not None:
-            self._append({"op": "remove", "path": self._relative(lake_file.path)})
+            self._append([{"op": "remove", "path": self._relative(lake_file.path)}])
 
     # ------------------------------------------------------------------ reading
 
@@ -129,46 +129,54 @@ class PartitionManifest:
             self.quarantine_foreign(directory)
         intact = [e for e in self.entries.values() if e.intact()]
         missing = [e for e in self.entries.values() if not e.intact()]
-        # A missing file is fine when a present one holds its offsets (a compacted part whose
-        # removal a crash did not record), or when it is a merged file whose parts are all
-        # there (a crash before its rename); otherwise its offsets must be landed again.
+        # A missing file is fine when a present one of its directory holds its rows (a
+        # compacted part whose removal a crash did not record), or when it is a merged file
+        # whose parts are all there (a crash before its rename); otherwise its offsets must be
+        # landed again.
         present = {e.lake_file.path for e in intact}
         lost = [
-            e.lake_file.first
+            e
             for e in missing
             if not (e.parts and set(e.parts) <= present)
-            and not any(
-                k.lake_file.first <= e.lake_file.first and e.lake_file.last <= k.lake_file.last
-                for k in intact
-            )
+            and not any(k.lake_file.covers(e.lake_file) for k in intact)
         ]
+        resume = None
+        if lost:
+            resume, intact = self._drop_batch_mates(lost, intact)
         self.entries = {e.lake_file.path: e for e in intact}
         self._rewrite()
-        if lost:
+        if resume is not None:
             log.warning(
                 "%s p%d: files the sink wrote are gone; landing again from offset %d",
                 self.table_dir.name,
                 self.partition,
-                min(lost),
+                resume,
             )
-            return min(lost)
+            return resume
         if not intact:
             return None
         return max(e.lake_file.last for e in intact) + 1
 
-    def adopt(self, day_dirs: list[Path], end_offset: int) -> int:
-        """Record the well-formed files of a lake landed before manifests; how many."""
-        adopted = 0
-        for directory in day_dirs:
-            for lake_file in files_in(directory, self.partition):
-                rows = _agreeing_rows(lake_file, end_offset)
-                if rows is None:
-                    continue  # quarantined by the reconciliation that follows
-                size = lake_file.path.stat().st_size
-                self.entries[lake_file.path] = Entry(lake_file, rows, size)
-                adopted += 1
-        self._rewrite()
-        return adopted
+    def _drop_batch_mates(self, lost: list[Entry], intact: list[Entry]) -> tuple[int, list[Entry]]:
+        """Delete the files holding offsets of a lost file's range (the other day files of its
+        batch, a merged file spanning it): they are landed again with it and must not be there
+        twice. The offset to land again from, and the entries kept."""
+        ranges = [(e.lake_file.first, e.lake_file.last) for e in lost]
+        while True:
+            dropped = [
+                e
+                for e in intact
+                if any(
+                    e.lake_file.first <= last and first <= e.lake_file.last
+                    for first, last in ranges
+                )
+            ]
+            if not dropped:
+                return min(first for first, _ in ranges), intact
+            for entry in dropped:
+                entry.lake_file.path.unlink(missing_ok=True)
+            intact = [e for e in intact if e not in dropped]
+            ranges += [(e.lake_file.first, e.lake_file.last) for e in dropped]
 
     # ----------------------------------------------------------------- plumbing
 
@@ -189,10 +197,10 @@ class PartitionManifest:
             line["parts"] = [self._relative(part) for part in entry.parts]
         return line
 
-    def _append(self, line: dict) -> None:
+    def _append(self, lines: list[dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as out:
-            out.write(orjson.dumps(line) + b"\n")
+            out.write(b"".join(orjson.dumps(line) + b"\n" for line in lines))
             out.flush()
             os.fsync(out.fileno())
 
@@ -239,25 +247,6 @@ def quarantine(table_dir: Path, path: Path, reason: str) -> Path | None:
         return None
     log.warning("quarantined %s (%s): moved to %s", path, reason, target)
     return target
-
-
-def _agreeing_rows(lake_file: LakeFile, end_offset: int) -> int | None:
-    """The rows of a file whose content agrees with its name, else None."""
-    if lake_file.last >= end_offset:
-        return None
-    try:
-        columns = pq.read_table(lake_file.path, columns=["_kafka_partition", "_kafka_offset"])
-    except (OSError, ValueError, KeyError):
-        return None
-    if columns.num_rows == 0 or columns.num_rows > lake_file.span:
-        return None
-    partitions = pc.unique(columns.column("_kafka_partition")).to_pylist()
-    offsets = pc.min_max(columns.column("_kafka_offset"))
-    if partitions != [lake_file.partition]:
-        return None
-    if offsets["min"].as_py() < lake_file.first or offsets["max"].as_py() > lake_file.last:
-        return None
-    return columns.num_rows
 
 
 def _lines(path: Path) -> Iterator[dict]:

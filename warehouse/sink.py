@@ -3,17 +3,18 @@
 A kafka-python consumer group reads every topic of ``warehouse.tables.LAKE_TABLES``. Records are
 buffered per topic partition into batches; a batch closes when its offsets reach a multiple of
 ``sink_batch_rows`` (so that size-cut files have the same boundaries on every run) or when its
-first record waited ``sink_batch_seconds``. A closed batch becomes one Parquet file, written
-atomically (landing.write_atomically) and recorded in the partition's manifest before its rename
-(warehouse.manifest); only then is its offset committed.
+first record waited ``sink_batch_seconds``. A closed batch becomes one Parquet file per business
+day of its rows (landing.by_business_day), all written (landing.write_all_atomically) and
+recorded together in the partition's manifest before any is renamed (warehouse.manifest); only
+then is its offset committed.
 
 Exactly once: the sink's manifest, not the lake's file names nor the group's commits, says what
 was landed. When a partition is assigned the sink quarantines the partition's files it did not
 write, reconciles the manifest with the disk and resumes after the last offset it holds (from
 the beginning when it holds none). A crash before the manifest record loses only the batch in
-memory, which is read again; a crash between the record and the rename leaves a record without
-its file, dropped on assignment (the batch is read again); a crash between rename and commit
-costs nothing. Offsets are committed after their files (once per poll loop, retried until the
+memory, which is read again; a crash between the record and the renames leaves records without
+their files: on assignment the batch's files are dropped, those renamed included, and the batch
+is read again; a crash between the renames and the commit costs nothing. Offsets are committed after their files (once per poll loop, retried until the
 broker accepts them, and again on assignment) so that consumer lag can be monitored. Compaction
 (warehouse.compaction) runs in the same loop, on the partitions this sink owns, so no two
 processes ever rewrite the same files.
@@ -43,15 +44,15 @@ from warehouse.instances import InstanceLock, lock_instance
 from warehouse.landing import (
     KafkaRecord,
     LakeFile,
+    by_business_day,
     day_dirs,
-    files_in,
     lake_file_path,
-    landing_day,
     records_table,
     remove_temp_files,
-    write_atomically,
+    write_all_atomically,
 )
-from warehouse.manifest import PartitionManifest, manifest_path, quarantine_strays
+from warehouse.layout import check_layout
+from warehouse.manifest import Entry, PartitionManifest, manifest_path, quarantine_strays
 from warehouse.sink_metrics import SinkMetrics
 from warehouse.tables import LAKE_TABLES, LakeTable
 
@@ -73,12 +74,14 @@ class SinkFenced(RuntimeError):
 
 class LakeSink:
     """One sink process. ``run`` until ``should_stop`` returns true, then lands what it holds.
-    Construction takes the instance id's lock (DuplicateInstance if another sink holds it)."""
+    Construction checks the lake's layout (LakeLayoutOutdated for a lake an older sink landed)
+    and takes the instance id's lock (DuplicateInstance if another sink holds it)."""
 
     def __init__(self, settings: Settings, *, instance_id: str | None = None) -> None:
         w = settings.warehouse
         self.settings = settings
         self.lake_dir = settings.lake_dir
+        check_layout(self.lake_dir)
         self.instance: InstanceLock = lock_instance(
             self.lake_dir, w.sink_group_id, instance_id or w.sink_instance_id or None
         )
@@ -155,7 +158,7 @@ class LakeSink:
         if tp.partition == 0:  # one owner looks after files of no partition
             count = metadata.partition_count(tp.topic)
             self.quarantined += quarantine_strays(self.lake_dir / table.name, count)
-        manifest = self._manifest(tp, table, metadata)
+        manifest = self._manifest(tp, table)
         directories = day_dirs(self.lake_dir, table)
         resume = manifest.reconcile(directories)
         for directory in directories:
@@ -168,19 +171,11 @@ class LakeSink:
             self.to_commit[tp] = resume  # in case a crash came before the commit
         log.info("%s[%d]: resuming at offset %s", tp.topic, tp.partition, resume)
 
-    def _manifest(
-        self, tp: TopicPartition, table: LakeTable, metadata: _Metadata
-    ) -> PartitionManifest:
+    def _manifest(self, tp: TopicPartition, table: LakeTable) -> PartitionManifest:
         path = manifest_path(self.lake_dir, table, tp.partition)
         manifest = PartitionManifest(
             path, self.lake_dir / table.name, tp.partition, quarantined=self.quarantined
         )
-        directories = day_dirs(self.lake_dir, table)
-        # No manifest but files: a lake landed before manifests (warehouse.manifest).
-        if not path.exists() and any(files_in(d, tp.partition) for d in directories):
-            adopted = manifest.adopt(directories, metadata.end_offset(tp))
-            if adopted:
-                log.warning("%s[%d]: adopted %d files", tp.topic, tp.partition, adopted)
         self.manifests[tp] = manifest
         return manifest
 
@@ -230,20 +225,29 @@ class LakeSink:
         first, last = records[0].offset, records[-1].offset
         data = records_table(table, records)
         if data.num_rows:  # a batch of tombstones only leaves no file
-            day = landing_day(records[0].timestamp)
-            path = lake_file_path(self.lake_dir, table, day, tp.partition, first, last)
-            lake_file = LakeFile(path, tp.partition, first, last)
+            files = [
+                (rows, lake_file_path(self.lake_dir, table, day, tp.partition, first, last))
+                for day, rows in by_business_day(table, data)
+            ]
             manifest = self.manifests[tp]
-            write_atomically(
-                data, path, lambda size: manifest.added(lake_file, data.num_rows, size)
-            )
+
+            def record(sizes: list[int]) -> None:
+                manifest.added_all(
+                    [
+                        Entry(LakeFile(path, tp.partition, first, last), rows.num_rows, size)
+                        for (rows, path), size in zip(files, sizes, strict=True)
+                    ]
+                )
+
+            write_all_atomically(files, record)
             self.rows_landed += data.num_rows
-            self.files_landed += 1
+            self.files_landed += len(files)
             metrics = self.metrics
             metrics.rows_landed.labels(table.name).inc(data.num_rows)
-            metrics.files_landed.labels(table.name).inc()
+            metrics.files_landed.labels(table.name).inc(len(files))
             metrics.land_seconds.labels(table.name).observe(time.perf_counter() - started)
-            self._compact(tp, path.parent)
+            for _, path in files:
+                self._compact(tp, path.parent)
         self.landed[tp] = last
         self.to_commit[tp] = last + 1
 
@@ -296,7 +300,7 @@ class LakeSink:
 
 
 class _Metadata:
-    """Partition counts and end offsets, asked of a client of its own (made when first needed):
+    """Partition counts, asked of a client of its own (made when first needed):
     the group's consumer cannot block inside its rebalance listener, which runs on its I/O
     thread."""
 
@@ -318,9 +322,6 @@ class _Metadata:
 
     def partition_count(self, topic: str) -> int:
         return len(self._client().partitions_for_topic(topic) or ())
-
-    def end_offset(self, tp: TopicPartition) -> int:
-        return self._client().end_offsets([tp])[tp]
 
 
 class _Rebalance(ConsumerRebalanceListener):

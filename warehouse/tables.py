@@ -1,10 +1,15 @@
 """The tables of the Parquet lake: one per topic the sink reads, and the columns of each.
 
 A lake table keeps every record of its topic as it came, one column per field, with the field's
-JSON type (times stay RFC 3339 strings; staging casts them); nested objects are stored as JSON
-text. Every table also has the record's Kafka coordinates (``_kafka_partition``,
+JSON type, except times: an RFC 3339 field (``occurred_at``, every ``*_at`` of the records) is a
+Parquet TIMESTAMP WITH TIME ZONE (microseconds, UTC); nested objects are stored as JSON text.
+Every table also has the record's Kafka coordinates (``_kafka_partition``,
 ``_kafka_offset``, ``_kafka_timestamp``) and ``_extra``: the fields the table does not name, and
-values whose type does not fit their column, as a JSON object, so that nothing is ever dropped.
+values whose type does not fit their column (a time that does not parse), as a JSON object, so
+that nothing is ever dropped.
+
+Each table also says which day a row belongs to (``LakeTable.business_days``): the lake's
+``day=`` directories are these business days (docs/warehouse.md, The lake).
 
 Contacts and journeys take their columns from ``schemas.records``: a field added there is landed
 without a change here.
@@ -18,6 +23,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.records import ContactFacts, JourneyFacts
 from schemas.settings import Settings
@@ -31,6 +37,11 @@ class Kind(StrEnum):
     BOOL = "bool"
     STRINGS = "strings"  # a list of strings
     JSON = "json"  # any JSON value, stored as its JSON text
+    TIMESTAMP = "timestamp"  # an RFC 3339 time, stored as an instant (UTC)
+
+
+# Every time in the lake: an instant, microseconds, UTC.
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 
 
 ARROW_TYPES: dict[Kind, pa.DataType] = {
@@ -40,6 +51,7 @@ ARROW_TYPES: dict[Kind, pa.DataType] = {
     Kind.BOOL: pa.bool_(),
     Kind.STRINGS: pa.list_(pa.string()),
     Kind.JSON: pa.string(),
+    Kind.TIMESTAMP: TIMESTAMP_TYPE,
 }
 
 DUCKDB_TYPES: dict[Kind, str] = {
@@ -49,18 +61,21 @@ DUCKDB_TYPES: dict[Kind, str] = {
     Kind.BOOL: "BOOLEAN",
     Kind.STRINGS: "VARCHAR[]",
     Kind.JSON: "VARCHAR",
+    Kind.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
 }
 
 # Added to every table: where the record sat in Kafka, and what did not fit the columns.
 KAFKA_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("_kafka_partition", pa.int32(), "INTEGER"),
     ("_kafka_offset", pa.int64(), "BIGINT"),
-    ("_kafka_timestamp", pa.timestamp("ms"), "TIMESTAMP"),  # UTC
+    ("_kafka_timestamp", TIMESTAMP_TYPE, "TIMESTAMP WITH TIME ZONE"),
     ("_extra", pa.string(), "VARCHAR"),
 )
 
 # The hive partition column of the lake's directories (``day=2026-01-05``).
 DAY_COLUMN = "day"
+# The time zone of the business day; issue 13 makes it the tenant's reporting time zone.
+BUSINESS_TIME_ZONE = "UTC"
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,9 @@ class LakeTable:
     name: str  # the lake directory, and ``lake_<name>`` in DuckDB
     topic: str  # the attribute of schemas.topics.Topics it lands
     columns: tuple[tuple[str, Kind], ...]
+    # The row's own times that give its business day, first present one wins; without any, the
+    # day of its Kafka timestamp.
+    day_from: tuple[str, ...] = ()
 
     def topic_name(self, settings: Settings) -> str:
         return getattr(topic_names(settings), self.topic)
@@ -76,6 +94,15 @@ class LakeTable:
     def arrow_schema(self) -> pa.Schema:
         named = [(name, ARROW_TYPES[kind]) for name, kind in self.columns]
         return pa.schema(named + [(name, arrow) for name, arrow, _ in KAFKA_COLUMNS])
+
+    def business_days(self, data: pa.Table, time_zone: str = BUSINESS_TIME_ZONE) -> pa.Array:
+        """The business day (date32) of each row of ``data`` (a table of this lake table's
+        schema): the day, in ``time_zone``, of the first of ``day_from`` the row has, else of
+        its Kafka timestamp (1970-01-01 when Kafka gave none)."""
+        times = [data.column(name) for name in (*self.day_from, "_kafka_timestamp")]
+        instant = pc.coalesce(*times, pa.scalar(0, TIMESTAMP_TYPE))
+        local = pc.local_timestamp(instant.cast(pa.timestamp("us", tz=time_zone)))
+        return pc.cast(local, pa.date32())
 
     def duckdb_columns(self) -> list[tuple[str, str]]:
         """Every column of the table as DuckDB reads it, the partition column included."""
@@ -95,8 +122,15 @@ def _kind_of(hint: object) -> Kind:
 
 
 def _record_columns(record_class: type) -> tuple[tuple[str, Kind], ...]:
+    """The columns of a record's fields; a string field named ``*_at`` is a time."""
     hints = typing.get_type_hints(record_class)
-    return tuple((f.name, _kind_of(hints[f.name])) for f in fields(record_class))
+    columns = []
+    for f in fields(record_class):
+        kind = _kind_of(hints[f.name])
+        if kind is Kind.STRING and f.name.endswith("_at"):
+            kind = Kind.TIMESTAMP
+        columns.append((f.name, kind))
+    return tuple(columns)
 
 
 EVENTS = LakeTable(
@@ -106,7 +140,7 @@ EVENTS = LakeTable(
         ("event_id", Kind.STRING),
         ("event_type", Kind.STRING),
         ("schema_version", Kind.INT),
-        ("occurred_at", Kind.STRING),
+        ("occurred_at", Kind.TIMESTAMP),
         ("ts", Kind.FLOAT),
         ("tenant", Kind.STRING),
         ("channel", Kind.STRING),
@@ -117,6 +151,7 @@ EVENTS = LakeTable(
         ("customer_ids", Kind.STRINGS),
         ("attributes", Kind.JSON),
     ),
+    day_from=("occurred_at",),
 )
 # The analysts' dead letters: redacted, without the raw bytes (those are on the operators'
 # dead-letters-raw topic, which is never landed; docs/streams.md, Dead letters).
@@ -135,18 +170,25 @@ DEAD_LETTERS = LakeTable(
         ("event_id", Kind.STRING),
         ("contact_id", Kind.STRING),
         ("tenant", Kind.STRING),
-        ("occurred_at", Kind.STRING),
+        ("occurred_at", Kind.TIMESTAMP),
         ("redacted_preview", Kind.STRING),
         ("replayed", Kind.BOOL),
     ),
+    day_from=("occurred_at",),
 )
+# A contact's day is its start's; without a start event, its first queueing, else its answer
+# (docs/kpis.md, Scope and attribution), else its first time the stream saw.
 CONTACT_VERSIONS = LakeTable(
-    "contact_versions", "contacts", (*_record_columns(ContactFacts), ("version", Kind.INT))
+    "contact_versions",
+    "contacts",
+    (*_record_columns(ContactFacts), ("version", Kind.INT)),
+    day_from=("started_at", "first_queued_at", "answered_at", "ended_at", "abandoned_at"),
 )
 JOURNEY_VERSIONS = LakeTable(
     "journey_versions",
     "journeys",
     (*_record_columns(JourneyFacts), ("version", Kind.INT), ("superseded", Kind.BOOL)),
+    day_from=("first_started_at",),  # its first contact's start
 )
 IDENTITY_MERGES = LakeTable(
     "identity_merges",
@@ -185,8 +227,9 @@ ALERTS = LakeTable(
         ("customer_key", Kind.STRING),
         ("score", Kind.FLOAT),
         ("signals", Kind.JSON),
-        ("fired_at", Kind.STRING),
+        ("fired_at", Kind.TIMESTAMP),
     ),
+    day_from=("fired_at",),
 )
 
 LAKE_TABLES: tuple[LakeTable, ...] = (

@@ -14,25 +14,40 @@ from schemas.settings import Settings
     help="Static group member id (default: [warehouse] sink_instance_id, else <host>-<n>, the "
     "first one no running sink holds). A second sink with an id in use is refused.",
 )
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="First move the lake aside (to <lake>.layout<N>-<time>, kept) and land everything "
+    "the topics still hold again, in the current layout. No other sink may be running.",
+)
 @click.pass_obj
-def sink(settings: Settings, instance_id: str | None) -> None:
+def sink(settings: Settings, instance_id: str | None, rebuild: bool) -> None:
     """Land valid events, contacts, journeys, identity merges, customer keys, dead letters and
     alerts as Parquet files under the lake directory, exactly once; stop with Ctrl-C or SIGTERM.
 
     Start several to share the partitions (each gets its own instance id). Topics must exist
     (`omnicx kafka topics`). Files in the lake the sink did not write are moved to
-    <lake>/_sink/quarantine and reported, never trusted.
+    <lake>/_sink/quarantine and reported, never trusted. A lake landed by an older sink (another
+    layout) is refused: --rebuild lands it again.
     """
     from pipelines.kafka_io import KafkaUnavailable
     from warehouse.instances import DuplicateInstance
     from warehouse.landing import SINK_DIR
+    from warehouse.layout import LakeInUse, LakeLayoutOutdated, rebuild_lake
     from warehouse.sink import SinkFenced, run_sink
 
+    if rebuild:
+        try:
+            moved = rebuild_lake(settings.lake_dir)
+        except LakeInUse as exc:
+            raise click.ClickException(str(exc)) from None
+        if moved is not None:
+            click.echo(f"moved the old lake to {moved} (delete it once the new one is complete)")
     try:
         landed = run_sink(settings, instance_id)
     except KafkaUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    except (DuplicateInstance, SinkFenced) as exc:
+    except (DuplicateInstance, SinkFenced, LakeLayoutOutdated) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     click.echo(f"landed {landed.rows_landed} rows in {landed.files_landed} files")

@@ -428,7 +428,8 @@ def _land(
     landed_at: Callable[[Mapping[str, Any]], str],
     partition: int,
 ) -> None:
-    """One lake file per landing day (``landed_at`` of its first record), offsets in order."""
+    """One batch per landing day (``landed_at`` of its first record), offsets in order; the
+    sink's landing splits each by business day."""
     by_day: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
         by_day.setdefault(landed_at(obj)[:10], []).append(obj)

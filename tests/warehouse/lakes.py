@@ -10,7 +10,12 @@ import orjson
 
 from schemas.settings import Settings
 from tests.pii import keyed_settings
-from warehouse.landing import lake_file_path, landing_day, records_table, write_atomically
+from warehouse.landing import (
+    by_business_day,
+    lake_file_path,
+    records_table,
+    write_all_atomically,
+)
 from warehouse.tables import LakeTable
 
 # 2026-01-05T09:00:00Z in epoch milliseconds: the Kafka timestamp of hand-made records.
@@ -39,8 +44,9 @@ def land(
     partition: int = 0,
     first_offset: int = 0,
     timestamp_ms: int = LANDED_MS,
-) -> Path:
-    """One lake file holding ``values`` at consecutive offsets; its path."""
+) -> list[Path]:
+    """``values`` at consecutive offsets, landed as the sink lands one batch (a file per
+    business day); the files' paths, by day."""
     records = [
         FakeRecord(
             partition,
@@ -51,8 +57,15 @@ def land(
         for i, v in enumerate(values)
     ]
     last = first_offset + len(values) - 1
-    path = lake_file_path(
-        settings.lake_dir, table, landing_day(timestamp_ms), partition, first_offset, last
-    )
-    write_atomically(records_table(table, records), path)
+    files = [
+        (rows, lake_file_path(settings.lake_dir, table, day, partition, first_offset, last))
+        for day, rows in by_business_day(table, records_table(table, records))
+    ]
+    write_all_atomically(files)
+    return [path for _, path in files]
+
+
+def land_file(settings: Settings, table: LakeTable, values: list, **where: Any) -> Path:
+    """``land`` for values of one business day: the one file's path."""
+    (path,) = land(settings, table, values, **where)
     return path

@@ -11,7 +11,7 @@ import duckdb
 import orjson
 import pyarrow.parquet as pq
 
-from tests.warehouse.lakes import LANDED_MS, FakeRecord, lake_settings, land
+from tests.warehouse.lakes import LANDED_MS, FakeRecord, lake_settings, land, land_file
 from warehouse.build import lake_view_sql
 from warehouse.compaction import CompactionPolicy, compact_directory
 from warehouse.landing import (
@@ -22,7 +22,7 @@ from warehouse.landing import (
     records_table,
     remove_temp_files,
 )
-from warehouse.manifest import PartitionManifest, manifest_path
+from warehouse.manifest import Entry, PartitionManifest, manifest_path
 from warehouse.tables import CONTACT_VERSIONS, EVENTS, LAKE_TABLES, LakeTable
 
 EVENT = {
@@ -50,7 +50,7 @@ def test_records_become_typed_columns_with_kafka_coordinates() -> None:
     assert orjson.loads(row["attributes"]) == {"skill": "billing", "priority": 2}
     assert row["agent_id"] is None
     assert (row["_kafka_partition"], row["_kafka_offset"]) == (3, 41)
-    assert row["_kafka_timestamp"].isoformat() == "2026-01-05T09:00:00"
+    assert row["_kafka_timestamp"].isoformat() == "2026-01-05T09:00:00+00:00"
     assert row["_extra"] is None
     assert table.schema == EVENTS.arrow_schema
 
@@ -126,7 +126,7 @@ def test_every_table_lands_and_reads_back_through_its_lake_view(tmp_path: Path) 
 
 def test_a_file_is_named_for_its_offsets_and_lands_whole(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
-    path = land(settings, EVENTS, [EVENT] * 3, partition=2, first_offset=500)
+    path = land_file(settings, EVENTS, [EVENT] * 3, partition=2, first_offset=500)
 
     assert path.name == "p0002-00000000000000000500-00000000000000000502.parquet"
     assert path.parent.name == "day=2026-01-05"
@@ -137,7 +137,7 @@ def test_a_file_is_named_for_its_offsets_and_lands_whole(tmp_path: Path) -> None
 
 def test_temp_files_of_a_killed_writer_are_removed_for_its_partition_only(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
-    kept = land(settings, EVENTS, [EVENT], partition=1)
+    kept = land_file(settings, EVENTS, [EVENT], partition=1)
     mine = kept.with_name(file_name(1, 1, 9) + ".123.tmp")
     other = kept.with_name(file_name(2, 1, 9) + ".123.tmp")
     mine.write_bytes(b"PAR1 half")
@@ -155,12 +155,21 @@ def manifest_of(settings, partition: int = 0, table: LakeTable = EVENTS) -> Part
         settings.lake_dir / table.name,
         partition,
     )
-    manifest.adopt(day_dirs(settings.lake_dir, table), end_offset=10**9)
+    manifest.added_all(
+        [
+            Entry(f, pq.read_metadata(f.path).num_rows, f.path.stat().st_size)
+            for directory in day_dirs(settings.lake_dir, table)
+            for f in files_in(directory, partition)
+        ]
+    )
     return manifest
 
 
-def events(n: int, first: int) -> list[dict]:
-    return [{**EVENT, "event_id": f"e{first + i}"} for i in range(n)]
+def events(n: int, first: int, day: str = "2026-01-05") -> list[dict]:
+    return [
+        {**EVENT, "event_id": f"e{first + i}", "occurred_at": f"{day}T09:00:00.000Z"}
+        for i in range(n)
+    ]
 
 
 def lake_count(settings, table=EVENTS) -> tuple[int, int]:
@@ -174,7 +183,7 @@ def lake_count(settings, table=EVENTS) -> tuple[int, int]:
 
 def test_a_run_of_small_files_is_merged_and_its_parts_wait_out_the_grace(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
-    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(6)]
+    parts = [land_file(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(6)]
     directory = parts[0].parent
     policy = CompactionPolicy(min_files=4, target_rows=1000, grace_seconds=60)
     merged_at = os.stat(parts[-1]).st_mtime + 1
@@ -268,8 +277,7 @@ def quarantined(settings) -> list[str]:
 def test_the_manifest_says_where_each_partition_resumes(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
     land(settings, EVENTS, events(10, 0), partition=1, first_offset=0)
-    next_day = LANDED_MS + 86_400_000
-    land(settings, EVENTS, events(5, 10), partition=1, first_offset=10, timestamp_ms=next_day)
+    land(settings, EVENTS, events(5, 10, day="2026-01-06"), partition=1, first_offset=10)
     land(settings, EVENTS, events(2, 7), partition=0, first_offset=7)
     directories = day_dirs(settings.lake_dir, EVENTS)
 
@@ -281,7 +289,7 @@ def test_the_manifest_says_where_each_partition_resumes(tmp_path: Path) -> None:
 
 def test_a_file_the_sink_did_not_write_is_quarantined_and_deletes_no_row(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
-    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(6)]
+    parts = [land_file(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(6)]
     manifest = manifest_of(settings)
     directory = parts[0].parent
     # The attack: an empty file named for offsets 0..999999999, "covering" every part.
@@ -304,7 +312,7 @@ def test_a_file_the_sink_did_not_write_is_quarantined_and_deletes_no_row(tmp_pat
 
 def test_files_changed_or_lost_since_the_sink_wrote_them_are_landed_again(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
-    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
+    parts = [land_file(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
     manifest = manifest_of(settings)
     changed = foreign_file(settings, "replacement.parquet", parts[1], where="_kafka_offset < 15")
     os.replace(changed, parts[1])
@@ -324,30 +332,9 @@ def test_files_changed_or_lost_since_the_sink_wrote_them_are_landed_again(tmp_pa
     )
 
 
-def test_a_lake_without_manifest_is_adopted_only_where_files_agree_with_names(
-    tmp_path: Path,
-) -> None:
-    settings = lake_settings(tmp_path)
-    good = land(settings, EVENTS, events(10, 0), first_offset=0)
-    claim = foreign_file(settings, file_name(0, 10, 999_999_999), good, where="true")
-    empty = foreign_file(settings, file_name(0, 10, 19), good)
-    other_rows = land(settings, EVENTS, events(10, 0), partition=1, first_offset=20)
-    misnamed = other_rows.rename(other_rows.with_name(file_name(0, 20, 29)))
-    manifest = PartitionManifest(
-        manifest_path(settings.lake_dir, EVENTS, 0), settings.lake_dir / EVENTS.name, 0
-    )
-
-    adopted = manifest.adopt(day_dirs(settings.lake_dir, EVENTS), end_offset=100)
-    resume = manifest.reconcile(day_dirs(settings.lake_dir, EVENTS))
-
-    assert adopted == 1 and resume == 10
-    assert quarantined(settings) == sorted([claim.name, empty.name, misnamed.name])
-    assert lake_count(settings) == (10, 10)
-
-
 def test_a_merge_recorded_but_not_renamed_costs_no_landing_again(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
-    parts = [land(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
+    parts = [land_file(settings, EVENTS, events(10, 10 * i), first_offset=10 * i) for i in range(4)]
     manifest = manifest_of(settings)
     # What a crash between the merged file's manifest record and its rename leaves.
     merged = LakeFile(parts[0].with_name(file_name(0, 0, 39)), 0, 0, 39)

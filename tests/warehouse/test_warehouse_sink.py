@@ -29,13 +29,7 @@ from schemas.topics import topic_names
 from tests.conftest import broker_settings
 from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic
 from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
-from warehouse.landing import (
-    LakeFile,
-    file_name,
-    lake_file_path,
-    records_table,
-    write_atomically,
-)
+from warehouse.landing import LakeFile, file_name
 from warehouse.sink import LakeSink
 from warehouse.tables import EVENTS, LAKE_TABLES, LakeTable
 
@@ -64,7 +58,8 @@ def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
             "event_id": f"e{n}",
             "event_type": rng.choice(["contact.queued", "contact.answered", "message.received"]),
             "schema_version": 1,
-            "occurred_at": "2026-01-05T09:00:00.000Z",
+            # Three business days, interleaved: every batch lands a file in each day.
+            "occurred_at": f"2026-01-0{5 + n % 3}T09:00:00.000Z",
             "ts": 1767603600.0 + n,
             "tenant": "acme",
             "channel": "chat",
@@ -77,6 +72,8 @@ def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
         for n in range(CONTACT_COUNT):
             contact = {"contact_id": f"c{n}", "tenant": "acme", "channel": "chat"}
             record = {**contact, "version": version, "transfers": version - 1}
+            if version > 1:  # the first version without a start: it lands on its Kafka day
+                record["started_at"] = f"2026-01-0{5 + n % 2}T10:00:00.000Z"
             out.append(("contacts", f"c{n}".encode(), orjson.dumps(record)))
     for n in range(300):
         record = {
@@ -141,10 +138,15 @@ def wait_for(condition: Callable[[], bool], process: OmnicxProcess, timeout: flo
 
 
 def lake_rows(lake_dir: Path, table: LakeTable) -> list[dict]:
-    """Every row of every Parquet file of a table: what a reader globbing *.parquet gets."""
+    """Every row of every Parquet file of a table: what a reader globbing *.parquet gets. A
+    file the running sink quarantined or compacted away after the glob is skipped (once the
+    sink stopped, nothing moves)."""
     rows = []
     for path in sorted((lake_dir / table.name).glob("day=*/*.parquet")):
-        rows += pq.read_table(path).to_pylist()
+        try:
+            rows += pq.read_table(path).to_pylist()
+        except FileNotFoundError:
+            continue
     return rows
 
 
@@ -309,24 +311,22 @@ def test_analysts_query_while_the_sink_lands_and_the_warehouse_is_rebuilt(
 def test_the_sink_resumes_after_what_the_lake_holds_whatever_was_committed(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = sink_settings(kafka_settings, tmp_path / "home", sink_batch_seconds=0.1)
+    settings = sink_settings(
+        kafka_settings, tmp_path / "home", sink_batch_rows=50, sink_batch_seconds=0.1
+    )
     events = [m for m in messages(seed=9) if m[0] == "events"][:400]
     send(settings, events)
     in_kafka = read_topic(settings, topic_names(settings).events)
-    # What a sink killed between a file's rename and its commit leaves: the file, no commit.
-    already = {}
-    for partition in {m.partition for m in in_kafka}:
-        records = [m for m in in_kafka if m.partition == partition][:30]
-        path = lake_file_path(
-            settings.lake_dir, EVENTS, "2026-01-05", partition, 0, records[-1].offset
-        )
-        write_atomically(records_table(EVENTS, records), path)
-        already[partition] = len(records)
+    first = LakeSink(settings, instance_id="resume")
+    first.run(lambda: first.rows_landed >= 100)
+    # A sink of another group (nothing committed there; the group would start at the
+    # beginning) on the same lake: the lake's manifest, not the group, says where to go on.
+    other_group = with_overrides(settings, warehouse={"sink_group_id": f"other-{uuid.uuid4()}"})
+    second = LakeSink(other_group, instance_id="resume")
+    second.run(lambda: landed_offsets(settings.lake_dir) == len(events))
 
-    sink = LakeSink(settings, instance_id="resume")
-    sink.run(lambda: landed_offsets(settings.lake_dir) == len(events))
-
-    assert sink.rows_landed == len(events) - sum(already.values())
+    assert 100 <= first.rows_landed < len(events)
+    assert second.rows_landed == len(events) - first.rows_landed
     rows = lake_rows(settings.lake_dir, EVENTS)
     coordinates = [(r["_kafka_partition"], r["_kafka_offset"]) for r in rows]
     assert sorted(coordinates) == sorted((m.partition, m.offset) for m in in_kafka)
@@ -470,3 +470,41 @@ def test_a_second_sink_with_an_instance_id_in_use_is_refused(
     assert line.startswith("error: another sink of group")
     assert "instance id 'twin'" in line
     assert first.process.returncode == 0, first.log_tail()
+
+
+def test_a_lake_of_the_old_layout_is_refused_then_rebuilt_from_kafka(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    settings = sink_settings(kafka_settings, tmp_path / "home", sink_batch_seconds=0.2)
+    events = [m for m in messages(seed=23) if m[0] == "events"][:600]
+    send(settings, events)
+    first = OmnicxProcess(settings, "sink", "--instance-id", "layout", log_name="sink-first")
+    try:
+        wait_until_landed_and_committed(settings, first, len(events))
+    finally:
+        first.stop()
+    # What a sink of layout 1 left: the same manifests and files, no layout marker.
+    (settings.lake_dir / "_sink" / "layout").unlink()
+
+    refused = omnicx(settings, "sink", "--instance-id", "layout")
+    rebuilt = OmnicxProcess(
+        settings, "sink", "--rebuild", "--instance-id", "layout", log_name="sink-rebuilt"
+    )
+    old_lakes = settings.lake_dir.parent.glob
+    try:
+        # The old lake is moved aside first: until then, the lake still shows its rows.
+        wait_for(lambda: any(old_lakes(f"{settings.lake_dir.name}.layout1-*")), rebuilt)
+        wait_until_landed_and_committed(settings, rebuilt, len(events))
+    finally:
+        rebuilt.stop()
+
+    assert refused.returncode == 1
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith("error: the lake at") and "omnicx sink --rebuild" in line
+    assert rebuilt.process.returncode == 0, rebuilt.log_tail()
+    coordinates = lake_coordinates(settings)
+    assert set(coordinates) == kafka_coordinates(settings)
+    assert max(coordinates.values()) == 1
+    (moved,) = old_lakes(f"{settings.lake_dir.name}.layout1-*")
+    assert len(lake_rows(moved, EVENTS)) == len(events)  # the old lake, kept whole
+    assert (settings.lake_dir / "_sink" / "layout").read_text() == "2\n"

@@ -11,7 +11,7 @@ with versions as (
 ),
 
 latest as (
-    select * exclude (extra, _kafka_partition, _kafka_offset, _kafka_timestamp, landed_day)
+    select * exclude (extra, _kafka_partition, _kafka_offset, _kafka_timestamp, business_day)
     from versions
     qualify row_number() over (
         partition by contact_id

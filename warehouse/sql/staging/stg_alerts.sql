@@ -13,12 +13,12 @@ final as (
         customer_key,
         score,
         cast(signals as json) as signals,
-        try_cast(fired_at as timestamp) as fired_at,
+        fired_at at time zone 'UTC' as fired_at,
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
-        cast(_kafka_timestamp as timestamp) as _kafka_timestamp,
-        "day" as landed_day
+        _kafka_timestamp at time zone 'UTC' as _kafka_timestamp,
+        "day" as business_day
     from landed
 )
 

@@ -17,12 +17,12 @@ final as (
         reason,
         queues,
         agents,
-        try_cast(started_at as timestamp) as started_at,
-        try_cast(first_queued_at as timestamp) as first_queued_at,
-        try_cast(answered_at as timestamp) as answered_at,
-        try_cast(ended_at as timestamp) as ended_at,
-        try_cast(wrapped_up_at as timestamp) as wrapped_up_at,
-        try_cast(abandoned_at as timestamp) as abandoned_at,
+        started_at at time zone 'UTC' as started_at,
+        first_queued_at at time zone 'UTC' as first_queued_at,
+        answered_at at time zone 'UTC' as answered_at,
+        ended_at at time zone 'UTC' as ended_at,
+        wrapped_up_at at time zone 'UTC' as wrapped_up_at,
+        abandoned_at at time zone 'UTC' as abandoned_at,
         talk_seconds,
         hold_seconds,
         acw_seconds,
@@ -47,8 +47,8 @@ final as (
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
-        cast(_kafka_timestamp as timestamp) as _kafka_timestamp,
-        "day" as landed_day
+        _kafka_timestamp at time zone 'UTC' as _kafka_timestamp,
+        "day" as business_day
     from landed
 )
 

@@ -15,8 +15,8 @@ final as (
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
-        cast(_kafka_timestamp as timestamp) as _kafka_timestamp,
-        "day" as landed_day
+        _kafka_timestamp at time zone 'UTC' as _kafka_timestamp,
+        "day" as business_day
     from landed
 )
 

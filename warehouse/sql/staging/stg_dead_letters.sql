@@ -26,14 +26,14 @@ final as (
         event_id,
         contact_id,
         tenant,
-        try_cast(occurred_at as timestamptz) at time zone 'UTC' as occurred_at,
+        occurred_at at time zone 'UTC' as occurred_at,
         redacted_preview,
         coalesce(replayed, false) as replayed,
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
-        cast(_kafka_timestamp as timestamp) as _kafka_timestamp,
-        "day" as landed_day
+        _kafka_timestamp at time zone 'UTC' as _kafka_timestamp,
+        "day" as business_day
     from landed
 )
 

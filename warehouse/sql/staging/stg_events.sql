@@ -2,8 +2,9 @@
 -- Grain: one row per Kafka record (_kafka_partition, _kafka_offset). An event that a source
 -- sent twice is two records here; int_events keeps one.
 -- Units: occurred_at is a TIMESTAMP in UTC (millisecond precision); ts is the same instant in
--- epoch seconds; _kafka_timestamp (UTC) is when the record reached Kafka; landed_day is the lake
--- directory's day. attributes is JSON (message text removed, cancellation_intent added).
+-- epoch seconds; _kafka_timestamp (UTC) is when the record reached Kafka; business_day is the
+-- lake directory's day (the event's UTC day). attributes is JSON (message text removed,
+-- cancellation_intent added).
 with landed as (
     select * from lake_events
 ),
@@ -13,7 +14,7 @@ final as (
         event_id,
         event_type,
         cast(schema_version as integer) as schema_version,
-        try_cast(occurred_at as timestamp) as occurred_at,
+        occurred_at at time zone 'UTC' as occurred_at,
         ts,
         tenant,
         channel,
@@ -26,8 +27,8 @@ final as (
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
-        cast(_kafka_timestamp as timestamp) as _kafka_timestamp,
-        "day" as landed_day
+        _kafka_timestamp at time zone 'UTC' as _kafka_timestamp,
+        "day" as business_day
     from landed
 )
 

@@ -15,7 +15,7 @@ final as (
         customer_key,
         tenant,
         first_contact_id,
-        try_cast(first_started_at as timestamp) as first_started_at,
+        first_started_at at time zone 'UTC' as first_started_at,
         contact_ids,
         channels,
         resolved_at_first_contact,
@@ -26,8 +26,8 @@ final as (
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
-        cast(_kafka_timestamp as timestamp) as _kafka_timestamp,
-        "day" as landed_day
+        _kafka_timestamp at time zone 'UTC' as _kafka_timestamp,
+        "day" as business_day
     from landed
 )
 
