@@ -8,6 +8,7 @@ identifier, so reading the topic up to its end before delivering a batch of aler
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -16,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from orchestration.alerts.log import DeliveryLog
 from orchestration.alerts.record import BUSINESS_KEY_KINDS
+from pipelines.kafka_io import consumer as kafka_consumer
 from schemas.settings import Settings
 from schemas.topics import topic_names
 
@@ -26,6 +28,7 @@ class BusinessKeys:
     """Reads the business-keys topic (all partitions, no consumer group) into the log."""
 
     def __init__(self, settings: Settings, delivery_log: DeliveryLog) -> None:
+        self.settings = settings
         self.topic = topic_names(settings).business_keys
         self.log = delivery_log
         self.wait_seconds = settings.alerts.request_timeout_seconds
@@ -38,9 +41,8 @@ class BusinessKeys:
 
     async def start(self) -> None:
         await self.consumer.start()
-        await self.consumer.topics()  # fetches the metadata partitions_for_topic reads
-        count = self.consumer.partitions_for_topic(self.topic) or set()
-        self.partitions = [TopicPartition(self.topic, p) for p in sorted(count)]
+        numbers = await asyncio.to_thread(self._partition_numbers)
+        self.partitions = [TopicPartition(self.topic, p) for p in sorted(numbers)]
         if not self.partitions:
             log.warning("no topic %s: alerts go out without business keys", self.topic)
             return
@@ -51,6 +53,14 @@ class BusinessKeys:
                 self.consumer.seek(tp, stored[tp.partition])
             else:
                 await self.consumer.seek_to_beginning(tp)
+
+    def _partition_numbers(self) -> set[int]:
+        # aiokafka's consumer knows only the partitions of the topics it subscribed to.
+        reader = kafka_consumer(self.settings)
+        try:
+            return reader.partitions_for_topic(self.topic) or set()
+        finally:
+            reader.close()
 
     async def stop(self) -> None:
         await self.consumer.stop()
