@@ -11,6 +11,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from orchestration.alerts.record import parse_time
+
 _DURATION = re.compile(r"(\d+)\s*([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -126,6 +128,6 @@ def describe(alert: dict[str, Any]) -> str:
 
 
 def _at(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
+    """A time of the warehouse (naive, UTC) or of the record's JSON (RFC 3339 text)."""
+    moment = value if isinstance(value, datetime) else parse_time(str(value))
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else str(value)
