@@ -44,6 +44,7 @@ from orchestration.alerts.record import InvalidAlert, parse_alert, parse_time, r
 from orchestration.alerts.record import with_business_keys as with_keys
 from schemas.settings import Settings
 from schemas.topics import topic_names
+from streams.dead_letters import DeadLetterRecords, dead_letter_records
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ class DeliveryWorker:
         self.open: dict[TopicPartition, dict[int, int]] = defaultdict(dict)
         self.next_offset: dict[TopicPartition, int] = {}
         self.committed: dict[TopicPartition, int] = {}
-        self.finished = asyncio.Event()
+        # Records that are not alerts, until their dead letters are published.
+        self.dead: list[tuple[TopicPartition, int, bytes | None, DeadLetterRecords]] = []
 
     async def run(self, stop: asyncio.Event) -> DeliveryCounts:
         try:
@@ -122,7 +124,8 @@ class DeliveryWorker:
                     await keys.catch_up()
                 for tp, records in batch.items():
                     for record in records:
-                        self._take(tp, record.offset, record.value)
+                        self._take(tp, record.offset, record.key, record.value)
+                await self._dead_letter(producer)
                 self._flow_control(consumer)
                 await self._commit(consumer)
                 await self._publish(producer)
@@ -138,14 +141,20 @@ class DeliveryWorker:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _take(self, tp: TopicPartition, offset: int, value: bytes | None) -> None:
+    def _take(self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None):
         self.next_offset[tp] = offset + 1
         try:
             alert = parse_alert(value)
         except InvalidAlert as exc:
             self.counts.invalid += 1
-            log.error("%s[%d] offset %d is not an alert record, skipped: %s",
+            log.error("%s[%d] offset %d is not an alert record: %s (a dead letter)",
                       tp.topic, tp.partition, offset, exc)  # fmt: skip
+            records = dead_letter_records(
+                value, f"$: not an alert record: {exc}", tp.topic, tp.partition, offset,
+                max_stored_bytes=self.settings.stream.max_message_bytes,
+            )  # fmt: skip
+            self.dead.append((tp, offset, key, records))
+            self.open[tp][offset] = 1  # committed once the dead letter is published
             return
         self.log.keep_alert(alert, rfc3339(_now()))
         waits = 0
@@ -271,6 +280,23 @@ class DeliveryWorker:
             self.log.attempt_failed(alert_id, name, summary)
             log.exception("%s to %s, attempt %d", alert_id, name, attempts)
             raise DeliveryError(summary, retryable=True) from exc
+
+    async def _dead_letter(self, producer: AIOKafkaProducer) -> None:
+        """Publish the dead letters of records that are not alerts, as the stream does for
+        raw events: redacted for analysts, with the bytes for operators (docs/streams.md)."""
+        while self.dead:
+            tp, offset, key, records = self.dead[0]
+            try:
+                for topic, record in (
+                    (self.topics.dead_letters, records.analyst),
+                    (self.topics.dead_letters_raw, records.operator),
+                ):
+                    await producer.send_and_wait(topic, key=key, value=orjson.dumps(record))
+            except KafkaError as exc:
+                log.warning("publishing a dead letter failed (%s); retrying", exc)
+                return
+            self.dead.pop(0)
+            del self.open[tp][offset]
 
     # -- outcomes for the warehouse ---------------------------------------------------------
 

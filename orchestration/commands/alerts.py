@@ -138,7 +138,10 @@ def deliver(settings: Settings, retry_failed: bool) -> None:
     import asyncio
     import signal
 
+    from aiokafka.errors import KafkaConnectionError
+
     from orchestration.alerts.worker import DeliveryWorker, WorkerRunning
+    from pipelines.kafka_io import unavailable
 
     if not settings.alerts.channels_configured:
         raise click.ClickException(
@@ -157,6 +160,8 @@ def deliver(settings: Settings, retry_failed: bool) -> None:
         counts = asyncio.run(main())
     except (SettingsError, WorkerRunning) as exc:
         raise click.ClickException(str(exc)) from None
+    except KafkaConnectionError as exc:
+        raise click.ClickException(str(unavailable(settings, exc))) from None
     click.echo(
         f"delivered {counts.delivered}, failed {counts.failed}, skipped {counts.skipped} "
         f"already done, {counts.invalid} records that were not alerts"

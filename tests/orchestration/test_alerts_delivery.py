@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from orchestration.alerts.log import DeliveryLog
 from orchestration.kafka.lag import consumer_lag, wait_until_caught_up
+from pipelines.kafka_io import producer
 from schemas.settings import Settings, with_overrides
 from schemas.topics import topic_names
 from tests.harness import OmnicxProcess, isolated_settings, read_topic
@@ -255,3 +256,29 @@ def test_kill_9_after_sending_before_recording_resends_with_the_same_webhook_id(
     done = _delivery(settings, alert["alert_id"], "webhook:crm")
     assert (done.status, done.attempts) == ("delivered", 2)
     assert "delivered 1, failed 0" in workers[1].log_path.read_text()
+
+
+def test_a_record_that_is_not_an_alert_is_a_dead_letter_and_blocks_nothing(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    with receiver() as http:
+        settings = _settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
+        names = topic_names(settings)
+        good = alert_record("brand-a", 40)
+        out = producer(settings)
+        out.send(names.alerts, key=b"k", value=b'{"alert_id": "al-x", "tenant": 42}').get(30)
+        out.close()
+        produce_alerts(settings, [good])
+        with delivery_worker(settings) as worker:
+            wait_for(lambda: _caught_up(settings), what="both records committed")
+            counts = worker.stop()
+
+    assert [r.webhook_id for r in http.on("/crm")] == [good["alert_id"]]
+    assert (counts.delivered, counts.invalid) == (1, 1)
+    [dead] = [orjson.loads(m.value) for m in read_topic(settings, names.dead_letters)]
+    assert (dead["topic"], dead["errors"]) == (
+        names.alerts,
+        ["$: not an alert record: tenant: missing or not a str"],
+    )
+    [raw] = [orjson.loads(m.value) for m in read_topic(settings, names.dead_letters_raw)]
+    assert raw["dead_letter_id"] == dead["dead_letter_id"] and raw["raw_base64"]
