@@ -269,6 +269,9 @@ class AlertSettings:
     channel_concurrency: int = bounded(4, 1, 64)  # deliveries in flight per channel
     # Alerts read but not yet delivered or failed on every channel; at this many, reading pauses.
     max_pending: int = bounded(1000, 1)
+    # The worker's Prometheus endpoint (docs/alerts.md, Delivery); 0: none.
+    metrics_port: int = bounded(0, 0, 65535)
+    metrics_address: str = "127.0.0.1"
     webhooks: tuple[WebhookSettings, ...] = ()
     email: EmailSettings = field(default_factory=EmailSettings)
 

@@ -40,6 +40,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
 from orchestration.alerts.channels import Channel, DeliveryError, configured_channels
 from orchestration.alerts.keys import BusinessKeys
 from orchestration.alerts.log import DELIVERED, FAILED, FINAL, DeliveryLog
+from orchestration.alerts.metrics import DeliveryMetrics
 from orchestration.alerts.record import InvalidAlert, parse_alert, parse_time, rfc3339
 from orchestration.alerts.record import with_business_keys as with_keys
 from schemas.settings import Settings
@@ -75,6 +76,7 @@ class DeliveryWorker:
         self.topics = topic_names(settings)
         self.retry_failed = retry_failed
         self.counts = DeliveryCounts()
+        self.metrics = DeliveryMetrics()
         self.log = DeliveryLog(settings.alert_delivery_log)
         self._lock_fd = _lock(settings.alert_delivery_log)
         self.channels: list[Channel] = []
@@ -187,6 +189,7 @@ class DeliveryWorker:
     def _flow_control(self, consumer: AIOKafkaConsumer) -> None:
         """Stop reading while max_pending records wait for deliveries; read again below it."""
         pending = sum(len(offsets) for offsets in self.open.values())
+        self.metrics.pending.set(pending)
         assigned = list(consumer.assignment())
         if pending >= self.alerts.max_pending:
             consumer.pause(*assigned)
@@ -259,6 +262,9 @@ class DeliveryWorker:
         created = parse_time(alert["created_at"])
         latency = (finished - created).total_seconds() if created else None
         self.log.finish(alert_id, name, status, error, rfc3339(finished), latency)
+        self.metrics.outcomes.labels(name, status).inc()
+        if status == DELIVERED and latency is not None:
+            self.metrics.latency.labels(name).observe(latency)
         if status == DELIVERED:
             self.counts.delivered += 1
             log.info("%s delivered to %s", alert_id, name)
@@ -273,11 +279,13 @@ class DeliveryWorker:
             await channel.send(payload)
         except DeliveryError as exc:
             self.log.attempt_failed(alert_id, name, exc.summary)
+            self.metrics.failed_attempts.labels(name).inc()
             log.warning("%s to %s, attempt %d: %s", alert_id, name, attempts, exc.summary)
             raise
         except Exception as exc:  # a fault of ours must not stop the channel: count it, retry
             summary = f"internal error: {type(exc).__name__}"
             self.log.attempt_failed(alert_id, name, summary)
+            self.metrics.failed_attempts.labels(name).inc()
             log.exception("%s to %s, attempt %d", alert_id, name, attempts)
             raise DeliveryError(summary, retryable=True) from exc
 

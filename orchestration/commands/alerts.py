@@ -142,6 +142,7 @@ def deliver(settings: Settings, retry_failed: bool) -> None:
 
     from orchestration.alerts.worker import DeliveryWorker, WorkerRunning
     from pipelines.kafka_io import unavailable
+    from streams.metrics import serve_metrics
 
     if not settings.alerts.channels_configured:
         raise click.ClickException(
@@ -154,7 +155,11 @@ def deliver(settings: Settings, retry_failed: bool) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        return await DeliveryWorker(settings, retry_failed=retry_failed).run(stop)
+        worker = DeliveryWorker(settings, retry_failed=retry_failed)
+        a = settings.alerts
+        serve_metrics(worker.metrics.registry, a.metrics_address, a.metrics_port,
+                      "alerts.metrics_port")  # fmt: skip
+        return await worker.run(stop)
 
     try:
         counts = asyncio.run(main())

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from orchestration.alerts.metrics import DeliveryMetrics
 from orchestration.alerts.worker import DeliveryCounts, DeliveryWorker
 from pipelines.kafka_io import producer
 from schemas.settings import Settings
@@ -174,6 +175,7 @@ class RunningWorker:
     loop: asyncio.AbstractEventLoop | None = None
     stop_event: asyncio.Event | None = None
     counts: DeliveryCounts | None = None
+    metrics: DeliveryMetrics | None = None
     error: BaseException | None = None
 
     def stop(self) -> DeliveryCounts:
@@ -195,7 +197,9 @@ def delivery_worker(settings: Settings, **options: Any) -> Iterator[RunningWorke
         running.loop = asyncio.get_running_loop()
         running.stop_event = asyncio.Event()
         started.set()
-        running.counts = await DeliveryWorker(settings, **options).run(running.stop_event)
+        worker = DeliveryWorker(settings, **options)
+        running.metrics = worker.metrics
+        running.counts = await worker.run(running.stop_event)
 
     def target() -> None:
         try:

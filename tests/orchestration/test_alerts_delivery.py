@@ -150,6 +150,18 @@ def test_a_500_is_retried_and_the_alert_delivered_once(
     assert (gone.status, gone.attempts, gone.last_error) == ("failed", 1, "HTTP 410")
     assert len(http.on("/gone")) == 1
     assert (counts.delivered, counts.failed) == (1, 1)
+    sample = worker.metrics.registry.get_sample_value
+    assert (
+        sample(
+            "omnicx_alerts_deliveries_total", {"channel": "webhook:flaky", "status": "delivered"}
+        )
+        == 1
+    )
+    assert (
+        sample("omnicx_alerts_deliveries_total", {"channel": "webhook:gone", "status": "failed"})
+        == 1
+    )
+    assert sample("omnicx_alerts_failed_attempts_total", {"channel": "webhook:flaky"}) == 1
 
 
 def test_a_hung_receiver_does_not_hold_the_other_endpoint(
