@@ -18,6 +18,16 @@ def _when(text: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else str(text)
 
 
+def _contact(evidence: dict[str, Any], html_code: bool = False) -> str:
+    """The contact behind a signal; an opt-out has none."""
+    contact_id = evidence.get("contact_id")
+    if contact_id is None:
+        return "no contact (an opt-out)"
+    return (
+        f"contact <code>{html.escape(contact_id)}</code>" if html_code else f"contact {contact_id}"
+    )
+
+
 def subject(alert: dict[str, Any]) -> str:
     reason = _REASONS.get(alert.get("reason", ""), alert.get("reason", "flagged"))
     return (
@@ -51,7 +61,7 @@ def plain_text(alert: dict[str, Any]) -> str:
     for signal in alert["signals"]:
         lines.append(f"- {signal['signal']} (+{signal['weight']})")
         for evidence in signal.get("evidence", []):
-            lines.append(f"    contact {evidence['contact_id']} at {_when(evidence.get('at'))}")
+            lines.append(f"    {_contact(evidence)} at {_when(evidence.get('at'))}")
     lines += ["", f"Details: omnicx alerts show {alert['alert_id']}"]
     return "\n".join(lines) + "\n"
 
@@ -65,7 +75,7 @@ def html_text(alert: dict[str, Any]) -> str:
     reasons = []
     for signal in alert["signals"]:
         contacts = "".join(
-            f"<li>contact <code>{e(ev['contact_id'])}</code> at {e(_when(ev.get('at')))}</li>"
+            f"<li>{_contact(ev, html_code=True)} at {e(_when(ev.get('at')))}</li>"
             for ev in signal.get("evidence", [])
         )
         reasons.append(

@@ -58,7 +58,9 @@ def alert_details(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, An
         return None
     alert = dict(zip([d[0] for d in cursor.description], row, strict=True))
     alert["signals"] = orjson.loads(alert["signals"] or "[]")
-    ids = [e["contact_id"] for s in alert["signals"] for e in s.get("evidence", [])]
+    ids = [
+        e["contact_id"] for s in alert["signals"] for e in s.get("evidence", []) if e["contact_id"]
+    ]
     contacts = con.execute(
         "select contact_id, channel, first_queue, reason, started_at, abandoned, status "
         "from int_contacts where contact_id in (select unnest($ids)) and tenant = $tenant",
@@ -101,7 +103,7 @@ def describe(alert: dict[str, Any]) -> str:
         lines.append(f"  {signal['signal']:<28} +{signal['weight']}")
         for evidence in signal.get("evidence", []):
             contact = evidence.get("contact")
-            about = "not in the warehouse (yet)"
+            about = "not in the warehouse (yet)" if evidence["contact_id"] else "an opt-out"
             if contact:
                 about = ", ".join(
                     str(part)
@@ -114,7 +116,8 @@ def describe(alert: dict[str, Any]) -> str:
                     )
                     if part
                 )
-            lines.append(f"    {evidence['contact_id']}  {_at(evidence.get('at'))}  {about}")
+            contact_id = evidence["contact_id"] or "-"
+            lines.append(f"    {contact_id}  {_at(evidence.get('at'))}  {about}")
     total = sum(s["weight"] for s in alert["signals"])
     lines += [f"  {'total':<28} {total}", "", "deliveries:"]
     for d in alert["deliveries"] or []:

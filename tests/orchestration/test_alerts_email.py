@@ -77,6 +77,9 @@ def _channel(port: int, **changes) -> EmailChannel:
 
 def test_an_alert_email_lists_the_reasons_to_the_tenants_recipients() -> None:
     alert = alert_record("brand-b", 1)
+    opt_out = {"signal": "opted_out", "weight": 10,
+               "evidence": [{"contact_id": None, "at": "2026-01-05T08:00:00Z"}]}  # fmt: skip
+    alert = {**alert, "score": 80, "signals": [*alert["signals"], opt_out]}
     payload = with_business_keys(alert, {alert["customer_key"]: "C-4242"})
     with smtp_server() as (box, port):
         channel = _channel(port, username="omnicx", password_env="SMTP_PASSWORD")
@@ -87,8 +90,8 @@ def test_an_alert_email_lists_the_reasons_to_the_tenants_recipients() -> None:
     assert recipients == ["retention@omnicx.test", "brand-b-team@omnicx.test"]
     assert box.logins == ["omnicx"]
     assert message["Subject"] == (
-        "[omnicx] churn risk 70 for a brand-b customer (became at risk): "
-        "cancellation_intent, nps_detractor"
+        "[omnicx] churn risk 80 for a brand-b customer (became at risk): "
+        "cancellation_intent, nps_detractor, opted_out"
     )
     assert message["Message-ID"] == f"<{alert['alert_id']}@omnicx.alerts>"
     assert message.get_content_type() == "multipart/alternative"
@@ -97,7 +100,8 @@ def test_an_alert_email_lists_the_reasons_to_the_tenants_recipients() -> None:
     assert "- cancellation_intent (+40)\n    contact ct-1-2 at 2026-01-05 09:20:00 UTC" in text
     assert "- nps_detractor (+30)\n    contact ct-1-1 at 2026-01-05 09:12:00 UTC" in text
     assert "Customer: customer_id C-4242" in text
-    assert "Score: 70 (threshold 50, previously 40)" in text
+    assert "- opted_out (+10)\n    no contact (an opt-out) at 2026-01-05 08:00:00 UTC" in text
+    assert "Score: 80 (threshold 50, previously 40)" in text
     assert "<b>nps_detractor</b> (+30)" in html and "<code>ct-1-1</code>" in html
     assert text.index("cancellation_intent") < text.index("nps_detractor")  # heaviest first
 
