@@ -294,3 +294,35 @@ def test_a_record_that_is_not_an_alert_is_a_dead_letter_and_blocks_nothing(
     )
     [raw] = [orjson.loads(m.value) for m in read_topic(settings, names.dead_letters_raw)]
     assert raw["dead_letter_id"] == dead["dead_letter_id"] and raw["raw_base64"]
+
+
+def test_retry_failed_sends_the_failed_deliveries_again_once_the_endpoint_is_fixed(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    with receiver({"/crm": lambda *_: 404}) as http:
+        settings = _settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
+        alert = alert_record("brand-a", 50)
+        produce_alerts(settings, [alert])
+        with delivery_worker(settings):
+            wait_for(lambda: _caught_up(settings), what="the failure")
+        failed = _delivery(settings, alert["alert_id"], "webhook:crm")
+        assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "HTTP 404")
+        http.behaviours["/crm"] = lambda *_: 200  # the operator fixed the endpoint
+        with delivery_worker(settings) as worker:  # a plain restart leaves it failed ...
+            wait_for(lambda: _caught_up(settings), what="a plain restart")
+            plain = worker.stop()
+        assert (plain.delivered, plain.failed, len(http.on("/crm"))) == (0, 0, 1)
+        with delivery_worker(settings, retry_failed=True) as worker:
+            wait_for(lambda: len(http.on("/crm")) == 2, what="the retried delivery")
+            counts = worker.stop()
+
+    assert counts.delivered == 1
+    done = _delivery(settings, alert["alert_id"], "webhook:crm")
+    assert (done.status, done.attempts) == ("delivered", 1)
+    outcomes = [
+        orjson.loads(m.value) for m in read_topic(settings, topic_names(settings).alert_deliveries)
+    ]
+    assert [o["status"] for o in outcomes] == [
+        "failed",
+        "delivered",
+    ]  # the warehouse keeps the last
