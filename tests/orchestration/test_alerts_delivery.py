@@ -326,3 +326,38 @@ def test_retry_failed_sends_the_failed_deliveries_again_once_the_endpoint_is_fix
         "failed",
         "delivered",
     ]  # the warehouse keeps the last
+
+
+def test_the_stream_catches_up_while_a_receiver_hangs(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    """Delivery is another process and consumer group: with a receiver hanging on an alert, a
+    stream worker still processes a simulated day to zero lag."""
+    from pipelines.producer import produce
+    from pipelines.simulator.config import FaultRates, SimulationConfig
+    from pipelines.simulator.run import Simulation
+    from tests.harness import stream_worker, wait_for_stream
+
+    with receiver() as http:
+        http.behaviours["/hang"] = http.hang
+        settings = _settings(
+            kafka_settings, tmp_path, {"hung": http.url("/hang")}, request_timeout_seconds=300.0
+        )
+        alert = alert_record("brand-a", 60)
+        produce_alerts(settings, [alert])
+        with delivery_worker(settings):
+            wait_for(lambda: http.on("/hang"), what="the receiver to hang")
+            config = SimulationConfig(
+                seed=5, agents=9, tenants=2, load=0.3, faults=FaultRates.none()
+            )
+            messages = list(Simulation(config, settings).messages())
+            produce(messages, settings)
+            with stream_worker(settings) as worker:
+                wait_for_stream(settings, [worker])  # raw events and identity: lag 0
+            # All the while, the receiver held the alert: nothing answered, nothing recorded.
+            held = _delivery(settings, alert["alert_id"], "webhook:hung")
+            assert (held.status, held.attempts, http.release.is_set()) == ("pending", 1, False)
+            http.release.set()
+            wait_for(lambda: _caught_up(settings), what="the delivery once released")
+    assert _delivery(settings, alert["alert_id"], "webhook:hung").status == "delivered"
+    assert len(messages) > 1000
