@@ -199,7 +199,10 @@ class DeliveryWorker:
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit each partition up to its first record not yet delivered or failed."""
         offsets = {}
+        assigned = consumer.assignment()  # a partition given to another worker is its to commit
         for tp, after_last in self.next_offset.items():
+            if tp not in assigned:
+                continue
             position = min(self.open[tp], default=after_last)
             if position > self.committed.get(tp, -1):
                 offsets[tp] = position
