@@ -124,13 +124,6 @@ class DeliveryLog:
         ).fetchone()
         return None if row is None else Delivery(*row)
 
-    def deliveries(self, status: str | None = None) -> list[Delivery]:
-        where, args = ("where status = ?", (status,)) if status else ("", ())
-        rows = self.db.execute(
-            f"select {_COLUMNS} from deliveries {where} order by alert_id, channel", args
-        )
-        return [Delivery(*row) for row in rows]
-
     def attempt(self, alert_id: str, channel: str, tenant: str, now: str) -> int:
         """Count an attempt before it is made; returns the attempts so far, this one included."""
         with self._txn() as db:

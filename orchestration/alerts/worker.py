@@ -29,6 +29,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -77,8 +78,8 @@ class DeliveryWorker:
         self.retry_failed = retry_failed
         self.counts = DeliveryCounts()
         self.metrics = DeliveryMetrics()
-        self.log = DeliveryLog(settings.alert_delivery_log)
         self._lock_fd = _lock(settings.alert_delivery_log)
+        self.log = DeliveryLog(settings.alert_delivery_log)
         self.channels: list[Channel] = []
         self.queues: dict[str, asyncio.Queue] = {}
         # (alert_id, channel) in flight -> the records (partition, offset) waiting for it.
@@ -113,11 +114,12 @@ class DeliveryWorker:
         )
         producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
         keys = BusinessKeys(self.settings, self.log)
-        await producer.start()
-        await keys.start()
-        await consumer.start()
-        tasks = self._start_channels()
+        tasks: list[asyncio.Task] = []
         try:
+            await producer.start()
+            await keys.start()
+            await consumer.start()
+            tasks = self._start_channels()
             if self.retry_failed:
                 self._reopen_failed()
             while not stop.is_set():
@@ -136,7 +138,8 @@ class DeliveryWorker:
             for task in tasks:
                 task.cancel()  # attempts in flight stay pending: sent again on the next run
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._publish(producer)
+            if tasks:  # it started: what finished is published
+                await self._publish(producer)
             await consumer.stop()
             await keys.stop()
             await producer.stop()
@@ -331,8 +334,9 @@ class DeliveryWorker:
         self.log.mark_published(outcomes)
 
 
-def _lock(log_path) -> int:
+def _lock(log_path: Path) -> int:
     """An exclusive lock on the delivery log, held while the worker runs."""
+    log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = f"{log_path}.lock"
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
@@ -343,8 +347,3 @@ def _lock(log_path) -> int:
             f"another delivery worker uses {log_path} (one worker per delivery log)"
         ) from None
     return fd
-
-
-def run_worker(settings: Settings, stop: asyncio.Event, *, retry_failed: bool = False):
-    """Run a delivery worker in this thread's event loop until ``stop`` is set."""
-    return DeliveryWorker(settings, retry_failed=retry_failed).run(stop)

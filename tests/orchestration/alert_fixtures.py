@@ -216,6 +216,8 @@ def delivery_worker(settings: Settings, **options: Any) -> Iterator[RunningWorke
     finally:
         if running.thread.is_alive():
             running.stop()
+        elif running.error is not None:  # it died: that is the failure to show
+            raise running.error
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:

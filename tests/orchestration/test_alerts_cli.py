@@ -126,3 +126,14 @@ def test_deliver_without_a_channel_says_how_to_configure_one(tmp_path: Path) -> 
     refused = _run(tmp_path, "deliver")
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: no alert channel configured")
+
+
+def test_a_second_delivery_worker_on_the_same_log_is_refused(tmp_path: Path) -> None:
+    from orchestration.alerts.worker import DeliveryWorker, WorkerRunning
+
+    settings = lake_settings(tmp_path)
+    first = DeliveryWorker(settings)
+    with pytest.raises(WorkerRunning, match="another delivery worker uses .*delivery.sqlite3"):
+        DeliveryWorker(settings)
+    assert oct(settings.alert_delivery_log.stat().st_mode & 0o777) == "0o600"  # business keys
+    first.log.close()
