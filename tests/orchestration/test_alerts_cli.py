@@ -133,7 +133,7 @@ def test_a_second_delivery_worker_on_the_same_log_is_refused(tmp_path: Path) -> 
 
     settings = lake_settings(tmp_path)
     first = DeliveryWorker(settings)
-    with pytest.raises(WorkerRunning, match="another delivery worker uses .*delivery.sqlite3"):
+    with pytest.raises(WorkerRunning, match=r"another delivery worker uses .*delivery\.sqlite3"):
         DeliveryWorker(settings)
     assert oct(settings.alert_delivery_log.stat().st_mode & 0o777) == "0o600"  # business keys
     first.log.close()
