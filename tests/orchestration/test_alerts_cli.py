@@ -137,3 +137,29 @@ def test_a_second_delivery_worker_on_the_same_log_is_refused(tmp_path: Path) -> 
         DeliveryWorker(settings)
     assert oct(settings.alert_delivery_log.stat().st_mode & 0o777) == "0o600"  # business keys
     first.log.close()
+
+
+def test_show_as_json_carries_each_contact_and_delivery(home: Path) -> None:
+    shown = _run(home, "show", alert_record("brand-a", 1)["alert_id"], "--format", "json")
+    alert = orjson.loads(shown.stdout)
+    evidence = {e["contact_id"]: e["contact"] for s in alert["signals"] for e in s["evidence"]}
+    assert evidence["ct-1-2"] is None
+    assert (evidence["ct-1-1"]["channel"], evidence["ct-1-1"]["queue"]) == ("voice", "billing")
+    assert [(d["channel"], d["status"]) for d in alert["deliveries"]] == [
+        ("email", "failed"),
+        ("webhook:crm", "delivered"),
+    ]
+
+
+def test_since_takes_a_duration_or_a_utc_time() -> None:
+    from datetime import UTC, datetime
+
+    from orchestration.alerts.report import since_time
+
+    now = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
+    assert since_time("6h", now) == datetime(2026, 1, 6, 6, 0, tzinfo=UTC)
+    assert since_time("30m", now) == datetime(2026, 1, 6, 11, 30, tzinfo=UTC)
+    assert since_time("7d", now) == datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
+    assert since_time("2026-01-05T09:00", now) == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        since_time("yesterday", now)
