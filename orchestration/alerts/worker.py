@@ -146,7 +146,9 @@ class DeliveryWorker:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _take(self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None):
+    def _take(
+        self, tp: TopicPartition, offset: int, key: bytes | None, value: bytes | None
+    ) -> None:
         self.next_offset[tp] = offset + 1
         try:
             alert = parse_alert(value)
@@ -166,16 +168,16 @@ class DeliveryWorker:
         for channel in self.channels:
             if not channel.accepts(alert):
                 continue
-            key = (alert["alert_id"], channel.name)
-            done = self.log.delivery(*key)
+            wanted = (alert["alert_id"], channel.name)
+            done = self.log.delivery(*wanted)
             if done is not None and done.status in FINAL:
                 self.counts.skipped += 1
                 continue
             waits += 1
-            if key in self.waiting:  # the same alert twice in flight: one delivery for both
-                self.waiting[key].append((tp, offset))
+            if wanted in self.waiting:  # the same alert twice in flight: one delivery for both
+                self.waiting[wanted].append((tp, offset))
                 continue
-            self.waiting[key] = [(tp, offset)]
+            self.waiting[wanted] = [(tp, offset)]
             self.queues[channel.name].put_nowait(alert)
         if waits:
             self.open[tp][offset] = waits
