@@ -265,7 +265,9 @@ class AlertSettings:
     max_attempts: int = bounded(10, 1)
     backoff_initial_seconds: float = bounded(1.0, 0.001)
     backoff_max_seconds: float = bounded(600.0, 0.001)
-    request_timeout_seconds: float = bounded(10.0, 0.1)  # one HTTP request; each SMTP network operation
+    request_timeout_seconds: float = bounded(
+        10.0, 0.1
+    )  # one HTTP request; each SMTP network operation
     channel_concurrency: int = bounded(4, 1, 64)  # deliveries in flight per channel
     # Alerts read but not yet delivered or failed on every channel; at this many, reading pauses.
     max_pending: int = bounded(1000, 1)
