@@ -9,6 +9,7 @@ identifier, so reading the topic up to its end before delivering a batch of aler
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 
 
 class BusinessKeys:
-    """Reads the business-keys topic (all partitions, no consumer group) into the log."""
+    """Reads the business-keys topic (all partitions, no consumer group) into the log, in a
+    task of its own. A fetch waits on the broker for new records, and any other request on the
+    same connection would queue behind it: so nothing asks the broker meanwhile, and
+    ``catch_up`` compares what was read with the high watermarks the fetches return."""
 
     def __init__(self, settings: Settings, delivery_log: DeliveryLog) -> None:
         self.settings = settings
@@ -38,6 +42,9 @@ class BusinessKeys:
             client_id="omnicx-alerts-business-keys",
         )
         self.partitions: list[TopicPartition] = []
+        self.read_to: dict[TopicPartition, int] = {}  # next offset to read, per partition
+        self.progress = asyncio.Event()  # set after each fetch
+        self.task: asyncio.Task | None = None
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -53,6 +60,8 @@ class BusinessKeys:
                 self.consumer.seek(tp, stored[tp.partition])
             else:
                 await self.consumer.seek_to_beginning(tp)
+            self.read_to[tp] = await self.consumer.position(tp)
+        self.task = asyncio.create_task(self._read())
 
     def _partition_numbers(self) -> set[int]:
         # aiokafka's consumer knows only the partitions of the topics it subscribed to.
@@ -63,30 +72,47 @@ class BusinessKeys:
             reader.close()
 
     async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
         await self.consumer.stop()
 
-    async def catch_up(self) -> None:
-        """Read the topic up to its current end (at most ``request_timeout_seconds``)."""
-        if not self.partitions:
-            return
-        ends = await self.consumer.end_offsets(self.partitions)
-        deadline = time.monotonic() + self.wait_seconds
-        behind = await self._behind(ends)
-        while behind and time.monotonic() < deadline:
-            batch = await self.consumer.getmany(*behind, timeout_ms=200)
-            upserts, deletes, offsets = [], [], {}
-            for tp, records in batch.items():
+    async def _read(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=1000)
+            upserts: list[tuple[str, str, str]] = []
+            deletes: list[tuple[str, str]] = []
+            for records in batch.values():
                 for record in records:
                     _take(record.key, record.value, upserts, deletes)
-                    offsets[tp.partition] = record.offset + 1
-            if offsets:
+            positions = {tp: await self.consumer.position(tp) for tp in batch}
+            if positions:
+                offsets = {tp.partition: offset for tp, offset in positions.items()}
                 self.log.store_business_keys(upserts, deletes, offsets)
-            behind = await self._behind(ends)
-        if behind:
-            log.warning("business keys: %s not read to the end in time", behind)
+                self.read_to.update(positions)
+            self.progress.set()
 
-    async def _behind(self, ends: dict[TopicPartition, int]) -> list[TopicPartition]:
-        return [tp for tp in self.partitions if await self.consumer.position(tp) < ends[tp]]
+    def _caught_up(self) -> bool:
+        for tp in self.partitions:
+            end = self.consumer.highwater(tp)
+            if end is None or self.read_to[tp] < end:
+                return False
+        return True
+
+    async def catch_up(self) -> None:
+        """Wait until every key published before the last fetch is in the log (at most
+        ``request_timeout_seconds``): the stream publishes a key before any alert naming it."""
+        if not self.partitions:
+            return
+        deadline = time.monotonic() + self.wait_seconds
+        while not self._caught_up():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("business keys: not read to the end in time")
+                return
+            self.progress.clear()
+            with contextlib.suppress(TimeoutError):  # the loop's test says what next
+                await asyncio.wait_for(self.progress.wait(), left)
 
 
 def _take(

@@ -85,7 +85,7 @@ class DeliveryLog:
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None)  # autocommit; ``_txn`` groups
         self.db.execute("pragma journal_mode = wal")
-        self.db.execute("pragma synchronous = full")  # an outcome survives a power cut
+        self.db.execute("pragma synchronous = full")  # an outcome survives a power cut too
         self.db.executescript(_SCHEMA)
         owner_only(path)
 
