@@ -1,7 +1,8 @@
 """The background services of ``omnicx up``, run by supervisord (the ``supervisor`` package).
 
 ``up`` writes ``$OMNICX_HOME/run/supervisord.conf`` with one program per service (the stream
-worker(s), the lake sink, the Dagster webserver and daemon) and starts ``supervisord`` on it,
+worker(s), the lake sink, the alert delivery worker when alert channels are configured, the
+Dagster webserver and daemon) and starts ``supervisord`` on it,
 detached from the terminal. supervisord keeps each service running (a crashed one is started
 again), writes its output to ``$OMNICX_HOME/logs/<service>.log`` (rotated), and on SIGTERM stops
 every service (SIGTERM, then SIGKILL to its process group after its stop time) before it exits.
@@ -92,6 +93,9 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
     services.append(
         Service("sink", [*omnicx, "sink"], settings.services.stop_timeout_seconds, False)
     )
+    if settings.alerts.channels_configured:  # docs/alerts.md, Delivery
+        stop = settings.services.stop_timeout_seconds
+        services.append(Service("alerts-deliver", [*omnicx, "alerts", "deliver"], stop, False))
     if dagster:
         bin_dir = Path(sys.executable).parent
         where = ["-m", "orchestration.definitions"]

@@ -2,8 +2,8 @@
 
 - broker: the local broker's process and whether the bootstrap servers answer;
 - services: what supervisord runs for ``omnicx up`` (``orchestration.services``), and the
-  members Kafka sees in the stream's and the sink's consumer groups (workers started elsewhere
-  count there too);
+  members Kafka sees in the stream's and the sink's consumer groups, and the alert delivery's
+  when a channel is configured (workers started elsewhere count there too);
 - lag: messages each consumer group has not committed yet, per topic (``omnicx lag``);
 - last landed: the newest Parquet file the sink wrote in the lake;
 - warehouse freshness: the newest ``occurred_at`` analysts can query (``int_events``);
@@ -96,7 +96,8 @@ def gather(settings: Settings, now: datetime) -> Status:
         return status
     groups = []
     try:
-        for stage in ("stream", "sink"):
+        delivery = ("alerts",) if settings.alerts.channels_configured else ()
+        for stage in ("stream", "sink", *delivery):
             group, topics = stage_consumers(settings, stage)
             groups.append(
                 GroupLag(

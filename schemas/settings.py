@@ -9,7 +9,9 @@ time, so that tests and commands can build settings for their own directories an
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import stat
 import sys
@@ -217,6 +219,97 @@ class ServicesSettings:
     stop_timeout_seconds: float = bounded(60.0, 1)
 
 
+_CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """One webhook endpoint of the churn-risk alerts (docs/alerts.md, Delivery); a TOML
+    ``[[alerts.webhooks]]`` table, or JSON objects in ``OMNICX_ALERTS_WEBHOOKS``."""
+
+    name: str = ""  # the channel ``webhook:<name>`` of the delivery log: keep it once chosen
+    url: str = ""
+    # The name of the environment variable that holds the endpoint's secret (``whsec_<base64>``),
+    # never the secret itself: there is no default secret.
+    secret_env: str = ""
+    tenants: tuple[str, ...] = ()  # only these tenants' alerts; (): every tenant's
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """Alert e-mails over SMTP (``[alerts.email]``); no host, no e-mail."""
+
+    host: str = ""
+    port: int = bounded(587, *_PORT)
+    starttls: bool = True  # upgrade the connection with STARTTLS before any credential
+    username: str = ""  # "": no authentication
+    password_env: str = ""  # the environment variable holding the SMTP password
+    sender: str = "omnicx@localhost"
+    recipients: tuple[str, ...] = ()  # every alert's
+    # More recipients for one tenant's alerts: {"brand-a" = ["retention-a@example.com"]}.
+    tenant_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def recipients_for(self, tenant: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.recipients, *self.tenant_recipients.get(tenant, ()))))
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Delivery of the churn-risk alerts by ``omnicx alerts deliver`` (docs/alerts.md, Delivery)."""
+
+    group_id: str = "omnicx-alert-delivery"
+    delivery_log: Path = Path("alerts/delivery.sqlite3")  # relative to home; operators only
+    # Each (alert, channel) is tried at most max_attempts times, waiting backoff_initial_seconds,
+    # then twice as long each time, at most backoff_max_seconds, between attempts.
+    max_attempts: int = bounded(10, 1)
+    backoff_initial_seconds: float = bounded(1.0, 0.001)
+    backoff_max_seconds: float = bounded(600.0, 0.001)
+    request_timeout_seconds: float = bounded(
+        10.0, 0.1
+    )  # one HTTP request; each SMTP network operation
+    channel_concurrency: int = bounded(4, 1, 64)  # deliveries in flight per channel
+    # Alerts read but not yet delivered or failed on every channel; at this many, reading pauses.
+    max_pending: int = bounded(1000, 1)
+    # The worker's Prometheus endpoint (docs/alerts.md, Delivery); 0: none.
+    metrics_port: int = bounded(0, 0, 65535)
+    metrics_address: str = "127.0.0.1"
+    webhooks: tuple[WebhookSettings, ...] = ()
+    email: EmailSettings = field(default_factory=EmailSettings)
+
+    def __post_init__(self) -> None:
+        names = [hook.name for hook in self.webhooks]
+        for hook in self.webhooks:
+            where = f"alerts.webhooks[{hook.name or '?'}]"
+            if not _CHANNEL_NAME.fullmatch(hook.name):
+                raise SettingsError(f"{where}.name: {hook.name!r} must match [a-z0-9][a-z0-9_-]*")
+            if names.count(hook.name) > 1:
+                raise SettingsError(f"{where}.name: two webhooks are named {hook.name!r}")
+            if not hook.url.startswith(("http://", "https://")):
+                raise SettingsError(f"{where}.url: {hook.url!r} is not an http(s) URL")
+            if not _ENV_NAME.fullmatch(hook.secret_env):
+                raise SettingsError(
+                    f"{where}.secret_env: {hook.secret_env!r} must name the environment variable "
+                    "that holds the endpoint's secret"
+                )
+        mail = self.email
+        addresses = [*mail.recipients, *(a for r in mail.tenant_recipients.values() for a in r)]
+        for address in [mail.sender, *addresses]:
+            if "@" not in address:
+                raise SettingsError(f"alerts.email: {address!r} is not an e-mail address")
+        if mail.host and not addresses:
+            raise SettingsError("alerts.email: a host is set but no recipients")
+        if mail.username and not _ENV_NAME.fullmatch(mail.password_env):
+            raise SettingsError(
+                f"alerts.email.password_env: {mail.password_env!r} must name the environment "
+                "variable that holds the SMTP password (a username is set)"
+            )
+
+    @property
+    def channels_configured(self) -> bool:
+        return bool(self.webhooks or self.email.host)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
@@ -233,6 +326,7 @@ class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     log: LogSettings = field(default_factory=LogSettings)
     services: ServicesSettings = field(default_factory=ServicesSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def log_dir(self) -> Path:
@@ -253,6 +347,10 @@ class Settings:
     @property
     def duckdb_file(self) -> Path:
         return self.home / self.warehouse.duckdb_file
+
+    @property
+    def alert_delivery_log(self) -> Path:
+        return self.home / self.alerts.delivery_log
 
 
 def load_settings(
@@ -316,6 +414,16 @@ def with_pii_key(settings: Settings, announce: Callable[[str], None] = _to_stder
     if not key:
         raise SettingsError(f"{path} is empty: delete it to generate a new key")
     return replace(settings, pii_key=key)
+
+
+def secret_from_env(variable: str, what: str, environ: Mapping[str, str] | None = None) -> str:
+    """The secret held by the environment variable ``variable`` (named in the settings, e.g. a
+    webhook's ``secret_env``); a SettingsError saying ``what`` needs it when it is unset or empty.
+    Secrets live only in the environment, never in a settings file."""
+    value = (os.environ if environ is None else environ).get(variable, "")
+    if not value:
+        raise SettingsError(f"{what}: environment variable {variable} is not set (its secret)")
+    return value
 
 
 def _create_key_file(path: Path) -> bool:
@@ -394,7 +502,32 @@ def _allowed(value: Any, f: Any, name: str) -> Any:
     return value
 
 
+def _coerce_collection(raw: Any, kind: Any, name: str) -> Any:
+    """A tuple or dict setting: a TOML array or table, or its JSON text (environment variable)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected JSON, got {raw!r}") from None
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple and isinstance(raw, list):
+        item = args[0]
+        if is_dataclass(item):
+            for n, value in enumerate(raw):
+                if not isinstance(value, Mapping):
+                    raise SettingsError(f"{name}[{n}]: expected a table, got {value!r}")
+            return tuple(_build(item, v, {}, "", f"{name}[{n}]") for n, v in enumerate(raw))
+        return tuple(_coerce(v, item, f"{name}[{n}]") for n, v in enumerate(raw))
+    if origin is dict and isinstance(raw, Mapping):
+        return {str(k): _coerce(v, args[1], f"{name}.{k}") for k, v in raw.items()}
+    raise SettingsError(
+        f"{name}: expected {'a list' if origin is tuple else 'a table'}, got {raw!r}"
+    )
+
+
 def _coerce(raw: Any, kind: Any, name: str) -> Any:
+    if typing.get_origin(kind) in (tuple, dict):
+        return _coerce_collection(raw, kind, name)
     if isinstance(kind, types.UnionType):
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
     try:

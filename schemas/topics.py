@@ -36,6 +36,8 @@ class Topics:
     contacts: str
     journeys: str
     alerts: str
+    business_keys: str
+    alert_deliveries: str
 
 
 def topic_names(settings: Settings) -> Topics:
@@ -51,6 +53,8 @@ def topic_names(settings: Settings) -> Topics:
         contacts=f"{p}contacts",
         journeys=f"{p}journeys",
         alerts=f"{p}alerts",
+        business_keys=f"{p}business-keys",
+        alert_deliveries=f"{p}alert-deliveries",
     )
 
 
@@ -80,4 +84,8 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names.contacts, n, compact, "versioned contact records, key contact_id"),
         TopicSpec(names.journeys, n, compact, "versioned journey records, key journey_id"),
         TopicSpec(names.alerts, n, keep, "churn-risk alerts"),
+        # Operators only, never landed: the raw customer_id / account_id the sources sent, for
+        # the alerts' business keys (docs/alerts.md, Delivery).
+        TopicSpec(names.business_keys, n, compact, "raw business key of each identifier hash"),
+        TopicSpec(names.alert_deliveries, n, keep, "outcome of each alert on each channel"),
     ]

@@ -216,8 +216,7 @@ CUSTOMER_KEYS = LakeTable(
         ("version", Kind.INT),
     ),
 )
-# The alert record belongs to a later issue: these are the fields it is expected to carry;
-# any other lands in _extra until it is named here.
+# The churn-risk alert record (docs/alerts.md; schemas/json/alert.json).
 ALERTS = LakeTable(
     "alerts",
     "alerts",
@@ -225,11 +224,36 @@ ALERTS = LakeTable(
         ("alert_id", Kind.STRING),
         ("tenant", Kind.STRING),
         ("customer_key", Kind.STRING),
-        ("score", Kind.FLOAT),
+        ("customer_ids", Kind.STRINGS),
+        ("reason", Kind.STRING),
+        ("score", Kind.INT),
+        ("previous_score", Kind.INT),
+        ("threshold", Kind.INT),
         ("signals", Kind.JSON),
-        ("fired_at", Kind.TIMESTAMP),
+        ("trigger_event_id", Kind.STRING),
+        ("trigger_occurred_at", Kind.TIMESTAMP),
+        ("created_at", Kind.TIMESTAMP),
+        ("knob_set", Kind.STRING),
+        ("schema_version", Kind.INT),
     ),
-    day_from=("fired_at",),
+    day_from=("trigger_occurred_at",),  # the day of the event that tipped the customer over
+)
+# What the delivery worker did with each alert on each channel (orchestration/alerts).
+ALERT_DELIVERIES = LakeTable(
+    "alert_deliveries",
+    "alert_deliveries",
+    (
+        ("alert_id", Kind.STRING),
+        ("tenant", Kind.STRING),
+        ("channel", Kind.STRING),
+        ("status", Kind.STRING),
+        ("attempts", Kind.INT),
+        ("last_error", Kind.STRING),
+        ("first_attempt_at", Kind.TIMESTAMP),
+        ("finished_at", Kind.TIMESTAMP),
+        ("latency_seconds", Kind.FLOAT),
+    ),
+    day_from=("first_attempt_at", "finished_at"),
 )
 
 LAKE_TABLES: tuple[LakeTable, ...] = (
@@ -240,6 +264,7 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     IDENTITY_MERGES,
     CUSTOMER_KEYS,
     ALERTS,
+    ALERT_DELIVERIES,
 )
 
 

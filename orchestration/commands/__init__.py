@@ -1,5 +1,6 @@
 """The subcommands of ``omnicx``, one module each; ``orchestration.cli`` registers this list."""
 
+from orchestration.commands.alerts import alerts
 from orchestration.commands.checks import checks
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
@@ -29,4 +30,5 @@ COMMANDS = [
     refresh,
     kpis,
     checks,
+    alerts,
 ]

@@ -1,4 +1,5 @@
-"""``omnicx lag stream|sink``: how far the stream workers or the lake sink are behind."""
+"""``omnicx lag stream|sink|alerts``: how far the stream workers, the lake sink or the alert
+delivery worker are behind."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from schemas.settings import Settings
 
 
 @click.command()
-@click.argument("stage", type=click.Choice(["stream", "sink"]))
+@click.argument("stage", type=click.Choice(["stream", "sink", "alerts"]))
 @click.option(
     "--wait",
     "wait_seconds",
@@ -20,7 +21,8 @@ from schemas.settings import Settings
 )
 @click.pass_obj
 def lag(settings: Settings, stage: str, wait_seconds: float | None) -> None:
-    """Messages the stream workers (or the lake sink) have not committed yet, per topic."""
+    """Messages the stream workers (or the lake sink, or the alert delivery worker: alerts not
+    yet delivered or failed on every channel) have not committed yet, per topic."""
     from orchestration.kafka.lag import consumer_lag, stage_consumers, wait_until_caught_up
     from pipelines.kafka_io import KafkaUnavailable
 

@@ -14,12 +14,15 @@ from schemas.topics import topic_names
 
 
 def stage_consumers(settings: Settings, stage: str) -> tuple[str, list[str]]:
-    """The consumer group of a stage (``stream`` or ``sink``) and the topics it reads."""
+    """The consumer group of a stage (``stream``, ``sink`` or ``alerts``, the alert delivery)
+    and the topics it reads."""
     from warehouse.tables import LAKE_TABLES
 
+    names = topic_names(settings)
     if stage == "stream":
-        names = topic_names(settings)
         return settings.stream.app_id, [names.raw_events, names.identity]
+    if stage == "alerts":
+        return settings.alerts.group_id, [names.alerts]
     return settings.warehouse.sink_group_id, [t.topic_name(settings) for t in LAKE_TABLES]
 
 

@@ -117,7 +117,7 @@ def test_each_table_puts_a_row_under_its_own_business_day() -> None:
         "2025-12-31",
         "2026-01-05",
     ]
-    assert days_of(ALERTS, [{"fired_at": "2026-01-02T08:00:00Z"}]) == ["2026-01-02"]
+    assert days_of(ALERTS, [{"trigger_occurred_at": "2026-01-02T08:00:00Z"}]) == ["2026-01-02"]
     # A contact by its start; without one, its first queueing, else its answer (docs/kpis.md).
     contacts = [
         {"started_at": "2026-01-01T10:00:00Z", "first_queued_at": "2026-01-02T10:00:00Z"},

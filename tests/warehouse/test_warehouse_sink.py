@@ -101,6 +101,8 @@ def messages(seed: int) -> list[tuple[str, bytes, bytes]]:
             ("identity_merges", b"acme", orjson.dumps({"action": "merge", "tenant": "acme"}))
         )
         out.append(("alerts", None, orjson.dumps({"alert_id": f"a{n}", "tenant": "acme"})))
+        outcome = {"alert_id": f"a{n}", "channel": "email", "status": "delivered"}
+        out.append(("alert_deliveries", None, orjson.dumps(outcome)))
     rng.shuffle(out)
     return out
 

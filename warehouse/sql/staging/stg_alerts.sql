@@ -1,7 +1,8 @@
--- stg_alerts: churn-risk alerts from the `alerts` topic.
--- Grain: one row per Kafka record (one alert sent).
--- Units: score 0-100; fired_at is a TIMESTAMP in UTC; signals is JSON (the signals that raised
--- the score); extra holds the alert's other fields, as JSON.
+-- stg_alerts: churn-risk alerts from the `alerts` topic (docs/alerts.md, the alert record).
+-- Grain: one row per Kafka record; a stream replay after a crash publishes an alert again with
+-- the same alert_id (int_alerts keeps one).
+-- Units: scores 0-100; *_at are TIMESTAMPs in UTC; signals is JSON (each signal, its weight and
+-- the contacts that raised it); extra holds the alert's other fields, as JSON.
 with landed as (
     select * from lake_alerts
 ),
@@ -11,9 +12,17 @@ final as (
         alert_id,
         tenant,
         customer_key,
+        customer_ids,
+        reason,
         score,
+        previous_score,
+        threshold,
         cast(signals as json) as signals,
-        fired_at at time zone 'UTC' as fired_at,
+        trigger_event_id,
+        trigger_occurred_at at time zone 'UTC' as trigger_occurred_at,
+        created_at at time zone 'UTC' as created_at,
+        knob_set,
+        schema_version,
         cast(_extra as json) as extra,
         _kafka_partition,
         _kafka_offset,
