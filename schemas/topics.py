@@ -36,6 +36,7 @@ class Topics:
     contacts: str
     journeys: str
     alerts: str
+    business_keys: str
 
 
 def topic_names(settings: Settings) -> Topics:
@@ -51,6 +52,7 @@ def topic_names(settings: Settings) -> Topics:
         contacts=f"{p}contacts",
         journeys=f"{p}journeys",
         alerts=f"{p}alerts",
+        business_keys=f"{p}business-keys",
     )
 
 
@@ -79,5 +81,9 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names.customers, 1, compact, "customer key of every identifier hash"),
         TopicSpec(names.contacts, n, compact, "versioned contact records, key contact_id"),
         TopicSpec(names.journeys, n, compact, "versioned journey records, key journey_id"),
-        TopicSpec(names.alerts, n, keep, "churn-risk alerts"),
+        TopicSpec(
+            names.alerts, n, keep, "churn-risk alerts (hashed identifiers), key customer_key"
+        ),
+        # Operators only, never landed: the raw CRM keys behind the hashes (docs/alerts.md).
+        TopicSpec(names.business_keys, n, compact, "raw customer_id/account_id by their hash"),
     ]

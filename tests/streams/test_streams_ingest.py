@@ -279,7 +279,7 @@ def test_closing_event_emits_the_record_to_contacts_and_to_identity(stage):
     # The link from the start precedes the record, so identity files it under the merged customer.
     assert identity_items(out) == [
         {"kind": "link", "body": orjson.loads(out.events[0][1])},
-        {"kind": "contact", "body": facts},
+        {"kind": "contact", "body": facts, "trigger": ["c1-contact.wrapped_up", 1767603830000]},
     ]
 
 

@@ -34,7 +34,7 @@ def run_stages(settings):
     simulation = Simulation(CONFIG, settings)
     messages = list(simulation.messages())
     ingest = PartitionIngest(settings, "raw-events", {}, {})
-    customers = CustomerStage(settings, {}, {}, {})
+    customers = CustomerStage(settings, {}, {}, {}, {})
     contacts: dict[str, dict] = {}
     journeys: dict[str, dict] = {}
     for start in range(0, len(messages), BATCH):
