@@ -145,9 +145,17 @@ class CustomerFacts:
 Evidence = tuple[str | None, int]  # (contact id or None for an opt-out, when in epoch ms)
 
 
-def raised_signals(facts: CustomerFacts, since_ms: int, end_ms: int) -> dict[str, list[Evidence]]:
+def raised_signals(
+    facts: CustomerFacts, since_ms: int, end_ms: int, passed_ms: int | None = None
+) -> dict[str, list[Evidence]]:
     """The signals a customer raises in the window ``[since_ms, end_ms)``, with their evidence
-    in time order (a signal with a weight of 0 is still raised here: :func:`score_of` drops it)."""
+    in time order (a signal with a weight of 0 is still raised here: :func:`score_of` drops it).
+
+    ``passed_ms``: the latest instant known to have passed, by which an escalation's 48 h must
+    have ended to count; the end of the window by default, as for an as-of day (the mart). A
+    live scorer at clock T counts the facts of instant T (``end_ms`` = T + 1 ms) but knows only
+    that T has passed (``passed_ms`` = T): a resolution can still come at T + 1 ms."""
+    passed = end_ms if passed_ms is None else passed_ms
     inbound = {cid: c for cid, c in facts.contacts.items() if c.inbound}
 
     def in_window(contact: ContactFact) -> bool:
@@ -176,7 +184,7 @@ def raised_signals(facts: CustomerFacts, since_ms: int, end_ms: int) -> dict[str
     for contact in windowed:
         if contact.cancellation_intent:
             add("cancellation_intent", (contact.contact_id, contact.start_ms))
-        if _unresolved_escalation(contact, inbound.values(), end_ms):
+        if _unresolved_escalation(contact, inbound.values(), passed):
             add("escalation_unresolved_48h", (contact.contact_id, contact.start_ms))
     for at_ms in facts.opt_outs:
         if since_ms <= at_ms < end_ms:
@@ -191,12 +199,12 @@ def raised_signals(facts: CustomerFacts, since_ms: int, end_ms: int) -> dict[str
 
 
 def _unresolved_escalation(
-    contact: ContactFact, others: Iterable[ContactFact], end_ms: int
+    contact: ContactFact, others: Iterable[ContactFact], passed_ms: int
 ) -> bool:
     if contact.disposition != ESCALATED or contact.wrapped_ms is None:
         return False
     deadline = contact.wrapped_ms + ESCALATION_MS
-    if deadline > end_ms:  # the 48 h have not passed yet
+    if deadline > passed_ms:  # the 48 h have not passed yet
         return False
     return not any(
         other.disposition == RESOLVED
@@ -247,15 +255,19 @@ def lookback_ms(churn: ChurnSettings) -> int:
     return churn.lookback_days * 86_400_000
 
 
-def next_change_ms(facts: CustomerFacts, since_ms: int, end_ms: int, lookback: int) -> int | None:
-    """The smallest window end after ``end_ms`` at which the customer's score can change by the
-    passing of time alone: a fact leaving the look-back window, or an escalation's 48 h ending
-    (None: none can)."""
+def next_change_ms(
+    facts: CustomerFacts, clock_ms: int, lookback: int, *, leaving: bool = True
+) -> int | None:
+    """For a live scorer whose clock is at ``clock_ms`` (window ``[clock - lookback + 1 ms,
+    clock]``): the earliest later clock at which the customer's score can change by the passing
+    of time alone, an escalation's 48 h ending or (with ``leaving``) a fact leaving the window.
+    None: none can."""
     times: list[int] = []
     for contact in facts.contacts.values():
-        if contact.start_ms is not None and contact.start_ms >= since_ms:
-            times.append(contact.start_ms + lookback + 1)
+        if leaving and contact.start_ms is not None:
+            times.append(contact.start_ms + lookback)
         if contact.disposition == ESCALATED and contact.wrapped_ms is not None:
             times.append(contact.wrapped_ms + ESCALATION_MS)
-    times += [at + lookback + 1 for at in facts.opt_outs if at >= since_ms]
-    return min((t for t in times if t > end_ms), default=None)
+    if leaving:
+        times += [at + lookback for at in facts.opt_outs]
+    return min((t for t in times if t > clock_ms), default=None)

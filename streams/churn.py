@@ -123,7 +123,7 @@ class ChurnBook:
             if state is not None and state.get("due_ms") == at:
                 self.pending[(tenant, customer)] = trigger
         expiries, horizon = self._expiries, self.clock_ms - self.lookback_ms
-        while expiries and expiries[0][0] < horizon:
+        while expiries and expiries[0][0] < self.clock_ms:
             _, key = heapq.heappop(expiries)
             entries = self.store.get(key)
             if entries is None:
@@ -198,10 +198,11 @@ class ChurnBook:
         graph = self.graph
         return [m for m in members if graph.customer_key(tenant, [m]) == customer]
 
-    def score_as_of(self, tenant: str, customer: str, end_ms: int) -> tuple[Score, dict]:
-        """The customer's score over the window ending (exclusive) at ``end_ms``."""
+    def score_as_of(self, tenant: str, customer: str, end_ms: int) -> Score:
+        """The customer's score as of ``end_ms`` like the mart's as-of day: over the window
+        ending (exclusive) there, from the facts held now."""
         raised = raised_signals(self.facts(tenant, customer), end_ms - self.lookback_ms, end_ms)
-        return score_of(raised, self.churn), raised
+        return score_of(raised, self.churn)
 
     def flush(self) -> list[dict[str, Any]]:
         """Re-score the customers touched since the last flush; the alert records to emit."""
@@ -217,8 +218,7 @@ class ChurnBook:
         clock = int(self.clock_ms)
         end = clock + 1  # everything up to and including the clock
         facts = self.facts(tenant, customer)
-        since = end - self.lookback_ms
-        raised = raised_signals(facts, since, end)
+        raised = raised_signals(facts, end - self.lookback_ms, end, passed_ms=clock)
         score = score_of(raised, self.churn)
         key = f"a|{tenant}|{customer}"
         state = self.store.get(key) or {
@@ -233,12 +233,13 @@ class ChurnBook:
         if reason is not None:
             alert = self._alert(tenant, customer, reason, score, state["score"], raised, trigger)
             new["alerted_score"], new["alerted_ms"] = score.score, clock
-        change = next_change_ms(facts, since, end, self.lookback_ms)
-        due = None if change is None else change - 1
-        cooling = new["alerted_ms"] is not None and clock - new["alerted_ms"] < self.cooldown_ms
-        if score.score == 0 and due is None and cooling:
-            due = new["alerted_ms"] + self.cooldown_ms  # forget it once the cool-down is over
-        if score.score == 0 and due is None and not cooling:
+        # A score of 0 can only rise by time alone (an escalation's 48 h): only then, or while
+        # an alert cools down, is a customer without a score kept.
+        due = next_change_ms(facts, clock, self.lookback_ms, leaving=score.score > 0)
+        alerted_ms = new["alerted_ms"]
+        if alerted_ms is not None and clock - alerted_ms < self.cooldown_ms and due is None:
+            due = alerted_ms + self.cooldown_ms  # forgotten once the cool-down is over
+        if score.score == 0 and due is None:
             self.store.pop(key, None)
             return alert
         new["due_ms"] = due

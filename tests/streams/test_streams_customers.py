@@ -93,9 +93,7 @@ def customer(identifier, key, version):
 
 
 def test_a_link_then_contacts_make_one_cross_channel_journey(stage, link):
-    out = stage.process(
-        [link("l1", "email:b", "phone:a"), contact_message(C1, C2)]
-    )
+    out = stage.process([link("l1", "email:b", "phone:a"), contact_message(C1, C2)])
 
     [(key, audit)] = decoded(out.merges)
     assert key == b"acme"
