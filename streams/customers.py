@@ -175,7 +175,8 @@ def journey_retention_seconds(settings: Settings) -> float:
     contact starting later joins none of them) plus the longest a new version of a contact
     record can come after its end: the lateness and idle timeout (an unfinished contact's record
     comes at its timeout) and the ingest stage's retention of the contact (a later event of a
-    pruned contact is not folded)."""
+    pruned contact is not folded); nor less than the churn look-back, whose scores read the
+    customer's contacts from the journey book (streams.churn)."""
     stream = settings.stream
     needed = (
         settings.kpis.repeat_window_days * 86400
@@ -183,7 +184,8 @@ def journey_retention_seconds(settings: Settings) -> float:
         + stream.lateness_seconds
         + stream.idle_timeout_seconds
     )
-    return max(stream.journey_retention_days * 86400, needed)
+    churn = settings.churn.lookback_days * 86400
+    return max(stream.journey_retention_days * 86400, needed, churn)
 
 
 def _contact_trigger(contact: ContactFacts, latest: list | None) -> Trigger:
