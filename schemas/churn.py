@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from schemas.records import ContactFacts
 from schemas.settings import ChurnSettings
@@ -63,6 +65,7 @@ SIGNALS = (
 SIGNAL_NAMES = tuple(signal.name for signal in SIGNALS)
 
 
+@cache  # scored per customer and re-score: the knobs are frozen
 def weights(churn: ChurnSettings) -> dict[str, int]:
     """Each signal's weight under the knobs."""
     return {signal.name: signal.weight(churn) for signal in SIGNALS}
@@ -102,17 +105,22 @@ class ContactFact:
 
     @classmethod
     def of(cls, contact: ContactFacts) -> ContactFact:
-        start = contact.started_at or contact.first_queued_at or contact.answered_at
+        return cls.of_dict(vars(contact))
+
+    @classmethod
+    def of_dict(cls, contact: Mapping[str, Any]) -> ContactFact:
+        """From a contact record's dict (``ContactFacts.to_dict``), as the stream stores it."""
+        start = contact["started_at"] or contact["first_queued_at"] or contact["answered_at"]
         return cls(
-            contact_id=contact.contact_id,
+            contact_id=contact["contact_id"],
             start_ms=epoch_ms(start),
-            inbound=contact.direction != "outbound",
-            abandoned=contact.first_queued_at is not None
-            and contact.abandoned_at is not None
-            and not contact.short_abandon,
-            cancellation_intent=contact.cancellation_intent,
-            disposition=contact.disposition,
-            wrapped_ms=epoch_ms(contact.wrapped_up_at),
+            inbound=contact["direction"] != "outbound",
+            abandoned=contact["first_queued_at"] is not None
+            and contact["abandoned_at"] is not None
+            and not contact["short_abandon"],
+            cancellation_intent=contact["cancellation_intent"],
+            disposition=contact["disposition"],
+            wrapped_ms=epoch_ms(contact["wrapped_up_at"]),
         )
 
 

@@ -39,7 +39,6 @@ from schemas.churn import (
     score_of,
 )
 from schemas.knob_sets import knob_set_id, mart_knobs
-from schemas.records import ContactFacts
 from schemas.settings import Settings
 from schemas.times import format_utc
 from streams.identity import IdentityGraph
@@ -176,9 +175,7 @@ class ChurnBook:
     def facts(self, tenant: str, customer: str) -> CustomerFacts:
         """What the customer's score is made of, now."""
         state = self.book.store.get(f"c|{tenant}|{customer}") or {"contacts": {}, "journeys": {}}
-        contacts = {
-            cid: ContactFact.of(ContactFacts(**facts)) for cid, facts in state["contacts"].items()
-        }
+        contacts = {cid: ContactFact.of_dict(facts) for cid, facts in state["contacts"].items()}
         surveys = [
             SurveyFact(cid, at, nps, csat, ces)
             for cid in contacts
@@ -186,16 +183,19 @@ class ChurnBook:
         ]
         opt_outs = [
             at
-            for identifier in self._identifiers(tenant, customer)
-            for at in (self.store.get(f"o|{tenant}|{identifier}") or {}).values()
+            for identifier in self._identifiers(tenant, customer, opted_out=True)
+            for at in self.store[f"o|{tenant}|{identifier}"].values()
         ]
         journeys = [j["contact_ids"] for j in state["journeys"].values()]
         return CustomerFacts(contacts, journeys, surveys, opt_outs)
 
-    def _identifiers(self, tenant: str, customer: str) -> list[str]:
-        """The identifier hashes whose customer key is ``customer`` (hubs are nobody's)."""
-        members = self.graph.members(tenant, self.graph.root(tenant, customer))
-        graph = self.graph
+    def _identifiers(self, tenant: str, customer: str, *, opted_out: bool = False) -> list[str]:
+        """The identifier hashes whose customer key is ``customer`` (hubs are nobody's); with
+        ``opted_out``, only those with opt-outs held (most customers have none: looked up first)."""
+        graph, store = self.graph, self.store
+        members = graph.members(tenant, graph.root(tenant, customer))
+        if opted_out:
+            members = [m for m in members if f"o|{tenant}|{m}" in store]
         return [m for m in members if graph.customer_key(tenant, [m]) == customer]
 
     def score_as_of(self, tenant: str, customer: str, end_ms: int) -> Score:
