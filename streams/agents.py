@@ -109,6 +109,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             "identity_items": len(identity_items),
             "rekeyed": len(produced[names.raw_events]),
             "dead_letters": len(produced[names.dead_letters]),
+            "business_keys": len(produced[names.business_keys]),
         }
         metrics.batch("ingest", consumed, out_counts, perf_counter() - started)
         metrics.ingested(duplicates, reasons)
