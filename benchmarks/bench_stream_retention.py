@@ -39,7 +39,7 @@ from streams.ingest import PartitionIngest, RawMessage, identity_messages
 
 BATCH = 1000
 INGEST_TABLES = ("contact-state", "dedup-state")
-CUSTOMER_TABLES = ("identity-state", "journey-state", "customer-key-state")
+CUSTOMER_TABLES = ("identity-state", "journey-state", "customer-key-state", "churn-state")
 
 
 class ChangelogTable(MutableMapping[str, Any]):
@@ -105,7 +105,11 @@ def _stages(
 ) -> tuple[PartitionIngest, CustomerStage]:
     ingest = PartitionIngest(settings, "raw-events", tables["contact-state"], tables["dedup-state"])
     customers = CustomerStage(
-        settings, tables["identity-state"], tables["journey-state"], tables["customer-key-state"]
+        settings,
+        tables["identity-state"],
+        tables["journey-state"],
+        tables["customer-key-state"],
+        tables["churn-state"],
     )
     return ingest, customers
 

@@ -140,7 +140,8 @@ class KpiSettings:
 
 @dataclass(frozen=True)
 class ChurnSettings:
-    """The churn-risk knobs of kpis.md: look-back, flag threshold and one weight per signal."""
+    """The churn-risk knobs of kpis.md: look-back, flag threshold, one weight per signal, and
+    when the stream's alerts fire again (docs/alerts.md). The rules they tune: schemas.churn."""
 
     lookback_days: int = bounded(30, 1)
     threshold: int = bounded(50, 0)
@@ -152,6 +153,10 @@ class ChurnSettings:
     weight_escalation_unresolved_48h: int = bounded(20, 0)
     weight_cancellation_intent: int = bounded(40, 0)
     weight_opted_out: int = bounded(10, 0)
+    # Alerts only (the stream), not the marts: a flagged customer is alerted again when the
+    # score rose this much since the last alert, and never twice within the cool-down.
+    realert_rise: int = bounded(10, 1)
+    cooldown_hours: float = bounded(24.0, 0)
 
 
 @dataclass(frozen=True)

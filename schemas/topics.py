@@ -83,9 +83,10 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names.customers, 1, compact, "customer key of every identifier hash"),
         TopicSpec(names.contacts, n, compact, "versioned contact records, key contact_id"),
         TopicSpec(names.journeys, n, compact, "versioned journey records, key journey_id"),
-        TopicSpec(names.alerts, n, keep, "churn-risk alerts"),
-        # Operators only, never landed: the raw customer_id / account_id the sources sent, for
-        # the alerts' business keys (docs/alerts.md, Delivery).
-        TopicSpec(names.business_keys, n, compact, "raw business key of each identifier hash"),
+        TopicSpec(
+            names.alerts, n, keep, "churn-risk alerts (hashed identifiers), key customer_key"
+        ),
+        # Operators only, never landed: the raw CRM keys behind the hashes (docs/alerts.md).
+        TopicSpec(names.business_keys, n, compact, "raw customer_id/account_id by their hash"),
         TopicSpec(names.alert_deliveries, n, keep, "outcome of each alert on each channel"),
     ]

@@ -165,15 +165,47 @@ def is_rfc3339(value: object) -> bool:
     return True
 
 
+_EVENT_SCHEMA_IDS = "https://schemas.omnicx.dev/events/"
+
+
 @cache
-def schema_documents() -> Mapping[str, dict[str, Any]]:
-    """The shipped schema documents by name: ``envelope`` and one per event type."""
+def _shipped_documents() -> Mapping[str, dict[str, Any]]:
     folder = resources.files("schemas").joinpath("json")
     documents = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".json"):
             documents[entry.name.removesuffix(".json")] = json.loads(entry.read_text())
     return documents
+
+
+@cache
+def schema_documents() -> Mapping[str, dict[str, Any]]:
+    """The shipped event schema documents by name: ``envelope`` and one per event type (the
+    folder also holds records the pipeline writes, such as ``alert``, which are no events)."""
+    return {
+        name: document
+        for name, document in _shipped_documents().items()
+        if document["$id"].startswith(_EVENT_SCHEMA_IDS)
+    }
+
+
+def record_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a record the pipeline writes (``alert``: docs/alerts.md)."""
+    return _shipped_documents()[name]
+
+
+def record_problems(name: str, record: object) -> list[str]:
+    """Every way ``record`` breaks the schema ``name`` (``path: message``); empty when it keeps
+    it. Slow and thorough (jsonschema): for tests and producers' checks, not per event."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    format_checker = FormatChecker(formats=())
+    format_checker.checks("date-time")(is_rfc3339)
+    validator = Draft202012Validator(record_schema(name), format_checker=format_checker)
+    return [
+        f"{_dotted([str(part) for part in error.absolute_path])}: {error.message}"
+        for error in validator.iter_errors(record)
+    ]
 
 
 def event_type_names() -> list[str]:

@@ -4,8 +4,8 @@ Two stages, two Kafka hops for a contact's events:
 - ``ingest`` on the raw topic (N partitions): validation, routing, de-duplication and the
   contact fold, per partition (``streams.ingest``). It takes the raw topic a whole fetch at a
   time (a batch agent, ``streams.batches``), not through Faust's per-message delivery;
-- ``customers`` on the identity topic (one partition): identity stitching and journeys
-  (``streams.customers``).
+- ``customers`` on the identity topic (one partition): identity stitching, journeys and live
+  churn scoring with its alerts (``streams.customers``, ``streams.churn``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from faust.types import EventT, Message, StreamT
 from schemas.settings import Settings
 from schemas.topics import topic_names
 from streams.batches import Batch, BatchingApp
+from streams.business_keys import BusinessKeys
 from streams.customers import CustomerStage
 from streams.ingest import IdentityItem, PartitionIngest, RawMessage, identity_messages
 from streams.metrics import REFRESH_SECONDS, StreamMetrics
@@ -52,6 +53,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
     identity_table = _table(app, "identity-state", 1)
     journey_table = _table(app, "journey-state", 1)
     key_table = _table(app, "customer-key-state", 1)
+    churn_table = _table(app, "churn-state", 1)
     batch, within = settings.stream.batch_size, settings.stream.batch_seconds
 
     @app.on_before_shutdown.connect
@@ -59,6 +61,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
         await outputs.stop()
 
     stages: dict[int, _Partition] = {}
+    business_keys = BusinessKeys()  # shared by the partitions: each value once per worker run
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
@@ -88,6 +91,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             produced[names.raw_events] += out.rekeyed
             produced[names.events] += out.events
             produced[names.contacts] += out.contacts
+            produced[names.business_keys] += out.business_keys
             identity_items += out.identity
             written.append((anchor, part.state))
             consumed += len(messages)
@@ -105,6 +109,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             "identity_items": len(identity_items),
             "rekeyed": len(produced[names.raw_events]),
             "dead_letters": len(produced[names.dead_letters]),
+            "business_keys": len(produced[names.business_keys]),
         }
         metrics.batch("ingest", consumed, out_counts, perf_counter() - started)
         metrics.ingested(duplicates, reasons)
@@ -116,10 +121,12 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             WriteBehind(PartitionView(contact_table, partition)),
             WriteBehind(PartitionView(dedup_table, partition)),
         )
-        return _Partition(PartitionIngest(settings, names.raw_events, *state), state)
+        stage = PartitionIngest(settings, names.raw_events, *state, business_keys=business_keys)
+        return _Partition(stage, state)
 
-    # Write order: journeys and keys before the identity graph, whose merges they reflect.
-    customer_tables = (journey_table, key_table, identity_table)
+    # Write order: journeys, keys and churn scores before the identity graph, whose merges
+    # they reflect.
+    customer_tables = (journey_table, key_table, churn_table, identity_table)
     customer_state = tuple(WriteBehind(table) for table in customer_tables)
     customer_stage: list[CustomerStage] = []  # built lazily: tables are readable once recovered
 
@@ -129,9 +136,9 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             started = perf_counter()
             as_current(batch_events[0])  # one partition: all state lives in it
             if not customer_stage:
-                journeys_state, keys_state, identity_state = customer_state
+                journeys_state, keys_state, churn_state, identity_state = customer_state
                 customer_stage.append(
-                    CustomerStage(settings, identity_state, journeys_state, keys_state)
+                    CustomerStage(settings, identity_state, journeys_state, keys_state, churn_state)
                 )
             out = customer_stage[0].process([e.message.value for e in batch_events])
             await outputs.send(
@@ -139,6 +146,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
                     names.identity_merges: out.merges,
                     names.journeys: out.journeys,
                     names.customers: out.customers,
+                    names.alerts: out.alerts,
                 }
             )
             await _write_state(outputs, [(batch_events[0], customer_state)], customer_tables)
@@ -148,6 +156,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
                 "identity_merges": len(out.merges),
                 "journeys": len(out.journeys),
                 "customers": len(out.customers),
+                "alerts": len(out.alerts),
             }
             metrics.batch("customers", len(batch_events), out_counts, perf_counter() - started)
 
@@ -157,6 +166,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
         "identity": identity_table,
         "journey": journey_table,
         "customer_key": key_table,
+        "churn": churn_table,
     }
 
     @app.timer(REFRESH_SECONDS)

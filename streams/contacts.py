@@ -31,7 +31,7 @@ import heapq
 import math
 from bisect import insort
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import ContactFacts
@@ -118,6 +118,9 @@ class ContactRecord:
 
     facts: ContactFacts
     version: int
+    # The contact's latest event (id, epoch ms): what the customer stage names as the trigger
+    # of a churn re-score. Not part of the record's dict.
+    last_event: tuple[str, int] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(vars(self.facts))
@@ -456,4 +459,5 @@ class ContactFold:
             return None
         state["version"] += 1
         state["emitted"] = facts
-        return ContactRecord(ContactFacts(**facts), state["version"])
+        last_ms, _, last_id, _ = state["events"][-1]
+        return ContactRecord(ContactFacts(**facts), state["version"], (last_id, last_ms))

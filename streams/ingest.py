@@ -7,7 +7,8 @@ whose Kafka key breaks the routing rule (``schemas.routing``) is sent back to th
 the right key instead of being folded on the wrong partition; duplicates are dropped; then the
 contact events of the batch are folded and the contacts whose idle timeout passed are closed.
 
-What the customer stage needs (link evidence and contact records, in order) travels as items
+What the customer stage needs (link evidence, contact records, and the surveys and opt-outs that
+churn scoring needs, in order) travels as items
 packed many to a Kafka message (``identity_messages``): Faust's cost is per message, and one
 message per item doubled the messages the worker handles for a sixth of its events.
 """
@@ -23,6 +24,7 @@ import orjson
 from schemas.routing import routing_key
 from schemas.settings import Settings
 from schemas.validation import Problem, validate
+from streams.business_keys import BusinessKeys
 from streams.canonical import canonicalise
 from streams.clock import too_far_ahead
 from streams.contacts import ContactFold, ContactRecord, is_contact_event
@@ -79,6 +81,7 @@ class IngestOutput:
     dead_letters_raw: list[Produced] = field(default_factory=list)  # with the bytes, operators
     rekeyed: list[Produced] = field(default_factory=list)  # back to the raw topic
     contacts: list[Produced] = field(default_factory=list)
+    business_keys: list[Produced] = field(default_factory=list)  # raw CRM keys, operators only
     identity: list[IdentityItem] = field(default_factory=list)  # for identity_messages
     duplicates: int = 0
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # reason -> count
@@ -90,9 +93,31 @@ IDENTITY_MESSAGE_BYTES = 256 * 1024
 IdentityItem = tuple[str, bytes]  # (tenant, encoded item)
 
 
-def identity_item(kind: str, tenant: str, body: dict[str, Any]) -> IdentityItem:
-    """One item for the customer stage: link evidence (``link``) or a contact record."""
-    return tenant, orjson.dumps({"kind": kind, "body": body})
+def identity_item(
+    kind: str, tenant: str, body: dict[str, Any], trigger: tuple[str, int] | None = None
+) -> IdentityItem:
+    """One item for the customer stage: link evidence (``link``), a contact record
+    (``contact``, with ``trigger``: its latest event's id and epoch ms), a ``survey`` or an
+    ``opt_out`` (the fields churn scoring needs)."""
+    item: dict[str, Any] = {"kind": kind, "body": body}
+    if trigger is not None:
+        item["trigger"] = trigger
+    return tenant, orjson.dumps(item)
+
+
+def churn_item(event: dict[str, Any]) -> IdentityItem | None:
+    """The ``survey`` or ``opt_out`` item of a canonical event, None for other events."""
+    event_type, tenant = event["event_type"], event["tenant"]
+    common = {"event_id": event["event_id"], "tenant": tenant, "ts": event["ts"]}
+    if event_type == "survey.completed" and event.get("contact_id"):
+        attributes = event.get("attributes") or {}
+        scores = {name: attributes.get(name) for name in ("nps", "csat", "ces")}
+        return identity_item(
+            "survey", tenant, {**common, "contact_id": event["contact_id"], **scores}
+        )
+    if event_type == "customer.opted_out" and event["customer_ids"]:
+        return identity_item("opt_out", tenant, {**common, "customer_ids": event["customer_ids"]})
+    return None
 
 
 def identity_messages(items: list[IdentityItem]) -> list[Produced]:
@@ -122,7 +147,7 @@ def contact_message(record: ContactRecord) -> Produced:
 class PartitionIngest:
     """The state and logic of one raw-events partition."""
 
-    __slots__ = ("bounds", "dedup", "fold", "keep_text", "pii_key", "topic")
+    __slots__ = ("bounds", "business_keys", "dedup", "fold", "keep_text", "pii_key", "topic")
 
     def __init__(
         self,
@@ -130,8 +155,12 @@ class PartitionIngest:
         topic: str,
         contact_store: MutableMapping[str, Any],
         dedup_store: MutableMapping[str, Any],
+        business_keys: BusinessKeys | None = None,
     ) -> None:
+        """``business_keys``: what this worker already sent on ``business-keys`` (one for all
+        its partitions)."""
         self.topic = topic
+        self.business_keys = business_keys or BusinessKeys()
         self.pii_key = settings.pii_key
         self.keep_text = settings.stream.keep_message_text
         self.bounds = settings.stream
@@ -150,7 +179,7 @@ class PartitionIngest:
             canonical = self._canonical(message, out)
             if canonical is None:
                 continue
-            event, encoded = canonical
+            event, encoded, customer = canonical
             key = routing_key(event).encode()
             if message.key != key:
                 out.rekeyed.append((key, message.value))
@@ -159,8 +188,14 @@ class PartitionIngest:
                 out.duplicates += 1
                 continue
             out.events.append((key, encoded))
-            if len(event["customer_ids"]) >= 2:
-                out.identity.append(identity_item("link", event["tenant"], event))
+            tenant, hashed = event["tenant"], event["customer_ids"]
+            if customer:
+                out.business_keys += self.business_keys.collect(tenant, customer, hashed)
+            if len(hashed) >= 2:
+                out.identity.append(identity_item("link", tenant, event))
+            churn = churn_item(event)
+            if churn is not None:
+                out.identity.append(churn)
             if is_contact_event(event):
                 contact_events.append(event)
         self.dedup.expire()
@@ -169,14 +204,17 @@ class PartitionIngest:
         for record in records:
             out.contacts.append(contact_message(record))
             out.identity.append(
-                identity_item("contact", record.facts.tenant, record.facts.to_dict())
+                identity_item(
+                    "contact", record.facts.tenant, record.facts.to_dict(), record.last_event
+                )
             )
         return out
 
     def _canonical(
         self, message: RawMessage, out: IngestOutput
-    ) -> tuple[dict[str, Any], bytes] | None:
-        """The canonical event and its encoding, or None once the message is dead-lettered."""
+    ) -> tuple[dict[str, Any], bytes, dict[str, Any] | None] | None:
+        """The canonical event, its encoding and the identifiers as sent (``customer``), or
+        None once the message is dead-lettered."""
         bounds = self.bounds
         checked = validate(
             message.value, max_bytes=bounds.max_message_bytes, max_depth=bounds.max_nesting_depth
@@ -192,7 +230,7 @@ class PartitionIngest:
                 if not problems:
                     encoded = orjson.dumps(event)
                     if len(encoded) <= MAX_EVENT_BYTES:
-                        return event, encoded
+                        return event, encoded, checked.event.get("customer")
                     problems = [
                         f"$: the canonical event is {len(encoded)} bytes, over the "
                         f"{MAX_EVENT_BYTES} a Kafka message may hold"

@@ -174,6 +174,7 @@ class JourneyBook:
         "on_filed",
         "per_channel",
         "pruned",
+        "regrouped",
         "retention_ms",
         "store",
         "too_late",
@@ -201,6 +202,9 @@ class JourneyBook:
         self.clock_ms: float = store.get(_CLOCK, -math.inf)
         self.pruned = 0  # customers dropped after the retention
         self.too_late = 0  # records of unknown contacts that ended before the horizon
+        # (tenant, customer key) of every customer re-grouped since the caller last cleared it:
+        # whose churn score may have changed (streams.churn).
+        self.regrouped: set[tuple[str, str]] = set()
         # (expiry_ms, tenant, customer key), at most one entry per customer (the set).
         self._expiries: list[tuple[float, str, str]] = []
         self._expiring: set[tuple[str, str]] = set()
@@ -299,6 +303,7 @@ class JourneyBook:
                     if filed[cid] not in loaded:
                         pending.add(filed[cid])
         groups: dict[str, list[ContactFacts]] = {key: [] for key in sorted(loaded)}
+        self.regrouped.update((tenant, key) for key in loaded)
         for cid, contact in contacts.items():
             groups[filed[cid]].append(contact)
             filed_under = f"k|{tenant}|{cid}"

@@ -18,43 +18,20 @@ it is applied when reading and is not part of a knob set.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from schemas.churn import sql_rules
+from schemas.knob_sets import DEFINITIONS, knob_set_id, mart_knobs
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
-
-# The definitions the marts implement (kpis.md, version 1). A new version of a definition gets
-# a new id here and in the SQL, so that its numbers never pass for the old ones.
-DEFINITIONS = (
-    "offered.v1",
-    "asa.v1",
-    "service_level.v1",
-    "abandon_rate.v1",
-    "aht.v1",
-    "transfer_rate.v1",
-    "first_response.v1",
-    "ivr_containment.v1",
-    "occupancy.v1",
-    "fcr.v1",
-    "fcr_net.v1",
-    "fcr_channel.v1",
-    "repeat_rate.v1",
-    "nps.v1",
-    "csat.v1",
-    "ces.v1",
-    "churn_risk.v1",
-)
-
-# Knobs of KpiSettings applied when reading, not baked into stored counts.
-READ_TIME_KNOBS = frozenset({"abandon_treatment"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +39,8 @@ class Mart:
     name: str
     reads: tuple[str, ...]  # the relations its SQL reads, for the asset graph
     day_column: str | None = None  # the column refreshed per day; None for a view
+    # Named constants its SQL reads as $parameters, defined once in Python (schemas.churn).
+    constants: Callable[[], dict[str, int]] | None = None
 
 
 MARTS = (
@@ -86,22 +65,10 @@ MARTS = (
             "kpi_contacts",
         ),
         "as_of_day",
+        sql_rules,
     ),
 )
 MART_BY_NAME = {mart.name: mart for mart in MARTS}
-
-
-def mart_knobs(settings: Settings) -> dict[str, float | int]:
-    """The knob values baked into the marts, by the column names of ``kpi_knobs``."""
-    knobs = {k: v for k, v in asdict(settings.kpis).items() if k not in READ_TIME_KNOBS}
-    knobs.update({f"churn_{k}": v for k, v in asdict(settings.churn).items()})
-    return knobs
-
-
-def knob_set_id(knobs: dict[str, float | int]) -> str:
-    """A short stable id of the definitions and knob values (same values, same id)."""
-    canonical = json.dumps({"definitions": DEFINITIONS, "knobs": knobs}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def write_knobs(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
@@ -152,7 +119,8 @@ def refresh_mart(con: duckdb.DuckDBPyConnection, name: str, date_from: date, dat
     mart = MART_BY_NAME[name]
     if mart.day_column is None:
         raise ValueError(f"{name} is a view: prepare_marts creates it")
-    days = {"date_from": date_from, "date_to": date_to}
+    days: dict[str, object] = {"date_from": date_from, "date_to": date_to}
+    computed = {**days, **(mart.constants() if mart.constants else {})}
     in_range = (
         f"{mart.day_column} between $date_from and $date_to "
         "and knob_set = (select knob_set from kpi_knobs)"
@@ -162,9 +130,9 @@ def refresh_mart(con: duckdb.DuckDBPyConnection, name: str, date_from: date, dat
     try:
         if _table_exists(con, name):
             con.execute(f"delete from {name} where {in_range}", days)
-            con.execute(f"insert into {name} by name {sql}", days)
+            con.execute(f"insert into {name} by name {sql}", computed)
         else:
-            con.execute(f"create table {name} as {sql}", days)
+            con.execute(f"create table {name} as {sql}", computed)
         (rows,) = con.execute(f"select count(*) from {name} where {in_range}", days).fetchone()
         con.execute("commit")
     except BaseException:

@@ -120,6 +120,8 @@ def test_the_worker_and_the_sink_export_what_they_did(
         ("customers", "journeys"): names.journeys,
         ("customers", "customers"): names.customers,
         ("customers", "identity_merges"): names.identity_merges,
+        ("customers", "alerts"): names.alerts,
+        ("ingest", "business_keys"): names.business_keys,
     }
     for (stage, output), topic in on_topic.items():
         exported = stream_value("omnicx_stream_records_out_total", stage=stage, output=output)
@@ -127,6 +129,7 @@ def test_the_worker_and_the_sink_export_what_they_did(
     identity_messages = len(read_topic(settings, names.identity))
     assert stream_value("omnicx_stream_messages_in_total", stage="customers") == identity_messages
     assert stream_value("omnicx_stream_batch_seconds_count", stage="ingest") > 0
+    assert len(read_topic(settings, names.business_keys)) > 0  # the day sends CRM keys
     for table in ("contact", "dedup", "identity", "journey"):
         assert stream_value("omnicx_stream_state_keys", table=table) > 0, table
 

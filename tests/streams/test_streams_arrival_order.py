@@ -112,7 +112,7 @@ def run_customer_stage(items: list, rng: random.Random, json_store) -> dict[str,
 def run_stage(items: list, rng: random.Random, json_store) -> tuple[dict, dict]:
     """The items through a customer stage in random batches: the final journeys, and the
     customer key of every identifier."""
-    stage = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+    stage = CustomerStage(SETTINGS, json_store(), json_store(), json_store(), json_store())
     journeys = []
     for batch in batches(items, rng):
         journeys += stage.process([value for _, value in identity_messages(batch)]).journeys
@@ -182,7 +182,7 @@ def _event_order(item: bytes) -> tuple:
 
 
 def test_a_reordering_is_audited_with_the_links_it_replayed(json_store):
-    stage = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+    stage = CustomerStage(SETTINGS, json_store(), json_store(), json_store(), json_store())
     stage.process([v for _, v in identity_messages([LINKS[0], LINKS[2]])])
     out = stage.process([v for _, v in identity_messages([LINKS[1]])])
     audits = [orjson.loads(value) for _, value in out.merges]
@@ -221,7 +221,7 @@ def run_pipeline(messages: list[bytes], rng: random.Random, json_store):
         PartitionIngest(SETTINGS, "omnicx.raw-events", json_store(), json_store())
         for _ in range(PARTITIONS)
     ]
-    stage = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+    stage = CustomerStage(SETTINGS, json_store(), json_store(), json_store(), json_store())
     offsets = [0] * PARTITIONS
     contacts: dict[str, dict] = {}
     journeys = []

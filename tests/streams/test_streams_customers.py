@@ -39,8 +39,9 @@ def packed(*items):
     return message
 
 
-def contact_message(facts):
-    return packed(identity_item("contact", facts.tenant, facts.to_dict()))
+def contact_message(*contacts):
+    """One identity message, as the ingest stage packs one tenant's records of a batch."""
+    return packed(*(identity_item("contact", c.tenant, c.to_dict()) for c in contacts))
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def link(ev):
 
 @pytest.fixture
 def stage(json_store):
-    return CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+    return CustomerStage(SETTINGS, json_store(), json_store(), json_store(), json_store())
 
 
 def decoded(produced):
@@ -92,9 +93,7 @@ def customer(identifier, key, version):
 
 
 def test_a_link_then_contacts_make_one_cross_channel_journey(stage, link):
-    out = stage.process(
-        [link("l1", "email:b", "phone:a"), contact_message(C1), contact_message(C2)]
-    )
+    out = stage.process([link("l1", "email:b", "phone:a"), contact_message(C1, C2)])
 
     [(key, audit)] = decoded(out.merges)
     assert key == b"acme"
@@ -183,8 +182,8 @@ def test_items_packed_in_one_message_apply_like_one_message_each(json_store, ev)
         identity_item("contact", "acme", C2.to_dict()),
         identity_item("link", "acme", event),
     ]
-    one_each = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
-    together = CustomerStage(SETTINGS, json_store(), json_store(), json_store())
+    one_each = CustomerStage(SETTINGS, json_store(), json_store(), json_store(), json_store())
+    together = CustomerStage(SETTINGS, json_store(), json_store(), json_store(), json_store())
 
     separate = one_each.process([packed(item) for item in items])
     packed_out = together.process([packed(*items)])

@@ -279,7 +279,7 @@ def test_closing_event_emits_the_record_to_contacts_and_to_identity(stage):
     # The link from the start precedes the record, so identity files it under the merged customer.
     assert identity_items(out) == [
         {"kind": "link", "body": orjson.loads(out.events[0][1])},
-        {"kind": "contact", "body": facts},
+        {"kind": "contact", "body": facts, "trigger": ["c1-contact.wrapped_up", 1767603830000]},
     ]
 
 
@@ -363,4 +363,49 @@ def test_a_raw_message_reads_the_replay_header_from_pairs_or_a_mapping():
     assert RawMessage(b"k", b"{}", 0, 0, headers=pairs).replay_of == "abc"
     assert (
         RawMessage(b"k", b"{}", 0, 0, headers={"omnicx-dead-letter-id": "abc"}).replay_of == "abc"
+    )
+
+
+def test_business_keys_carry_the_raw_crm_ids_once_per_run_by_their_hash(stage):
+    customer = {"customer_id": "C-00042", "account_id": "ACC-7", "phone": "06 12 34 56 78"}
+    first = stage.process(batch(voice_contact("c1", customer=customer)))
+    hashed = hashed_identifiers(customer, SETTINGS.pii_key)
+    by_kind = {h.split(":")[0]: h for h in hashed}
+    assert sorted(decoded(first.business_keys)) == sorted(
+        [
+            (
+                f"acme|{by_kind[kind]}".encode(),
+                {"tenant": "acme", "kind": kind, "identifier": by_kind[kind], "value": value},
+            )
+            for kind, value in (("customer_id", "C-00042"), ("account_id", "ACC-7"))
+        ]
+    )
+    # The same customer again (another contact): already sent by this worker run.
+    again = stage.process(batch(voice_contact("c2", at=600, customer=customer), first_offset=50))
+    assert again.business_keys == []
+    # Raw values never go anywhere else.
+    assert all(b"C-00042" not in value for _, value in first.events + first.contacts)
+
+
+def test_junk_business_ids_are_not_sent(stage):
+    out = stage.process(batch(voice_contact("c1", customer={"customer_id": "unknown"})))
+    assert out.business_keys == []
+
+
+def test_surveys_and_opt_outs_reach_the_customer_stage_as_items(stage):
+    survey = raw("survey.completed", 400, "c1", attributes={"nps": 3, "csat": 4})
+    opt_out = raw("customer.opted_out", 500, None, customer={"customer_id": "C-1"})
+    out = stage.process(batch([survey, opt_out]))
+    items = {item["kind"]: item["body"] for item in identity_items(out)}
+    assert items["survey"] == {
+        "event_id": "c1-survey.completed",
+        "tenant": "acme",
+        "ts": T0 + 400,
+        "contact_id": "c1",
+        "nps": 3,
+        "csat": 4,
+        "ces": None,
+    }
+    assert items["opt_out"]["customer_ids"] == hashed_identifiers(
+        {"customer_id": "C-1"}, SETTINGS.pii_key
     )

@@ -34,7 +34,7 @@ def run_stages(settings):
     simulation = Simulation(CONFIG, settings)
     messages = list(simulation.messages())
     ingest = PartitionIngest(settings, "raw-events", {}, {})
-    customers = CustomerStage(settings, {}, {}, {})
+    customers = CustomerStage(settings, {}, {}, {}, {})
     contacts: dict[str, dict] = {}
     journeys: dict[str, dict] = {}
     for start in range(0, len(messages), BATCH):
@@ -69,7 +69,10 @@ def test_pruned_customers_keep_their_journeys_but_not_later_re_keying():
     # A one-day repeat window and the shortest journey retention: customers are pruned after
     # about 1.7 days of the four.
     settings = with_overrides(
-        SETTINGS, stream={"journey_retention_days": 0.1}, kpis={"repeat_window_days": 1.0}
+        SETTINGS,
+        stream={"journey_retention_days": 0.1},
+        kpis={"repeat_window_days": 1.0},
+        churn={"lookback_days": 1},
     )
     assert journey_retention_seconds(settings) < 2 * 86400
     simulation, _, customers, contacts, journeys = run_stages(settings)
@@ -81,3 +84,11 @@ def test_pruned_customers_keep_their_journeys_but_not_later_re_keying():
     for journey in (*journeys.values(), *truth.values()):
         journey.pop("customer_key")
     assert journeys == truth  # the same journeys, contacts, channels and outcomes
+
+
+def test_customers_are_kept_for_the_churn_look_back_at_least():
+    """Churn scores read the customer's contacts from the journey book (streams.churn)."""
+    settings = with_overrides(
+        SETTINGS, stream={"journey_retention_days": 0.1}, churn={"lookback_days": 45}
+    )
+    assert journey_retention_seconds(settings) == 45 * 86400

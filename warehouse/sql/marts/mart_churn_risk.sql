@@ -9,6 +9,9 @@
 --   cancellation_intent (contact reason or message text), opted_out.
 -- score = min(100, sum of the weights of the signals raised); flagged when score >= threshold.
 -- Customers are stitched customer keys; contacts nobody can attribute raise nothing.
+-- The thresholds are the rules of schemas/churn.py, given as parameters ($nps_max, $csat_max,
+-- $ces_max, $abandons_min, $journey_contacts_min, $escalation_ms: warehouse.kpi_marts), so
+-- that they are written once for this mart and the stream's live scoring.
 -- Grain: one row per as-of day ($date_from..$date_to) x tenant x customer with a score > 0.
 -- Units: score in points (0-100); signals lists the signals raised, heaviest first.
 with knobs as (
@@ -40,7 +43,7 @@ opt_outs as materialized (
 long_journeys as materialized (
     select tenant, customer_key, journey_id, contact_ids
     from int_journeys
-    where contact_count >= 3
+    where contact_count >= $journey_contacts_min
 ),
 
 -- one row per fact that can raise a signal: when its contact started (or the opt-out happened)
@@ -49,17 +52,17 @@ facts as (
         epoch_ms(s.survey_at) as known_ms
     from int_surveys as s
     join contacts as c on c.contact_id = s.contact_id
-    where s.nps <= 6
+    where s.nps <= $nps_max
     union all
     select c.tenant, c.customer_key, c.journey_start_ms, 'csat_1_2', epoch_ms(s.survey_at)
     from int_surveys as s
     join contacts as c on c.contact_id = s.contact_id
-    where s.csat <= 2
+    where s.csat <= $csat_max
     union all
     select c.tenant, c.customer_key, c.journey_start_ms, 'ces_1_3', epoch_ms(s.survey_at)
     from int_surveys as s
     join contacts as c on c.contact_id = s.contact_id
-    where s.ces <= 3
+    where s.ces <= $ces_max
     union all
     select tenant, customer_key, journey_start_ms, 'abandons', journey_start_ms
     from contacts
@@ -80,7 +83,7 @@ escalations as (
         e.tenant,
         e.customer_key,
         e.journey_start_ms as at_ms,
-        e.wrapped_ms + 48 * 3600000 as overdue_ms,
+        e.wrapped_ms + $escalation_ms as overdue_ms,
         exists (
             select 1
             from contacts as r
@@ -88,7 +91,7 @@ escalations as (
                 and r.customer_key = e.customer_key
                 and r.disposition = 'resolved'
                 and r.wrapped_ms > e.wrapped_ms
-                and r.wrapped_ms <= e.wrapped_ms + 48 * 3600000
+                and r.wrapped_ms <= e.wrapped_ms + $escalation_ms
         ) as resolved_in_time
     from contacts as e
     where e.disposition = 'escalated' and e.wrapped_ms is not null
@@ -121,7 +124,7 @@ raised as (
     join facts as f
         on f.at_ms >= d.since_ms and f.at_ms < d.end_ms and f.known_ms < d.end_ms
     group by d.as_of_day, f.tenant, f.customer_key, f.signal
-    having f.signal <> 'abandons' or count(*) >= 2
+    having f.signal <> 'abandons' or count(*) >= $abandons_min
     union all
     select d.as_of_day, e.tenant, e.customer_key, 'escalation_unresolved_48h'
     from as_of_days as d
@@ -133,7 +136,7 @@ raised as (
     from journeys_as_of as j
     join as_of_days as d on d.as_of_day = j.as_of_day
     where j.first_start_ms >= d.since_ms
-        and j.contacts_so_far >= 3
+        and j.contacts_so_far >= $journey_contacts_min
         and j.last_disposition is distinct from 'resolved'
 ),
 
