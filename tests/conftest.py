@@ -13,6 +13,7 @@ from orchestration.kafka.broker import LocalBroker
 from orchestration.kafka.topics import provision_topics
 from schemas.settings import Settings, with_overrides
 from tests.pii import TEST_PII_KEY, keyed_settings
+from tests.simulated_pipeline import SimulatedPipeline, run_simulated_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,9 +64,19 @@ def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def simulated_pipeline(
+    kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> SimulatedPipeline:
+    """Two simulated days streamed, landed and refreshed once per session, for the tests that
+    only read the outcome (tests/simulated_pipeline.py)."""
+    return run_simulated_pipeline(kafka_settings, tmp_path_factory.mktemp("simulated-pipeline"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that uses the session's broker is a ``kafka`` test, marked or not, so that
-    ``-m "not kafka"`` is the fast lane without a broker."""
+    """Every test that uses the session's broker (directly or through a fixture such as
+    ``simulated_pipeline``) is a ``kafka`` test, marked or not, so that ``-m "not kafka"`` is the
+    fast lane without a broker."""
     for item in items:
         if "kafka_settings" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.kafka)
