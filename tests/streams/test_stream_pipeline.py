@@ -22,7 +22,7 @@ from pipelines.kafka_io import consumer
 from pipelines.producer import produce
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
-from schemas.settings import Settings
+from schemas.settings import Settings, with_overrides
 from schemas.topics import topic_names
 from tests.harness import (
     OmnicxProcess,
@@ -125,7 +125,11 @@ def test_kill_9_mid_stream_twice_then_restart_still_equals_the_truth(
 ) -> None:
     """The worker is killed with SIGKILL once 30% of the day's events are out, restarted,
     killed again at 70%, then restarted to the end: nothing lost, nothing counted twice."""
-    settings = isolated_settings(kafka_settings, tmp_path)
+    # The killed worker holds its partitions until its session expires: a short one, so that
+    # the restarts do not wait out the default minute.
+    settings = with_overrides(
+        isolated_settings(kafka_settings, tmp_path), stream={"session_timeout_seconds": 8.0}
+    )
     truth = Simulated(settings)
     raw = topic_names(settings).raw_events
     total = len(truth.messages)
