@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +20,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port_pair() -> int:
-    """A port p such that p and p + 1 (the controller) are free on loopback."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port >= 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
+    """A port p such that p and p + 1 (the controller) are free on loopback, below the range the
+    kernel hands out to outgoing connections: a broker restarted on its ports (the outage tests)
+    must find them free, and a client of any process on the machine may take a port of that
+    range in the meantime."""
+    low, _ = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(200):
+        port = random.randrange(10_000, low - 1)
+        if all(_bindable(candidate) for candidate in (port, port + 1)):
+            return port
     raise RuntimeError("no free pair of loopback ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.fixture(autouse=True)
