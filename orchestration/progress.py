@@ -33,7 +33,9 @@ class RateColumn(ProgressColumn):
         elapsed = task.finished_time or task.elapsed
         if not elapsed:
             return Text(f"? {unit}/s", style="progress.data.speed")
-        return Text(f"{task.completed / elapsed:,.0f} {unit}/s", style="progress.data.speed")
+        rate = task.completed / elapsed
+        shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"  # a slow step is not "0/s"
+        return Text(f"{shown} {unit}/s", style="progress.data.speed")
 
 
 def stderr_console() -> Console:

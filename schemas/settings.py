@@ -114,6 +114,10 @@ class StreamSettings:
     broker_retry_max_seconds: float = bounded(30.0, 0.001)
     broker_lost_seconds: float = bounded(15.0, 0.001)
     stop_grace_seconds: float = bounded(10.0, 0.001)
+    # A worker that stopped heartbeating (killed, its machine lost) keeps its partitions this
+    # long before the group hands them to the others or to its restarted self. Kafka's brokers
+    # accept 6 s at least; Faust's request timeout (90 s) caps it.
+    session_timeout_seconds: float = bounded(60.0, 6.0, 90.0)
     # A finished contact's state is kept this long after the watermark passed it.
     contact_retention_days: float = bounded(3.0, 0.001)
     # A customer's contacts and journeys, after its last contact ended (at least the repeat window

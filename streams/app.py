@@ -42,6 +42,9 @@ def create_app(
         # the identity topic, which left the customers agent idle between fetches (measured;
         # docs/streams.md, Cost).
         consumer_max_fetch_size=8 * 1024 * 1024,
+        broker_session_timeout=settings.stream.session_timeout_seconds,
+        # three heartbeats a session at least, as Kafka advises
+        broker_heartbeat_interval=min(3.0, settings.stream.session_timeout_seconds / 3),
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,
     )

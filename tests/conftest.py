@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,25 +14,31 @@ from orchestration.kafka.broker import LocalBroker
 from orchestration.kafka.topics import provision_topics
 from schemas.settings import Settings, with_overrides
 from tests.pii import TEST_PII_KEY, keyed_settings
+from tests.simulated_pipeline import SimulatedPipeline, run_simulated_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port_pair() -> int:
-    """A port p such that p and p + 1 (the controller) are free on loopback."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port >= 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
+    """A port p such that p and p + 1 (the controller) are free on loopback, below the range the
+    kernel hands out to outgoing connections: a broker restarted on its ports (the outage tests)
+    must find them free, and a client of any process on the machine may take a port of that
+    range in the meantime."""
+    low, _ = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(200):
+        port = random.randrange(10_000, low - 1)
+        if all(_bindable(candidate) for candidate in (port, port + 1)):
+            return port
     raise RuntimeError("no free pair of loopback ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +70,19 @@ def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
         broker.stop()
 
 
+@pytest.fixture(scope="session")
+def simulated_pipeline(
+    kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> SimulatedPipeline:
+    """Two simulated days streamed, landed and refreshed once per session, for the tests that
+    only read the outcome (tests/simulated_pipeline.py)."""
+    return run_simulated_pipeline(kafka_settings, tmp_path_factory.mktemp("simulated-pipeline"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that uses the session's broker is a ``kafka`` test, marked or not, so that
-    ``-m "not kafka"`` is the fast lane without a broker."""
+    """Every test that uses the session's broker (directly or through a fixture such as
+    ``simulated_pipeline``) is a ``kafka`` test, marked or not, so that ``-m "not kafka"`` is the
+    fast lane without a broker."""
     for item in items:
         if "kafka_settings" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.kafka)

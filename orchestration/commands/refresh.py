@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import Progress
+from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from orchestration.progress import progress_display
 from schemas.settings import Settings
@@ -26,8 +27,19 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.command()
 @click.option("--from", "date_from", type=DAY, help="First day (UTC); default: --to.")
 @click.option("--to", "date_to", type=DAY, help="Last day (UTC); default: today.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress (asset partitions and checks done, the running step) on stderr "
+    "(default: when stderr is a terminal).",
+)
 @click.pass_obj
-def refresh(settings: Settings, date_from: datetime | None, date_to: datetime | None) -> None:
+def refresh(
+    settings: Settings,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    progress: bool | None,
+) -> None:
     """Rebuild the warehouse views, run the data-quality checks and, when the blocking ones
     pass, recompute the KPI and churn marts of the days --from..--to (one Dagster run).
 
@@ -44,8 +56,10 @@ def refresh(settings: Settings, date_from: datetime | None, date_to: datetime | 
     first = _from_first_partition(settings, first, last, today)
     config_file = click.get_current_context().find_root().params.get("config")
     job = refresh_job(settings)
-    with progress_display() as bar:
-        result = run_refresh(settings, first, last, config_file, StepProgress(bar, job), job=job)
+    # --progress draws even when stderr is not a terminal, --no-progress never; else when it is
+    with progress_display(Console(stderr=True, force_terminal=progress)) as bar:
+        steps = StepProgress(bar, job, first, last)
+        result = run_refresh(settings, first, last, config_file, steps, job=job)
     for line in _report(result):
         click.echo(line)
     if not result.success:
@@ -130,14 +144,29 @@ def _to_python_log(entry: EventLogEntry) -> None:
 
 
 class StepProgress:
-    """The steps of a run (one per asset, group of assets or check) on a progress display, and
-    one log record (``omnicx.refresh``) per finished step with its duration and the assets it
-    materialized: on stderr (above the bar on a terminal) and in the log file."""
+    """A run on a progress display, and one log record (``omnicx.refresh``) per finished step.
 
-    def __init__(self, bar: Progress, job: JobDefinition) -> None:
+    The display has two rows: the asset partitions materialized of those of the run (each asset
+    of the job once per day of the range) and the checks evaluated of the job's, each row naming
+    the step of its kind that is running (a step materializes a group of assets, or runs a
+    check). The record of a finished step gives its duration, how many of the run's steps are
+    done and the assets it materialized; it is printed on stderr (above the bar on a terminal)
+    and written to the log file."""
+
+    def __init__(self, bar: Progress, job: JobDefinition, first: date, last: date) -> None:
         self.bar = bar
-        steps = len(job.graph.node_dict)
-        self.task = bar.add_task("refresh", total=steps, unit="steps")
+        self.steps = len(job.graph.node_dict)
+        self.finished = 0
+        days = (last - first).days + 1
+        span = str(first) if days == 1 else f"{first}..{last}"
+        assets = len(job.asset_layer.selected_asset_keys)
+        graph = job.asset_layer.asset_graph
+        self.check_steps = {d.node_def.name for d in graph.assets_defs if not d.keys}
+        self.titles = {"assets": f"assets {span}", "checks": "checks"}
+        self.rows: dict[str, TaskID] = {
+            "assets": bar.add_task(self.titles["assets"], total=assets * days, unit="partitions"),
+            "checks": bar.add_task("checks", total=len(graph.asset_check_keys), unit="checks"),
+        }
         self.started: dict[str, float] = {}
         self.materialized: dict[str, set[str]] = {}
 
@@ -146,21 +175,34 @@ class StepProgress:
         step = entry.step_key
         if event is None or step is None:
             return
+        kind = "checks" if step in self.check_steps else "assets"
         if event.is_step_start:
             self.started[step] = entry.timestamp
+            self._show(kind, f"{self.titles[kind]}: {step}")
         elif event.is_step_materialization:
-            # one event per partition of the range: each asset once
+            # one event per partition of the range
             self.materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
+            self.bar.advance(self.rows["assets"])
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            self.bar.advance(self.rows["checks"])
         elif event.is_step_success or event.is_step_failure or event.is_step_skipped:
             seconds = entry.timestamp - self.started.get(step, entry.timestamp)
             if event.is_step_success:
                 outcome = "done"
             else:
                 outcome = "FAILED" if event.is_step_failure else "skipped"
+            self.finished += 1
             assets = sorted(self.materialized.pop(step, ()))
             made = f": materialized {', '.join(assets)}" if assets else ""
-            _log.info("%s %s in %.1f s%s", outcome, step, seconds, made)
-            self.bar.advance(self.task)
+            _log.info(
+                "%s %s in %.1f s (%d/%d steps)%s",
+                *(outcome, step, seconds, self.finished, self.steps, made),
+            )
+            self._show(kind, self.titles[kind])
+
+    def _show(self, kind: str, description: str) -> None:
+        # drawn now, not at the next tick: a step can start and end between two ticks
+        self.bar.update(self.rows[kind], description=description, refresh=True)
 
 
 def _report(result) -> list[str]:

@@ -61,6 +61,10 @@ def _committed_offsets(settings: Settings, group_id: str, partitions: list[Topic
             time.sleep(0.2)
 
 
+_POLL_SECONDS = 1.0
+_CONFIRM_SECONDS = 0.25
+
+
 def wait_until_caught_up(
     settings: Settings,
     group_id: str,
@@ -70,7 +74,9 @@ def wait_until_caught_up(
 ) -> dict[str, int]:
     """Poll until the group has no lag on ``topics`` twice in a row (a stage may still be
     producing into a later topic between two polls), or the time is up; returns the last lag.
-    ``on_poll`` sees the lag of every poll (progress)."""
+    ``on_poll`` sees the lag of every poll (progress). Polls come every second while the group
+    is behind (each opens clients: no need to compete with the stage it waits for), and the
+    confirming poll comes a moment after the first quiet one."""
     deadline = time.monotonic() + timeout_seconds
     quiet_polls = 0
     lag = consumer_lag(settings, group_id, topics)
@@ -80,6 +86,6 @@ def wait_until_caught_up(
         quiet_polls = quiet_polls + 1 if not any(lag.values()) else 0
         if quiet_polls >= 2:
             break
-        time.sleep(1.0)
+        time.sleep(_CONFIRM_SECONDS if quiet_polls else _POLL_SECONDS)
         lag = consumer_lag(settings, group_id, topics)
     return lag

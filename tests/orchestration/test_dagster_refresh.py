@@ -1,7 +1,8 @@
 """The ``refresh`` job of orchestration.definitions over a two-day partition range, on a lake
 landed from hand-made facts (later: a real stream run), through ``omnicx refresh`` and the
 function behind it: every asset materializes and the checks pass; corrupted data fails the
-blocking checks and leaves the published marts as they were; ``omnicx kpis`` reads them."""
+blocking checks and leaves the published marts as they were; ``omnicx kpis`` reads them; a
+refresh under other knobs adds its knob set beside the first."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tests.warehouse.kpi_fixtures import (
     write_lake,
 )
 from warehouse.build import connect_read_only
+from warehouse.kpi_marts import knob_set_id, mart_knobs
 
 DEFS = build_definitions(
     with_overrides(settings(), orchestration={"partitions_start": DAY.isoformat()})
@@ -242,3 +244,44 @@ def test_omnicx_kpis_for_days_without_data_says_so(refreshed_home):
         "error: the KPI marts hold no data for 2025-12-01..2025-12-02 "
         "(run `omnicx refresh --from 2025-12-01 --to 2025-12-02` first)"
     ]
+
+
+# A Dagster refresh under other knobs adds its knob set to the published marts, names it in the
+# kpi_marts materializations, and keeps the rows of the set published before (on a copy of the
+# module's refreshed home).
+AT_60 = settings(service_level_voice_seconds=60.0)
+
+
+def test_a_refresh_under_other_knobs_adds_a_set_and_names_it(refreshed_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(refreshed_home[0], home)
+    first, second = knob_set_id(mart_knobs(settings())), knob_set_id(mart_knobs(AT_60))
+
+    def rows_of(knob_set: str) -> list[tuple]:
+        with connect_read_only(home_settings(home)) as con:
+            return con.execute(
+                "select * from mart_contact_kpis_hourly where knob_set = ? order by all",
+                [knob_set],
+            ).fetchall()
+
+    before = rows_of(first)
+    config = home / "omnicx.toml"
+    config.write_text(CONFIG + "\n[kpis]\nservice_level_voice_seconds = 60.0\n")
+    days = ["--from", DAY.isoformat(), "--to", NEXT_DAY.isoformat()]
+    outcome = CliRunner().invoke(
+        main, ["--config", str(config), "--home", str(home), "refresh", *days]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+        latest = instance.get_latest_materialization_event(AssetKey("mart_contact_kpis_hourly"))
+        assert latest.asset_materialization.metadata["knob_set"].value == second
+    # the build carried the first set's rows over, untouched, beside the second set's
+    assert rows_of(first) == before
+    assert len(rows_of(second)) == len(before) > 0
+    # voice answers after 10, 25, 10 and 10 s: 3 within 20 s, all 4 within 60 s
+    with connect_read_only(home_settings(home)) as con:
+        met = con.execute(
+            "select knob_set, sum(answered_within_threshold) from mart_contact_kpis_hourly "
+            "where channel = 'voice' group by knob_set"
+        ).fetchall()
+    assert dict(met) == {first: 3, second: 4}

@@ -1,7 +1,8 @@
 """The whole pipeline on the real broker against the simulator's ground truth.
 
 Two simulated days with duplicates, disorder, late and malformed messages go through Kafka, a
-stream worker, the lake sink and the Dagster refresh (the same job the schedule runs); then the
+stream worker, the lake sink and the Dagster refresh (the same job the schedule runs), once per
+session for several test files (``simulated_pipeline``, tests/simulated_pipeline.py); then the
 warehouse must hold exactly the simulator's contacts, journeys and rejected messages, and every
 KPI of ``ground_truth.json`` (overall, per tenant, channel and day) must come out of the marts:
 exact for counts and ratios of counts, within 0.1% for means.
@@ -9,29 +10,19 @@ exact for counts and ratios of counts, within 0.1% for means.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import orjson
 import pytest
 
-from orchestration.commands.refresh import run_refresh
 from orchestration.definitions import build_definitions
-from pipelines.simulator.config import SimulationConfig
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
 from schemas.settings import Settings, with_overrides
-from tests.harness import (
-    isolated_settings,
-    stream_and_land,
-)
-from tests.streams.test_stream_pipeline import Simulated
+from tests.simulated_pipeline import FIRST_DAY, LAST_DAY, SimulatedPipeline
 from warehouse.build import connect_read_only
 from warehouse.kpis import kpi_values
 
-FIRST_DAY = date(2026, 1, 5)
-DAYS = SimulationConfig(seed=3, days=2, agents=12, tenants=2, start=FIRST_DAY)
-LAST_DAY = FIRST_DAY + timedelta(days=DAYS.days - 1)
 GROUPINGS = {"by_tenant": "tenant", "by_channel": "channel", "by_day": "day"}
 # the definitions' assets and checks (their partitions start does not matter here)
 DEFS = build_definitions(
@@ -41,18 +32,11 @@ MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_
 
 
 @pytest.fixture(scope="module")
-def pipeline(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("end-to-end")
-    settings = isolated_settings(kafka_settings, home)
-    settings = with_overrides(
-        settings,
-        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
-    )
-    truth = Simulated(settings, DAYS)
-    stream_and_land(settings, "e2e")
-    refresh = run_refresh(settings, FIRST_DAY, LAST_DAY, None)
-    with connect_read_only(settings) as con:
-        yield con, truth, settings, refresh
+def pipeline(simulated_pipeline: SimulatedPipeline):
+    """The session's simulated run (tests/simulated_pipeline.py): stream, sink and refresh."""
+    run = simulated_pipeline
+    with connect_read_only(run.settings) as con:
+        yield con, run.truth, run.settings, run.refresh
 
 
 def test_the_dagster_refresh_materializes_everything_and_every_check_passes(pipeline) -> None:

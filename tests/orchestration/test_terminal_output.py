@@ -15,9 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 from rich.console import Console
 
 from orchestration.commands.lag import _CatchUp
+from orchestration.commands.refresh import StepProgress
 from orchestration.progress import progress_display
 from pipelines.logs import JSON_KEYS, configure_logging
 from schemas.settings import with_overrides
@@ -57,6 +59,11 @@ def asset_names() -> set[str]:
     return {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
 
 
+REFRESH_JOB = DEFS.resolve_job_def("refresh")
+# the two multi-assets (orchestration.assets); every other step of the job runs a check
+ASSET_STEPS = {"warehouse_views", "kpi_marts"}
+
+
 @pytest.fixture(scope="module")
 def lake_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
@@ -65,17 +72,28 @@ def lake_home(tmp_path_factory) -> Path:
     return home
 
 
-def test_a_refresh_without_a_terminal_prints_no_library_line_and_logs_them_to_a_file(lake_home):
-    run = refresh(lake_home)
+@pytest.fixture(scope="module")
+def plain_refresh(lake_home) -> subprocess.CompletedProcess[str]:
+    """A real ``omnicx refresh`` of the lake, without a terminal."""
+    return refresh(lake_home)
+
+
+def test_a_refresh_without_a_terminal_prints_no_library_line_and_logs_them_to_a_file(
+    lake_home, plain_refresh
+):
+    run = plain_refresh
 
     assert run.returncode == 0, run.stderr
     assert ESCAPE not in run.stdout + run.stderr
     assert run.stdout.splitlines()[0].startswith(f"materialized {len(asset_names())} assets: ")
-    # stderr: one line of omnicx's per finished step, with its duration, and nothing else
-    step = re.compile(r"^done \S+ in \d+\.\d s(: materialized (.+))?$")
+    # stderr: one line of omnicx's per finished step, with its duration and how many of the
+    # run's steps are done, and nothing else
+    step = re.compile(r"^done \S+ in \d+\.\d s \((\d+)/(\d+) steps\)(: materialized (.+))?$")
     finished = [step.match(line) for line in run.stderr.splitlines()]
     assert all(finished), run.stderr
-    materialized = [name for match in finished if match[2] for name in match[2].split(", ")]
+    steps = len(REFRESH_JOB.graph.node_dict)
+    assert [(int(m[1]), int(m[2])) for m in finished] == [(n, steps) for n in range(1, steps + 1)]
+    materialized = [name for match in finished if match[4] for name in match[4].split(", ")]
     assert sorted(materialized) == sorted(asset_names())  # each once, with its step's duration
     assert not [line for line in run.stderr.splitlines() if LIBRARY_LINE.search(line)]
     # the libraries' records are in the log file, with omnicx's
@@ -153,6 +171,37 @@ def test_progress_on_a_terminal_shows_totals_and_rates_and_nothing_elsewhere():
         task_id = bar.add_task("simulate", total=10, unit="msg")
         bar.advance(task_id, 10)
     assert piped.getvalue() == ""
+
+
+def test_the_refresh_progress_names_each_running_step_and_counts_partitions_and_checks(
+    lake_home, plain_refresh
+):
+    # the events of a real refresh, as its Dagster instance recorded them, through the refresh's
+    # progress on a terminal (`omnicx refresh --progress` draws the same off a terminal)
+    assert plain_refresh.returncode == 0, plain_refresh.stderr
+    with DagsterInstance.local_temp(tempdir=str(lake_home / "dagster")) as instance:
+        (run,) = instance.get_runs(limit=1)
+        events = instance.all_logs(run.run_id)
+    drawn = io.StringIO()
+    with progress_display(Console(file=drawn, force_terminal=True, width=200)) as bar:
+        on_event = StepProgress(bar, REFRESH_JOB, DAY, NEXT_DAY)
+        for entry in events:
+            on_event(entry)
+
+    assert ESCAPE in drawn.getvalue()
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", drawn.getvalue())
+    steps = set(REFRESH_JOB.graph.node_dict)
+    assert steps > ASSET_STEPS
+    days = f"{DAY}..{NEXT_DAY}"
+    for step in steps:  # each step named on its row while it runs
+        row = f"assets {days}: " if step in ASSET_STEPS else "checks: "
+        assert row + step in screen, step
+    # the last frame: every asset of both days and every check done, no step running
+    partitions = len(asset_names()) * 2
+    checks = len(DEFS.resolve_asset_graph().asset_check_keys)
+    last_frame = screen[screen.rindex(f"assets {days}") :]
+    assert re.match(rf"assets {days} .* {partitions}/{partitions} ", last_frame)
+    assert re.search(rf"\nchecks .* {checks}/{checks} ", last_frame)
 
 
 def test_simulate_draws_its_progress_with_totals_only_where_asked(tmp_path):

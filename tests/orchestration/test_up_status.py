@@ -79,6 +79,8 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         "OMNICX_KAFKA_PORT": str(free_port_pair()),
         "OMNICX_KAFKA_HEAP": "512m",
         "OMNICX_SERVICES_DAGSTER_PORT": str(ui_port),
+        # the README's command on a smaller centre: nothing below depends on its volume
+        "DEMO_AGENTS": "12",
     }
     log = tmp_path / "demo.log"
     with log.open("wb") as out:  # not a terminal

@@ -64,6 +64,9 @@ def test_worker_waits_for_the_broker_resumes_exactly_and_stops_on_sigterm_withou
             "broker_retry_max_seconds": 2.0,
             "broker_lost_seconds": 4.0,
             "stop_grace_seconds": 5.0,
+            # the worker stopped while the broker was away never left its group: its successor
+            # waits for that session to expire
+            "session_timeout_seconds": 8.0,
         },
     )
     broker = LocalBroker(settings)

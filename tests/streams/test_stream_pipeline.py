@@ -3,7 +3,8 @@
 A simulated day with duplicates, disorder, late and malformed messages goes into the raw topic;
 ``omnicx stream`` workers run as real processes; every contact's final version and every live
 journey must equal the simulator's own facts, and the dead letters must be exactly the injected
-malformed messages, byte for byte.
+malformed messages, byte for byte. One worker alone is the session's ``simulated_pipeline``
+(tests/simulated_pipeline.py, two days), which other test files read too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
-import pytest
 from kafka import TopicPartition
 
 from orchestration.kafka.lag import consumer_lag
@@ -22,7 +22,7 @@ from pipelines.kafka_io import consumer
 from pipelines.producer import produce
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
-from schemas.settings import Settings
+from schemas.settings import Settings, with_overrides
 from schemas.topics import topic_names
 from tests.harness import (
     OmnicxProcess,
@@ -32,6 +32,7 @@ from tests.harness import (
     stream_worker,
     wait_for_stream,
 )
+from tests.simulated_pipeline import SimulatedPipeline
 
 # Small enough for a test, large enough for every fault kind, transfers, surveys and repeats.
 DAY = SimulationConfig(seed=11, days=1, agents=15, tenants=2)
@@ -94,12 +95,9 @@ def _first_difference(got: dict, want: dict, keys: list[str]) -> str:
     )
 
 
-def test_one_worker_reproduces_the_ground_truth(kafka_settings: Settings, tmp_path: Path) -> None:
-    settings = isolated_settings(kafka_settings, tmp_path)
-    truth = Simulated(settings)
-
-    with stream_worker(settings) as worker:
-        wait_for_stream(settings, [worker])
+def test_one_worker_reproduces_the_ground_truth(simulated_pipeline: SimulatedPipeline) -> None:
+    # the session's run (tests/simulated_pipeline.py): two days, one worker until it caught up
+    settings, truth = simulated_pipeline.settings, simulated_pipeline.truth
 
     assert_equals_truth(settings, truth)
     published = [
@@ -122,23 +120,31 @@ def test_two_workers_in_one_group_give_the_same_results(
     assert_equals_truth(settings, truth)
 
 
-@pytest.mark.parametrize("kill_after_share", [0.3, 0.7])
-def test_kill_9_mid_stream_then_restart_still_equals_the_truth(
-    kafka_settings: Settings, tmp_path: Path, kill_after_share: float
+def test_kill_9_mid_stream_twice_then_restart_still_equals_the_truth(
+    kafka_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = isolated_settings(kafka_settings, tmp_path)
+    """The worker is killed with SIGKILL once 30% of the day's events are out, restarted,
+    killed again at 70%, then restarted to the end: nothing lost, nothing counted twice."""
+    # The killed worker holds its partitions until its session expires: a short one, so that
+    # the restarts do not wait out the default minute.
+    settings = with_overrides(
+        isolated_settings(kafka_settings, tmp_path), stream={"session_timeout_seconds": 8.0}
+    )
     truth = Simulated(settings)
     raw = topic_names(settings).raw_events
     total = len(truth.messages)
 
-    worker = OmnicxProcess(settings, "stream", "--worker", "w1", log_name="stream-killed")
-    try:
-        _wait_until_consumed(settings, worker, total, kill_after_share)
-    finally:
-        worker.kill9()
-    _wait_until_no_worker_runs(settings.home)  # killing the supervisor kills its worker
-    consumed = total - consumer_lag(settings, settings.stream.app_id, [raw])[raw]
-    assert consumed < total, "the worker finished before it could be killed"
+    for kill_after_share in (0.3, 0.7):
+        worker = OmnicxProcess(settings, "stream", "--worker", "w1", log_name="stream-killed")
+        try:
+            _wait_until_consumed(settings, worker, total, kill_after_share)
+        finally:
+            worker.kill9()
+        _wait_until_no_worker_runs(settings.home)  # killing the supervisor kills its worker
+        consumed = total - consumer_lag(settings, settings.stream.app_id, [raw])[raw]
+        assert consumed < total, (
+            f"the worker finished before it could be killed at {kill_after_share}"
+        )
 
     with stream_worker(settings, "w1") as restarted:
         wait_for_stream(settings, [restarted])
