@@ -131,8 +131,7 @@ class LakeSink:
         try:
             self.consumer.subscribe(list(self.tables), listener=_Rebalance(self))
             while not should_stop():
-                polled = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
-                for tp, records in polled.items():
+                for tp, records in self._poll().items():
                     self._take(tp, records)
                 self._close_due_batches()
                 self._commit()
@@ -144,6 +143,20 @@ class LakeSink:
         finally:
             self.consumer.close(autocommit=False)
             log.info("landed %d rows in %d files", self.rows_landed, self.files_landed)
+
+    def _poll(self) -> dict[TopicPartition, list[KafkaRecord]]:
+        try:
+            return self.consumer.poll(timeout_ms=self._poll_timeout_ms())
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            # kafka-python raises from poll what failed its heartbeat loop (a broker that went
+            # away: poll_heartbeat), and the next poll joins the group again. A passing outage:
+            # the batches held stay, and are landed when due.
+            log.warning("broker unreachable (%s); polling again in a second", exc)
+            self.metrics.poll_failures.inc()
+            time.sleep(1.0)
+            return {}
 
     # -------------------------------------------------------------- partitions
 

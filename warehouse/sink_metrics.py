@@ -42,6 +42,11 @@ class SinkMetrics:
             "Offset commits the broker refused or did not answer (retried on the next loop)",
             registry=registry,
         )
+        self.poll_failures = Counter(
+            "omnicx_sink_poll_failures",
+            "Polls that failed because the broker could not be reached (polled again)",
+            registry=registry,
+        )
         self.quarantined_files = Counter(
             "omnicx_sink_quarantined_files",
             "Files in the lake the sink did not write, moved to _sink/quarantine",
