@@ -44,13 +44,30 @@ def isolated_settings(kafka_settings: Settings, home: Path) -> Settings:
     return settings
 
 
+def omnicx_command(settings: Settings, *args: str) -> list[str]:
+    """The command line of an ``omnicx`` subcommand with the test's state directory on it."""
+    return [sys.executable, "-m", "orchestration", "--home", str(settings.home), *args]
+
+
+def run_omnicx(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """One ``omnicx`` command run to its end with the test's settings, its output captured."""
+    return subprocess.run(
+        omnicx_command(settings, *args),
+        cwd=REPO,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class OmnicxProcess:
     """One ``omnicx`` subcommand running in the background with a test's settings."""
 
     def __init__(self, settings: Settings, *args: str, log_name: str) -> None:
         self.log_path = settings.home / f"{log_name}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "orchestration", "--home", str(settings.home), *args]
+        command = omnicx_command(settings, *args)
         env = {**os.environ, **settings_env(settings)}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -4,10 +4,7 @@ and an old lake refused until it is rebuilt."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,8 +15,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.settings_env import settings_env
-from tests.harness import REPO
+from tests.harness import run_omnicx
 from tests.warehouse.lakes import LANDED_MS, FakeRecord, lake_settings, land
 from warehouse.compaction import CompactionPolicy, compact_directory
 from warehouse.instances import lock_instance
@@ -234,24 +230,13 @@ def test_an_empty_lake_is_marked_and_an_old_one_refused(tmp_path: Path) -> None:
         LakeSink(settings)  # before it joins any group
 
 
-def omnicx(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", "--home", str(settings.home), *args],
-        cwd=REPO,
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_the_sink_refuses_an_old_lake_in_one_line_and_rebuild_moves_it_aside(
     tmp_path: Path,
 ) -> None:
     settings = lake_settings(tmp_path / "home")
     old_file = write_old_lake(settings.lake_dir)
 
-    refused = omnicx(settings, "sink")
+    refused = run_omnicx(settings, "sink")
 
     assert refused.returncode == 1
     (line,) = refused.stderr.splitlines()

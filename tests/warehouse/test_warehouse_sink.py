@@ -24,10 +24,9 @@ from orchestration.kafka.broker import LocalBroker
 from orchestration.kafka.lag import consumer_lag
 from pipelines.kafka_io import producer
 from schemas.settings import Settings, with_overrides
-from schemas.settings_env import settings_env
 from schemas.topics import topic_names
 from tests.conftest import broker_settings
-from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic
+from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic, run_omnicx
 from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
 from warehouse.landing import LakeFile, file_name
 from warehouse.sink import LakeSink
@@ -355,18 +354,6 @@ def wait_until_landed_and_committed(
     wait_for(lambda: not any(consumer_lag(settings, group, topics).values()), sink, timeout)
 
 
-def omnicx(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    """One ``omnicx`` command run to its end with the test's settings."""
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration", "--home", str(settings.home), *args],
-        cwd=REPO,
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_nothing_an_analyst_runs_makes_the_sink_lose_or_destroy_rows(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
@@ -391,7 +378,7 @@ def test_nothing_an_analyst_runs_makes_the_sink_lose_or_destroy_rows(
         f"attach '{tmp_path / 'other.duckdb'}' as other",
         "pragma database_list",
     ]
-    answers = [omnicx(settings, "sql", attempt) for attempt in attempts]
+    answers = [run_omnicx(settings, "sql", attempt) for attempt in attempts]
 
     for attempt, answer in zip(attempts, answers, strict=True):
         assert answer.returncode == 1, (attempt, answer.stdout)
@@ -462,7 +449,7 @@ def test_a_second_sink_with_an_instance_id_in_use_is_refused(
     first = OmnicxProcess(settings, "sink", "--instance-id", "twin", log_name="sink-first")
     try:
         wait_until_landed_and_committed(settings, first, 200)
-        second = omnicx(settings, "sink", "--instance-id", "twin")
+        second = run_omnicx(settings, "sink", "--instance-id", "twin")
         assert first.process.poll() is None  # the first one keeps its partitions
     finally:
         first.stop()
@@ -488,7 +475,7 @@ def test_a_lake_of_the_old_layout_is_refused_then_rebuilt_from_kafka(
     # What a sink of layout 1 left: the same manifests and files, no layout marker.
     (settings.lake_dir / "_sink" / "layout").unlink()
 
-    refused = omnicx(settings, "sink", "--instance-id", "layout")
+    refused = run_omnicx(settings, "sink", "--instance-id", "layout")
     rebuilt = OmnicxProcess(
         settings, "sink", "--rebuild", "--instance-id", "layout", log_name="sink-rebuilt"
     )
