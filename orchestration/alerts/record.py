@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from schemas.times import format_utc
+
 # What delivery itself relies on; the rest of the record is passed on as it came.
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "alert_id": str,
@@ -64,7 +66,8 @@ def parse_time(text: str) -> datetime | None:
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The project's one time format (schemas.times): UTC, milliseconds, ``Z``."""
+    return format_utc(moment.timestamp())
 
 
 def sample_alert(now: datetime) -> dict[str, Any]:
