@@ -105,11 +105,12 @@ def test_kill_9_of_the_stream_after_its_alert_and_of_the_delivery_before_recordi
 ) -> None:
     """Crashes on both sides of the ``alerts`` topic, as ``omnicx`` processes:
 
-    1. The stream worker is killed with SIGKILL as soon as its alert is on the topic, before its
-       offsets are committed (they are, every 2.8 s at most), and restarted. It reads the
-       messages again: if the kill came before its churn state was written, it publishes the
-       same alert again under the same id (never a new id); if after, nothing. Either way the
-       topic holds one alert id, and the delivery log sends each id once.
+    1. The stream worker is killed with SIGKILL as soon as its alert is on the topic (the test
+       polls for it; Faust commits offsets every 2.8 s, so most likely before they are) and
+       restarted. It reads the uncommitted messages again: if the kill came before its churn
+       state was written, it publishes the same alert again under the same id; if after,
+       nothing. Never another id: the topic holds one alert id, once or twice, and the
+       delivery log sends each id once.
     2. The delivery worker is killed with SIGKILL while the receiver holds its first request
        (sent, not yet recorded), and restarted: it sends the alert again, with the same
        ``webhook-id``.
