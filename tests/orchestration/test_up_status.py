@@ -107,11 +107,15 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         fired = re.search(r"^alerts fired:\s+([\d,]+)  \(.*\bflagged [\d,]+", output, re.M)
         assert fired and int(fired[1].replace(",", "")) > 0
         assert re.search(r"^top reasons:\s+[a-z_0-9]+ [\d,]+", output, re.M)
-        assert re.search(
-            r"^example:\s+al-[0-9a-f]{24}  \S+  score \d+ \(threshold 50\): [a-z_0-9]+ \+\d+",
+        example = re.search(
+            r"^example:\s+(al-[0-9a-f]{24})  \S+  score \d+ \(threshold 50\): [a-z_0-9]+ \+\d+",
             output,
             re.M,
         )
+        # The same alerts as `omnicx alerts list` reads (every alert is of the demo days).
+        listed = orjson.loads(_run_omnicx(env, "alerts", "list", "--format", "json"))
+        assert len(listed) == int(fired[1].replace(",", ""))
+        assert example and example[1] in {row["alert_id"] for row in listed}
         lags = re.findall(r"^  \S+\s+lag (\d+)$", output, re.M)
         assert lags and set(lags) == {"0"}
         summary = output.rstrip().splitlines()[-8:]
