@@ -1,11 +1,11 @@
-"""The alert log as ``omnicx alerts list`` and ``show`` read it: the warehouse's ``int_alerts``
-with each alert's outcome per channel (``int_alert_deliveries``) and the contacts behind each
-signal (``int_contacts``)."""
+"""The alert log as ``omnicx alerts list``, ``show`` and ``summary`` read it: the warehouse's
+``int_alerts`` with each alert's outcome per channel (``int_alert_deliveries``) and the contacts
+behind each signal (``int_contacts``)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -134,3 +134,73 @@ def _at(value: Any) -> str:
     """A time of the warehouse (naive, UTC) or of the record's JSON (RFC 3339 text)."""
     moment = value if isinstance(value, datetime) else parse_time(str(value))
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else str(value)
+
+
+def summarise_alerts(
+    con: duckdb.DuckDBPyConnection, first: date, last: date, top: int = 3
+) -> dict[str, Any]:
+    """The alerts whose triggering event fell on the days ``first`` to ``last``: how many (by
+    tenant and reason), the signals they name most often, and one example (the highest score,
+    then the smallest id, so the same run shows the same one)."""
+    days = {"first": first, "last": last}
+    window = "cast(trigger_occurred_at as date) between $first and $last"
+    by_tenant = con.execute(
+        f"select tenant, count(*) from int_alerts where {window} group by all order by tenant",
+        days,
+    ).fetchall()
+    by_reason = con.execute(
+        f"select reason, count(*) from int_alerts where {window} group by all order by 2 desc, 1",
+        days,
+    ).fetchall()
+    signals = con.execute(
+        f"""
+        select signal, count(*) from (
+            select unnest(signal_names) as signal from int_alerts where {window}
+        ) group by all order by 2 desc, 1 limit {int(top)}
+        """,
+        days,
+    ).fetchall()
+    example = con.execute(
+        f"select alert_id, tenant, score, threshold, signals from int_alerts where {window} "
+        "order by score desc, alert_id limit 1",
+        days,
+    ).fetchone()
+    return {
+        "alerts": sum(count for _, count in by_tenant),
+        "by_tenant": dict(by_tenant),
+        "by_reason": dict(by_reason),
+        "top_signals": dict(signals),
+        "example": None
+        if example is None
+        else {
+            "alert_id": example[0],
+            "tenant": example[1],
+            "score": example[2],
+            "threshold": example[3],
+            "signals": [
+                {"signal": s["signal"], "weight": s["weight"]}
+                for s in orjson.loads(example[4] or "[]")
+            ],
+        },
+    }
+
+
+def describe_summary(summary: dict[str, Any]) -> str:
+    """``omnicx alerts summary``: counts, the top reasons and one example, without any
+    identifier of the customer (``omnicx alerts show ID`` has the rest)."""
+
+    def counts(mapping: dict[str, int]) -> str:
+        return ", ".join(f"{name} {count:,}" for name, count in mapping.items())
+
+    lines = [f"alerts fired:   {summary['alerts']:,}"]
+    if not summary["alerts"]:
+        return "\n".join(lines)
+    lines[0] += f"  ({counts(summary['by_tenant'])}; {counts(summary['by_reason'])})"
+    lines.append(f"top reasons:    {counts(summary['top_signals'])}  (alerts naming each signal)")
+    example = summary["example"]
+    why = ", ".join(f"{s['signal']} +{s['weight']}" for s in example["signals"])
+    lines.append(
+        f"example:        {example['alert_id']}  {example['tenant']}  "
+        f"score {example['score']} (threshold {example['threshold']}): {why}"
+    )
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
-"""``omnicx alerts``: the churn-risk alerts (list, show), their delivery worker (deliver) and a
-signed sample for a receiver (test-webhook). docs/alerts.md."""
+"""``omnicx alerts``: the churn-risk alerts (list, show, summary), their delivery worker
+(deliver) and a signed sample for a receiver (test-webhook). docs/alerts.md."""
 
 from __future__ import annotations
 
@@ -77,6 +77,35 @@ def show(settings: Settings, alert_id: str, fmt: str) -> None:
         click.echo(orjson.dumps(alert, default=str).decode())
     else:
         click.echo(describe(alert))
+
+
+@alerts.command()
+@click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="First day (UTC) of the triggering events.")  # fmt: skip
+@click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day (UTC), inclusive; default: --from.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.pass_obj
+def summary(settings: Settings, date_from: datetime, date_to: datetime | None, fmt: str) -> None:
+    """The alerts that fired for some days (dated by their triggering event): how many, by
+    tenant and reason, the signals they name most, and one example (id, tenant, score,
+    signals; no customer identifier)."""
+    import duckdb
+    import orjson
+
+    from orchestration.alerts.report import describe_summary, summarise_alerts
+    from warehouse.build import WarehouseMissing, connect_read_only
+
+    first, last = date_from.date(), (date_to or date_from).date()
+    if last < first:
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+    try:
+        with connect_read_only(settings) as con:
+            found = summarise_alerts(con, first, last)
+    except (duckdb.Error, WarehouseMissing) as exc:
+        raise _warehouse_error(exc) from None
+    click.echo(orjson.dumps(found).decode() if fmt == "json" else describe_summary(found))
 
 
 @alerts.command("test-webhook")

@@ -1,5 +1,6 @@
 """Test parts for the alert delivery tests: alert records of the shape of docs/alerts.md, a
-real HTTP receiver on loopback, and the delivery worker running in a thread of the test."""
+real HTTP receiver on loopback, the delivery worker running in a thread of the test, a test's
+settings with webhooks, and what the delivery log and the consumer group say."""
 
 from __future__ import annotations
 
@@ -12,16 +13,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from orchestration.alerts.log import DeliveryLog
 from orchestration.alerts.metrics import DeliveryMetrics
 from orchestration.alerts.worker import DeliveryCounts, DeliveryWorker
+from orchestration.kafka.lag import wait_until_caught_up
 from pipelines.kafka_io import producer
-from schemas.settings import Settings
+from schemas.settings import Settings, load_settings, with_overrides
+from schemas.settings_env import settings_env
 from schemas.topics import topic_names
+from tests.harness import isolated_settings
 
 SECRET = "whsec_" + base64.b64encode(b"omnicx-test-webhook-secret-0001").decode()
 SECRET_ENV = "OMNICX_TEST_WEBHOOK_SECRET"
@@ -229,3 +235,41 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "") 
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def webhook_settings(
+    kafka_settings: Settings, home: Path, hooks: dict[str, str], **alerts
+) -> Settings:
+    """A test's own topics and home, with webhooks {name: url} (a name ending in -b takes only
+    brand-b's alerts) and quick retries."""
+    settings = isolated_settings(kafka_settings, home)
+    webhooks = [
+        {"name": name, "url": url, "secret_env": SECRET_ENV,
+         "tenants": ["brand-b"] if name.endswith("-b") else []}
+        for name, url in hooks.items()
+    ]  # fmt: skip
+    env = settings_env(settings)
+    env["OMNICX_ALERTS_WEBHOOKS"] = orjson.dumps(webhooks).decode()
+    settings = load_settings(environ=env, config_file=None)  # the settings' own validation
+    defaults = {"backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.2}
+    return with_overrides(
+        settings,
+        pii_key=kafka_settings.pii_key,
+        alerts={"group_id": f"deliver-{settings.topics.prefix}", **defaults, **alerts},
+    )
+
+
+def delivery_of(settings: Settings, alert_id: str, channel: str):
+    log = DeliveryLog(settings.alert_delivery_log)
+    try:
+        return log.delivery(alert_id, channel)
+    finally:
+        log.close()
+
+
+def delivery_caught_up(settings: Settings) -> bool:
+    """Whether the delivery group committed every alert (a final outcome for each)."""
+    lag = wait_until_caught_up(
+        settings, settings.alerts.group_id, [topic_names(settings).alerts], 60
+    )
+    return not any(lag.values())

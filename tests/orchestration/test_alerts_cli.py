@@ -1,4 +1,4 @@
-"""``omnicx alerts list``, ``show`` and ``test-webhook`` on a hand-made lake and a real HTTP
+"""``omnicx alerts list``, ``show``, ``summary`` and ``test-webhook`` on a hand-made lake and a real HTTP
 receiver on loopback; int_alerts and int_alert_deliveries keep one row per alert and channel."""
 
 from __future__ import annotations
@@ -75,6 +75,33 @@ def test_list_shows_each_alert_once_newest_first_with_its_outcomes(home: Path) -
     assert [r["tenant"] for r in since] == ["brand-b"]
     table = _run(home, "list").stdout
     assert "(2 rows)" in table and "brand-b" in table
+
+
+def test_summary_counts_the_days_alerts_their_top_reasons_and_shows_one_example(
+    home: Path,
+) -> None:
+    """What ``./dev demo`` prints: alerts dated by their triggering event (both on 01-05, the
+    brand-b one scored on 01-06), counted once; the example the highest score."""
+    late = alert_record("brand-b", 2)["alert_id"]
+    shown = _run(home, "summary", "--from", "2026-01-05")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines() == [
+        "alerts fired:   2  (brand-a 1, brand-b 1; flagged 2)",
+        "top reasons:    cancellation_intent 2, nps_detractor 2  (alerts naming each signal)",
+        f"example:        {late}  brand-b  score 85 (threshold 50): "
+        "cancellation_intent +40, nps_detractor +30",
+    ]
+    assert "customer_id:" not in shown.stdout  # no customer identifier, not even hashed
+    later = _run(home, "summary", "--from", "2026-01-06", "--to", "2026-01-07")
+    assert later.stdout.splitlines() == ["alerts fired:   0"]
+    found = orjson.loads(_run(home, "summary", "--from", "2026-01-05", "--format", "json").stdout)
+    assert (found["alerts"], found["by_reason"], found["example"]["alert_id"]) == (
+        2,
+        {"flagged": 2},
+        late,
+    )
+    backwards = _run(home, "summary", "--from", "2026-01-06", "--to", "2026-01-05")
+    assert backwards.exit_code == 2 and "is before --from" in backwards.output
 
 
 def test_show_explains_the_alert_signal_by_signal_with_its_contacts(home: Path) -> None:

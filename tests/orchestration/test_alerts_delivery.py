@@ -12,22 +12,24 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from orchestration.alerts.log import DeliveryLog
-from orchestration.kafka.lag import consumer_lag, wait_until_caught_up
+from orchestration.kafka.lag import consumer_lag
 from pipelines.kafka_io import producer
 from schemas.settings import Settings, with_overrides
 from schemas.topics import topic_names
-from tests.harness import OmnicxProcess, isolated_settings, read_topic
+from tests.harness import OmnicxProcess, read_topic
 from tests.orchestration.alert_fixtures import (
     SECRET,
     SECRET_ENV,
     alert_record,
     business_key,
+    delivery_caught_up,
+    delivery_of,
     delivery_worker,
     fail_first,
     produce_alerts,
     receiver,
     wait_for,
+    webhook_settings,
 )
 
 
@@ -36,50 +38,11 @@ def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
 
 
-def _settings(kafka_settings: Settings, home: Path, hooks: dict[str, str], **alerts) -> Settings:
-    """A test's own topics and home, with webhooks {name: url} (a name ending in -b takes only
-    brand-b's alerts) and quick retries."""
-    settings = isolated_settings(kafka_settings, home)
-    webhooks = [
-        {"name": name, "url": url, "secret_env": SECRET_ENV,
-         "tenants": ["brand-b"] if name.endswith("-b") else []}
-        for name, url in hooks.items()
-    ]  # fmt: skip
-    from schemas.settings import load_settings
-    from schemas.settings_env import settings_env
-
-    env = settings_env(settings)
-    env["OMNICX_ALERTS_WEBHOOKS"] = orjson.dumps(webhooks).decode()
-    settings = load_settings(environ=env, config_file=None)  # the settings' own validation
-    defaults = {"backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.2}
-    return with_overrides(
-        settings,
-        pii_key=kafka_settings.pii_key,
-        alerts={"group_id": f"deliver-{settings.topics.prefix}", **defaults, **alerts},
-    )
-
-
-def _delivery(settings: Settings, alert_id: str, channel: str):
-    log = DeliveryLog(settings.alert_delivery_log)
-    try:
-        return log.delivery(alert_id, channel)
-    finally:
-        log.close()
-
-
-def _caught_up(settings: Settings) -> bool:
-    """Whether the delivery group committed every alert (a final outcome for each)."""
-    lag = wait_until_caught_up(
-        settings, settings.alerts.group_id, [topic_names(settings).alerts], 60
-    )
-    return not any(lag.values())
-
-
 def test_webhooks_are_signed_complete_and_routed_by_tenant(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
     with receiver() as http:
-        settings = _settings(
+        settings = webhook_settings(
             kafka_settings, tmp_path, {"crm": http.url("/all"), "crm-b": http.url("/b")}
         )
         a, b = alert_record("brand-a", 1), alert_record("brand-b", 2)
@@ -92,7 +55,7 @@ def test_webhooks_are_signed_complete_and_routed_by_tenant(
         produce_alerts(settings, [a, b], keys)
         with delivery_worker(settings):
             wait_for(lambda: len(http.on("/all")) == 2 and http.on("/b"), what="deliveries")
-            assert _caught_up(settings)
+            assert delivery_caught_up(settings)
 
         by_id = {r.webhook_id: r for r in http.on("/all")}
         assert set(by_id) == {a["alert_id"], b["alert_id"]}
@@ -131,22 +94,22 @@ def test_a_500_is_retried_and_the_alert_delivered_once(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
     with receiver({"/flaky": fail_first(500), "/gone": lambda *_: 410}) as http:
-        settings = _settings(
+        settings = webhook_settings(
             kafka_settings, tmp_path, {"flaky": http.url("/flaky"), "gone": http.url("/gone")}
         )
         alert = alert_record("brand-a", 3)
         produce_alerts(settings, [alert])
         with delivery_worker(settings) as worker:
-            wait_for(lambda: _caught_up(settings), what="the alert's outcomes")
+            wait_for(lambda: delivery_caught_up(settings), what="the alert's outcomes")
             counts = worker.stop()
 
     attempts = http.on("/flaky")
     assert [r.webhook_id for r in attempts] == [alert["alert_id"]] * 2
     assert all(r.verified() == attempts[0].verified() for r in attempts)
-    flaky = _delivery(settings, alert["alert_id"], "webhook:flaky")
+    flaky = delivery_of(settings, alert["alert_id"], "webhook:flaky")
     assert (flaky.status, flaky.attempts, flaky.last_error) == ("delivered", 2, "HTTP 500")
     # A refusal (410) is not retried: failed at once, with its error, offset committed.
-    gone = _delivery(settings, alert["alert_id"], "webhook:gone")
+    gone = delivery_of(settings, alert["alert_id"], "webhook:gone")
     assert (gone.status, gone.attempts, gone.last_error) == ("failed", 1, "HTTP 410")
     assert len(http.on("/gone")) == 1
     assert (counts.delivered, counts.failed) == (1, 1)
@@ -169,7 +132,7 @@ def test_a_hung_receiver_does_not_hold_the_other_endpoint(
 ) -> None:
     with receiver() as http:
         http.behaviours["/hang"] = http.hang
-        settings = _settings(
+        settings = webhook_settings(
             kafka_settings,
             tmp_path,
             {"hung": http.url("/hang"), "live": http.url("/live")},
@@ -191,17 +154,17 @@ def test_a_hung_receiver_does_not_hold_the_other_endpoint(
 
             # Each attempt ends at the request timeout: the held alert fails after 3.
             def held_failed() -> bool:
-                found = _delivery(settings, held, "webhook:hung")
+                found = delivery_of(settings, held, "webhook:hung")
                 return found is not None and found.status == "failed"
 
             wait_for(held_failed, what="the hung endpoint's first alert to fail")
-            first = _delivery(settings, held, "webhook:hung")
+            first = delivery_of(settings, held, "webhook:hung")
             assert (first.attempts, first.last_error) == (3, "no answer within 1 s")
             assert [r.webhook_id for r in http.on("/hang")][:3] == [held] * 3
             http.release.set()  # the receiver answers again: the rest goes through
-            wait_for(lambda: _caught_up(settings), what="every outcome")
+            wait_for(lambda: delivery_caught_up(settings), what="every outcome")
         ids = [a["alert_id"] for a in alerts]
-        statuses = {i: _delivery(settings, i, "webhook:hung").status for i in ids}
+        statuses = {i: delivery_of(settings, i, "webhook:hung").status for i in ids}
         assert statuses == {i: "failed" if i == held else "delivered" for i in ids}
 
 
@@ -209,21 +172,21 @@ def test_a_restart_or_a_replayed_alert_sends_nothing_twice(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
     with receiver() as http:
-        settings = _settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
+        settings = webhook_settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
         first = [alert_record("brand-a", n) for n in range(20, 23)]
         produce_alerts(settings, first)
         with delivery_worker(settings):
-            wait_for(lambda: len(http.on("/crm")) == 3 and _caught_up(settings), what="3")
+            wait_for(lambda: len(http.on("/crm")) == 3 and delivery_caught_up(settings), what="3")
         # Restarted, with the same alerts published again (a stream replay) and a new one.
         late = alert_record("brand-a", 23)
         produce_alerts(settings, [*first, late])
         with delivery_worker(settings) as worker:
-            wait_for(lambda: _caught_up(settings), what="the replay and the new alert")
+            wait_for(lambda: delivery_caught_up(settings), what="the replay and the new alert")
             counts = worker.stop()
         # And once more with offsets back at the start of the topic: still nothing new.
         reset = with_overrides(settings, alerts={"group_id": settings.alerts.group_id + "-b"})
         with delivery_worker(reset) as worker:
-            wait_for(lambda: _caught_up(reset), what="a whole re-read")
+            wait_for(lambda: delivery_caught_up(reset), what="a whole re-read")
             again = worker.stop()
 
     ids = [r.webhook_id for r in http.on("/crm")]
@@ -246,17 +209,17 @@ def test_kill_9_after_sending_before_recording_resends_with_the_same_webhook_id(
         return 200
 
     with receiver({"/crm": kill_then_accept}) as http:
-        settings = _settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
+        settings = webhook_settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
         alert = alert_record("brand-a", 30)
         produce_alerts(settings, [alert])
         workers.append(OmnicxProcess(settings, "alerts", "deliver", log_name="deliver-1"))
         try:
             assert workers[0].process.wait(120) == -signal.SIGKILL
             assert len(http.on("/crm")) == 1
-            pending = _delivery(settings, alert["alert_id"], "webhook:crm")
+            pending = delivery_of(settings, alert["alert_id"], "webhook:crm")
             assert (pending.status, pending.attempts) == ("pending", 1)
             workers.append(OmnicxProcess(settings, "alerts", "deliver", log_name="deliver-2"))
-            wait_for(lambda: _caught_up(settings), what="the resent alert", timeout=120)
+            wait_for(lambda: delivery_caught_up(settings), what="the resent alert", timeout=120)
         finally:
             for worker in workers:
                 worker.stop()
@@ -265,7 +228,7 @@ def test_kill_9_after_sending_before_recording_resends_with_the_same_webhook_id(
     assert [r.webhook_id for r in received] == [alert["alert_id"]] * 2
     assert len({r.webhook_id for r in received}) == 1  # what a receiver keeps, deduped by id
     assert received[0].verified() == received[1].verified()
-    done = _delivery(settings, alert["alert_id"], "webhook:crm")
+    done = delivery_of(settings, alert["alert_id"], "webhook:crm")
     assert (done.status, done.attempts) == ("delivered", 2)
     assert "delivered 1, failed 0" in workers[1].log_path.read_text()
 
@@ -274,7 +237,7 @@ def test_a_record_that_is_not_an_alert_is_a_dead_letter_and_blocks_nothing(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
     with receiver() as http:
-        settings = _settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
+        settings = webhook_settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
         names = topic_names(settings)
         good = alert_record("brand-a", 40)
         out = producer(settings)
@@ -282,7 +245,7 @@ def test_a_record_that_is_not_an_alert_is_a_dead_letter_and_blocks_nothing(
         out.close()
         produce_alerts(settings, [good])
         with delivery_worker(settings) as worker:
-            wait_for(lambda: _caught_up(settings), what="both records committed")
+            wait_for(lambda: delivery_caught_up(settings), what="both records committed")
             counts = worker.stop()
 
     assert [r.webhook_id for r in http.on("/crm")] == [good["alert_id"]]
@@ -300,16 +263,16 @@ def test_retry_failed_sends_the_failed_deliveries_again_once_the_endpoint_is_fix
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
     with receiver({"/crm": lambda *_: 404}) as http:
-        settings = _settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
+        settings = webhook_settings(kafka_settings, tmp_path, {"crm": http.url("/crm")})
         alert = alert_record("brand-a", 50)
         produce_alerts(settings, [alert])
         with delivery_worker(settings):
-            wait_for(lambda: _caught_up(settings), what="the failure")
-        failed = _delivery(settings, alert["alert_id"], "webhook:crm")
+            wait_for(lambda: delivery_caught_up(settings), what="the failure")
+        failed = delivery_of(settings, alert["alert_id"], "webhook:crm")
         assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "HTTP 404")
         http.behaviours["/crm"] = lambda *_: 200  # the operator fixed the endpoint
         with delivery_worker(settings) as worker:  # a plain restart leaves it failed ...
-            wait_for(lambda: _caught_up(settings), what="a plain restart")
+            wait_for(lambda: delivery_caught_up(settings), what="a plain restart")
             plain = worker.stop()
         assert (plain.delivered, plain.failed, len(http.on("/crm"))) == (0, 0, 1)
         with delivery_worker(settings, retry_failed=True) as worker:
@@ -317,7 +280,7 @@ def test_retry_failed_sends_the_failed_deliveries_again_once_the_endpoint_is_fix
             counts = worker.stop()
 
     assert counts.delivered == 1
-    done = _delivery(settings, alert["alert_id"], "webhook:crm")
+    done = delivery_of(settings, alert["alert_id"], "webhook:crm")
     assert (done.status, done.attempts) == ("delivered", 1)
     outcomes = [
         orjson.loads(m.value) for m in read_topic(settings, topic_names(settings).alert_deliveries)
@@ -340,7 +303,7 @@ def test_the_stream_catches_up_while_a_receiver_hangs(
 
     with receiver() as http:
         http.behaviours["/hang"] = http.hang
-        settings = _settings(
+        settings = webhook_settings(
             kafka_settings, tmp_path, {"hung": http.url("/hang")}, request_timeout_seconds=300.0
         )
         alert = alert_record("brand-a", 60)
@@ -355,9 +318,9 @@ def test_the_stream_catches_up_while_a_receiver_hangs(
             with stream_worker(settings) as worker:
                 wait_for_stream(settings, [worker])  # raw events and identity: lag 0
             # All the while, the receiver held the alert: nothing answered, nothing recorded.
-            held = _delivery(settings, alert["alert_id"], "webhook:hung")
+            held = delivery_of(settings, alert["alert_id"], "webhook:hung")
             assert (held.status, held.attempts, http.release.is_set()) == ("pending", 1, False)
             http.release.set()
-            wait_for(lambda: _caught_up(settings), what="the delivery once released")
-    assert _delivery(settings, alert["alert_id"], "webhook:hung").status == "delivered"
+            wait_for(lambda: delivery_caught_up(settings), what="the delivery once released")
+    assert delivery_of(settings, alert["alert_id"], "webhook:hung").status == "delivered"
     assert len(messages) > 1000

@@ -2,7 +2,8 @@
 
 - the README's main command, ``./dev demo``, on a fresh home with its own broker: its output
   has no library log lines and no escape codes (it is not on a terminal), holds the KPIs of the
-  three brands and ends with where everything is; the Dagster UI answers on its port; then
+  three brands and the alerts that fired (count, top reasons, an example) and ends with where
+  everything is; the Dagster UI answers on its port; then
   ``omnicx down`` leaves none of the processes ``up`` started (checked by pid and start time);
 - ``omnicx status`` of a deployment on the session's broker (a configured cluster: ``up``
   starts no broker, ``down`` stops none): the lag before anything consumed, then the services,
@@ -102,9 +103,22 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert re.search(r"^dead letters today:\s+\d+ ", output, re.M)
         assert re.search(r"^last refresh:\s+SUCCESS ", output, re.M)
         assert re.search(r"^failed checks:\s+none$", output, re.M)
+        # The alerts of the demo days, from the warehouse: a count, top reasons, an example.
+        fired = re.search(r"^alerts fired:\s+([\d,]+)  \(.*\bflagged [\d,]+", output, re.M)
+        assert fired and int(fired[1].replace(",", "")) > 0
+        assert re.search(r"^top reasons:\s+[a-z_0-9]+ [\d,]+", output, re.M)
+        example = re.search(
+            r"^example:\s+(al-[0-9a-f]{24})  \S+  score \d+ \(threshold 50\): [a-z_0-9]+ \+\d+",
+            output,
+            re.M,
+        )
+        # The same alerts as `omnicx alerts list` reads (every alert is of the demo days).
+        listed = orjson.loads(_run_omnicx(env, "alerts", "list", "--format", "json"))
+        assert len(listed) == int(fired[1].replace(",", ""))
+        assert example and example[1] in {row["alert_id"] for row in listed}
         lags = re.findall(r"^  \S+\s+lag (\d+)$", output, re.M)
         assert lags and set(lags) == {"0"}
-        summary = output.rstrip().splitlines()[-7:]
+        summary = output.rstrip().splitlines()[-8:]
         assert summary[0].split()[:3] == ["Dagster", "UI", f"http://127.0.0.1:{ui_port}"]
         assert any(f"{home}/warehouse.duckdb" in line for line in summary)
         assert summary[-1].endswith("omnicx down")
