@@ -120,7 +120,7 @@ class ChurnBook:
             at, tenant, customer = heapq.heappop(due)
             state = self.store.get(f"a|{tenant}|{customer}")
             if state is not None and state.get("due_ms") == at:
-                self.pending[(tenant, customer)] = trigger
+                self._pend(tenant, customer, trigger)
         expiries, horizon = self._expiries, self.clock_ms - self.lookback_ms
         while expiries and expiries[0][0] < self.clock_ms:
             _, key = heapq.heappop(expiries)
@@ -138,7 +138,15 @@ class ChurnBook:
         """Re-score these customers at the next flush (their contacts or identity changed)."""
         for key in keys:
             if not key.startswith(ANONYMOUS_PREFIX):
-                self.pending[(tenant, key)] = trigger
+                self._pend(tenant, key, trigger)
+
+    def _pend(self, tenant: str, customer: str, trigger: Trigger) -> None:
+        """Of the items of one message that touch a customer, the latest by event time (then by
+        event id) triggers its re-score: the fact that completed the picture, whatever order the
+        message holds them in."""
+        held = self.pending.get((tenant, customer))
+        if held is None or (trigger.at_ms, trigger.event_id) > (held.at_ms, held.event_id):
+            self.pending[(tenant, customer)] = trigger
 
     def add_survey(self, tenant: str, body: dict[str, Any], trigger: Trigger) -> None:
         key = f"s|{tenant}|{body['contact_id']}"
