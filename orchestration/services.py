@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shlex
 import signal
@@ -37,6 +38,10 @@ from orchestration.dagster_home import prepare_dagster_home
 from schemas.settings import Settings
 from schemas.settings_env import settings_env
 
+log = logging.getLogger(__name__)
+
+# The module the UI and the daemon load; Dagster names the code location after it.
+DEFINITIONS_MODULE = "orchestration.definitions"
 RUN_DIR = "run"  # under home: supervisord's configuration, socket and omnicx's state file
 _POLL_SECONDS = 0.25
 _MAX_SOCKET_PATH = 100  # a Unix socket path is at most 107 bytes on Linux
@@ -98,7 +103,7 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
         services.append(Service("alerts-deliver", [*omnicx, "alerts", "deliver"], stop, False))
     if dagster:
         bin_dir = Path(sys.executable).parent
-        where = ["-m", "orchestration.definitions"]
+        where = ["-m", DEFINITIONS_MODULE]
         web = [
             str(bin_dir / "dagster-webserver"), *where,
             "-h", settings.services.dagster_host, "-p", str(settings.services.dagster_port),
@@ -231,6 +236,28 @@ class Services:
                 return True
         except (urllib.error.URLError, OSError):
             return False
+
+    def reload_ui_definitions(self) -> bool:
+        """Make this home's running Dagster UI load the definitions again; whether it did.
+
+        The UI of ``omnicx up`` loads them when it starts, often before any data landed: its
+        partitions then start at that day (orchestration.partitions) and every materialization
+        of an earlier day shows as missing. ``omnicx refresh`` calls this after its run."""
+        running = {s.name for s in self.states() if s.state == "RUNNING"}
+        if "dagster-webserver" not in running:
+            return False
+        from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+        services = self.settings.services
+        client = DagsterGraphQLClient(
+            services.dagster_host, port_number=services.dagster_port, timeout=30
+        )
+        try:
+            client.reload_repository_location(DEFINITIONS_MODULE)
+        except (DagsterGraphQLClientError, OSError) as exc:
+            log.warning("the Dagster UI did not reload its definitions (%s)", exc)
+            return False
+        return True
 
     def _config(self, services: list[Service]) -> str:
         def value(text: str | Path) -> str:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from orchestration.progress import progress_display
+from orchestration.services import Services, dagster_url
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ def refresh(
         result = run_refresh(settings, first, last, config_file, steps, job=job)
     for line in _report(result):
         click.echo(line)
+    if Services(settings).reload_ui_definitions():
+        click.echo(f"the Dagster UI ({dagster_url(settings)}) reloaded its definitions")
     if not result.success:
         raise click.ClickException("refresh failed: the KPI marts were not updated")
 

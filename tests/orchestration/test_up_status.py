@@ -124,6 +124,10 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert summary[-1].endswith("omnicx down")
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/server_info", timeout=10) as r:
             assert "dagster_webserver_version" in json.loads(r.read())
+        # The UI started before any data landed; the refresh made it reload its definitions,
+        # so its partitions start at the demo's first day rather than at the day of `up`.
+        assert f"the Dagster UI (http://127.0.0.1:{ui_port}) reloaded its definitions" in output
+        assert _ui_partition_keys(ui_port, "int_events")[0] == "2026-01-05"
         printed = {p.stem for p in (home / "logs").glob("*.out")}
         assert {"stream-1", "sink", "dagster-webserver", "dagster-daemon"} <= printed
     finally:
@@ -131,6 +135,21 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
     # supervisord, its four services (and what they started), the broker
     assert len(processes) >= 6 and None not in processes
     assert [p for p in processes if p.alive()] == []
+
+
+def _ui_partition_keys(port: int, asset: str) -> list[str]:
+    """The partition keys of an asset as the running Dagster UI has them (its GraphQL API)."""
+    query = (
+        "query ($key: AssetKeyInput!) "
+        "{ assetNodeOrError(assetKey: $key) { ... on AssetNode { partitionKeys } } }"
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": {"key": {"path": [asset]}}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["data"]["assetNodeOrError"]["partitionKeys"]
 
 
 SMALL = SimulationConfig(seed=5, days=1, agents=6, tenants=2)
