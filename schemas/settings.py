@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(ValueError):
@@ -320,6 +321,27 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class TenantSettings:
+    """One client brand's own settings (``[tenants.NAME]``); a tenant without a table has these
+    defaults. Its KPIs are attributed to days and hours of its reporting time zone (kpis.md)."""
+
+    display_name: str = ""  # "": the tenant's name
+    time_zone: str = "UTC"  # IANA name (Europe/Paris): the tenant's reporting days and hours
+    report_recipients: tuple[str, ...] = ()  # who receives its scheduled reports by e-mail
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"time_zone: {self.time_zone!r} is not an IANA time zone (e.g. Europe/Paris)"
+            ) from None
+        for address in self.report_recipients:
+            if "@" not in address:
+                raise SettingsError(f"report_recipients: {address!r} is not an e-mail address")
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
     environment: str = "development"  # development | production (see with_pii_key)
@@ -336,6 +358,11 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     services: ServicesSettings = field(default_factory=ServicesSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    tenants: dict[str, TenantSettings] = field(default_factory=dict)
+
+    def tenant(self, name: str) -> TenantSettings:
+        """The settings of tenant ``name``: its ``[tenants.NAME]`` table, else the defaults."""
+        return self.tenants.get(name) or TenantSettings()
 
     @property
     def log_dir(self) -> Path:
@@ -482,9 +509,19 @@ def _build(
         elif env_name in env:
             values[f.name] = _allowed(_coerce(env[env_name], kind, env_name), f, env_name)
         elif f.name in from_file:
-            name = f"{where}.{f.name}"
+            name = f"{where}.{f.name}" if where else f.name
             values[f.name] = _allowed(_coerce(from_file[f.name], kind, name), f, name)
     return cls(**values)
+
+
+def _build_named(cls: type, table: Mapping[str, Any], where: str) -> Any:
+    """A dataclass from one TOML table of a list or map, its errors prefixed with where it is."""
+    try:
+        return _build(cls, table, {}, "", where)
+    except SettingsError as exc:
+        if where in str(exc):
+            raise
+        raise SettingsError(f"{where}.{exc}") from None
 
 
 def _allowed(value: Any, f: Any, name: str) -> Any:
@@ -527,6 +564,11 @@ def _coerce_collection(raw: Any, kind: Any, name: str) -> Any:
                     raise SettingsError(f"{name}[{n}]: expected a table, got {value!r}")
             return tuple(_build(item, v, {}, "", f"{name}[{n}]") for n, v in enumerate(raw))
         return tuple(_coerce(v, item, f"{name}[{n}]") for n, v in enumerate(raw))
+    if origin is dict and isinstance(raw, Mapping) and is_dataclass(args[1]):
+        for key, value in raw.items():
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"{name}.{key}: expected a table, got {value!r}")
+        return {str(k): _build_named(args[1], v, f"{name}.{k}") for k, v in raw.items()}
     if origin is dict and isinstance(raw, Mapping):
         return {str(k): _coerce(v, args[1], f"{name}.{k}") for k, v in raw.items()}
     raise SettingsError(

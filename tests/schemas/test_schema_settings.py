@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from schemas.settings import Settings, SettingsError, load_settings, with_overrides
+from schemas.settings import (
+    Settings,
+    SettingsError,
+    TenantSettings,
+    load_settings,
+    with_overrides,
+)
+from schemas.settings_env import settings_env
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -185,3 +192,34 @@ def test_the_partitions_start_is_a_date_of_the_file_or_the_environment(tmp_path:
         SettingsError, match=r"PARTITIONS_START: 'monday' is not a day \(YYYY-MM-DD\)"
     ):
         load_settings(environ={"OMNICX_ORCHESTRATION_PARTITIONS_START": "monday"})
+
+
+def test_each_tenant_has_its_own_table_and_the_others_the_defaults(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        '[tenants.brand-a]\ndisplay_name = "Brand A"\ntime_zone = "Europe/Paris"\n'
+        'report_recipients = ["ceo@brand-a.example"]\n',
+    )
+    settings = load_settings(environ={}, config_file=config)
+    assert settings.tenant("brand-a") == TenantSettings(
+        display_name="Brand A", time_zone="Europe/Paris", report_recipients=("ceo@brand-a.example",)
+    )
+    assert settings.tenant("brand-b").time_zone == "UTC"
+    # subprocesses get the tenants' tables through the environment, unchanged
+    assert load_settings(environ=settings_env(settings), config_file=None) == settings
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[tenants.b]\ntime_zone = "Paris"', "tenants.b.time_zone: 'Paris' is not an IANA"),
+        ('[tenants.b]\nreport_recipients = ["ceo"]', "tenants.b.report_recipients: 'ceo' is"),
+        ("[tenants.b]\ncolour = 1", r"unknown setting\(s\) in \[tenants.b\]: \['colour'\]"),
+        ("tenants = 3", "tenants: expected a table, got 3"),
+    ],
+)
+def test_a_bad_tenant_table_is_an_error_naming_the_tenant(
+    text: str, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ={}, config_file=write(tmp_path, text))
