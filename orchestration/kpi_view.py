@@ -7,7 +7,7 @@ that each fits an 80-column terminal), every value in the unit people use (``hum
 
 - rates, shares, service level, FCR, occupancy: percent with one decimal (``81.3%``);
 - times (ASA, AHT, first response): ``m:ss``, from an hour on ``h:mm:ss``; e-mail's ASA and
-  first response in hours with one decimal (``5.2 h``), as e-mail targets are set;
+  first response in hours and minutes (``5h 12m``), the scale of e-mail targets;
 - NPS: signed points (``+23``); CSAT and CES means on their scale with two decimals (``4.21``);
   repeat rate: contacts per journey with two decimals; offered: a count (``3,588``).
 
@@ -26,12 +26,13 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from warehouse.kpis import per_channel, unit
+from warehouse.kpis import TREATMENTS, catalog, per_channel, unit
 
 ALL_CHANNELS = "all"  # the channel of a row over every channel (CSV/JSON, --by without channel)
 NONE = "–"  # no value: a zero denominator, or a KPI the group cannot have
 LEGEND = (
-    "Rates in percent; times m:ss or h:mm:ss (e-mail's ASA and first response in hours); NPS in "
+    "Rates in percent; times m:ss or h:mm:ss (e-mail's ASA and first response: hours and "
+    "minutes); NPS in "
     "points (-100..100); CSAT mean on 1-5, CES on 1-7 (higher: easier). Service level, ASA and "
     "first response per channel, as their thresholds and units differ. Exact values: --format "
     "csv|json; one row per KPI with numerators and denominators: --long."
@@ -72,9 +73,9 @@ FAMILIES = (
     Family(
         "Service level by abandon treatment",
         (
-            ("service_level.v1.negative", "Abandons count against"),
-            ("service_level.v1.ignore", "Abandons left out"),
-            ("service_level.v1.positive", "Abandons within T count as met"),
+            ("service_level.v1.negative", "negative (abandons fail)"),
+            ("service_level.v1.ignore", "ignore (abandons left out)"),
+            ("service_level.v1.positive", "positive (abandons within T pass)"),
         ),
     ),
     Family(
@@ -130,7 +131,8 @@ def human(kpi_id: str, value: float | None, channel: str | None = None) -> str:
         return f"{100 * value:.1f}%"
     if kind == "seconds":
         if channel == "email" and per_channel(kpi_id):
-            return f"{value / 3600:.1f} h"
+            hours, minutes = divmod(round(value / 60), 60)
+            return f"{hours}h {minutes:02d}m"
         return duration(value)
     if kind == "points":
         points = round(value)
@@ -160,6 +162,7 @@ def wide_rows(
     split = "channel" not in by
     groups = list(by) + (["channel"] if split else [])
     wide: dict[tuple, dict[str, Any]] = {}
+    knobs: dict[str, dict[str, Any]] = {}  # every knob of each knob set, shared by its rows
 
     def add(row: dict[str, Any], channel: str | None) -> None:
         values = [row.get(d) for d in by]
@@ -168,7 +171,10 @@ def wide_rows(
             wide[key] = dict(zip(by, values, strict=True))
             if split:
                 wide[key]["channel"] = channel
-            wide[key] |= {"knob_set": row["knob_set"], "knobs": {}}
+            wide[key] |= {
+                "knob_set": row["knob_set"],
+                "knobs": knobs.setdefault(row["knob_set"], {}),
+            }
         wide[key]["knobs"].update(row["knobs"])
         wide[key][column(row["kpi"])] = row["value"]
 
@@ -186,6 +192,14 @@ def wide_rows(
     return [wide[key] for key in ordered]
 
 
+def header(wide: list[dict[str, Any]]) -> list[str]:
+    """The columns of ``wide_rows``'s rows for CSV and JSON: the groups, ``knob_set``,
+    ``knobs``, then the KPIs in the order of kpis.md."""
+    names = dict.fromkeys(name for row in wide for name in row)
+    order = {column(kpi.id): i for i, kpi in enumerate(catalog(TREATMENTS[0]))}
+    return sorted(names, key=lambda name: order.get(name, -1))  # stable: groups stay first
+
+
 def _sortable(value: Any, dimension: str | None) -> tuple:
     # None (no queue, no agent) sorts last; a group's row over every channel before its channels.
     first = dimension == "channel" and value == ALL_CHANNELS
@@ -200,9 +214,7 @@ def tables(wide: list[dict[str, Any]], by: Sequence[str], width: int) -> list[tu
     several_sets = len({row["knob_set"] for row in wide}) > 1
     made = []
     for family in FAMILIES:
-        kpis = [
-            (kpi, header) for kpi, header in family.columns if any(column(kpi) in r for r in wide)
-        ]
+        kpis = [(kpi, text) for kpi, text in family.columns if any(column(kpi) in r for r in wide)]
         split = family.per_channel and "channel" not in by
         groups = [*by, "channel"] if split else list(by)
         rows = [
@@ -223,9 +235,9 @@ def tables(wide: list[dict[str, Any]], by: Sequence[str], width: int) -> list[tu
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for label in labels:
             table.add_column(label, overflow="fold")  # folded only if nothing else fits
-        widths = _kpi_widths([header for _, header in kpis], cells, labels, width)
-        for (_, header), kpi_width in zip(kpis, widths, strict=True):
-            table.add_column(header, justify="right", width=kpi_width)
+        widths = _kpi_widths([text for _, text in kpis], cells, labels, width)
+        for (_, text), kpi_width in zip(kpis, widths, strict=True):
+            table.add_column(text, justify="right", width=kpi_width)
         for row in cells:
             table.add_row(*row)
         made.append((f"{family.title}, per channel" if split else family.title, table))

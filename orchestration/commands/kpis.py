@@ -17,7 +17,7 @@ from datetime import datetime
 import click
 from rich.console import Console
 
-from orchestration.kpi_view import LEGEND, tables, wide_rows
+from orchestration.kpi_view import LEGEND, header, tables, wide_rows
 from schemas.settings import Settings
 from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, KnobSetMissing, format_days
 
@@ -102,6 +102,7 @@ def kpis(
                     param_hint="--knobs",
                 )
             rows = kpi_values(con, first, last, by, settings, knob_set)
+            # the per-channel KPIs of the wide form when --by has no channel
             split = not long_form and "channel" not in by
             by_channel = [*by, "channel"]
             channel_rows = (
@@ -144,17 +145,20 @@ def _wide(wide: list[dict], by: list[str], fmt: str) -> None:
     if fmt != "table":
         from warehouse.query import Result, render
 
-        columns = list(dict.fromkeys(name for row in wide for name in row))
+        columns = header(wide)
         click.echo(render(Result(columns, [tuple(r.get(c) for c in columns) for r in wide]), fmt))
         return
     console = Console(highlight=False)
     for title, table in tables(wide, by, console.width):
-        with console.capture() as captured:
-            console.print(title)
-            console.print(table)
-        # rich pads every line to the table's width: no trailing blanks in a file or a pipe
-        click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
-    console.print(LEGEND)
+        _print(console, title, table, "")
+    _print(console, LEGEND)
+
+
+def _print(console: Console, *renderables: object) -> None:
+    """Print through rich without the blanks it pads each line with to the table's width."""
+    with console.capture() as captured:
+        console.print(*renderables, sep="\n")
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 def _missing_message(missing: KnobSetMissing, *, explicit: bool) -> str:
