@@ -111,3 +111,17 @@ def test_a_chosen_set_that_lacks_a_day_of_the_range_is_refused(tmp_path):
     # the current knobs (20 s) hold both days: 2 + 1 answered within 20 s, of 5 + 1
     both_days = omnicx_kpis(tmp_path, 20.0, "--to", str(NEXT_DAY), "--long", "--format", "json")
     assert service_levels(both_days) == {set_of(AT_20): 0.5}
+
+
+def test_the_wide_table_of_every_set_has_a_knob_set_column(home):
+    outcome = omnicx_kpis(home, 30.0, "--knobs", "all")
+    assert outcome.exit_code == 0
+    lines = outcome.stdout.splitlines()
+    speed = lines[lines.index("Speed of answer, per channel") + 1 :]
+    assert speed[0].split()[:2] == ["channel", "knob"]
+    rows = [line.split()[:3] for line in speed[2:4]]
+    # 2 then 3 of 5 voice calls answered within 20 s and 60 s, one row per set in id order
+    assert rows == sorted(
+        [["voice", set_of(AT_20), "40.0%"], ["voice", set_of(AT_60), "60.0%"]],
+        key=lambda row: row[1],
+    )
