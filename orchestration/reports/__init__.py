@@ -1,0 +1,1 @@
+"""Executive KPI reports: their model, rendering, and e-mailing (issue 13, docs/reports.md)."""
