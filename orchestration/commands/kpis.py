@@ -12,7 +12,7 @@ from datetime import datetime
 import click
 
 from schemas.settings import Settings
-from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, KnobSetMissing, format_days
+from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, HOUR_UTC, KnobSetMissing, format_days
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -26,8 +26,10 @@ def _dimensions(_ctx, _param, value: str) -> list[str]:
 
 
 @click.command()
-@click.option("--from", "date_from", type=DAY, required=True, help="First day (UTC).")
-@click.option("--to", "date_to", type=DAY, help="Last day (UTC), inclusive; default: --from.")
+@click.option(
+    "--from", "date_from", type=DAY, required=True, help="First day (each tenant's local day)."
+)
+@click.option("--to", "date_to", type=DAY, help="Last day, inclusive; default: --from.")
 @click.option(
     "--by",
     default="",
@@ -90,12 +92,14 @@ def kpis(
         raise click.ClickException(f"{exc} ({refresh})") from None
     if not any(row["value"] is not None for row in rows):
         raise click.ClickException(f"the KPI marts hold no data for {first}..{last} ({refresh})")
+    # by hour: the local hour and the UTC instant it started (02:00 twice when DST ends)
+    groups = [c for d in by for c in ((d, HOUR_UTC) if d == "hour" else (d,))]
     if fmt == "json":
-        columns = ["kpi", "value", *by, "numerator", "denominator", "knob_set", "knobs"]
+        columns = ["kpi", "value", *groups, "numerator", "denominator", "knob_set", "knobs"]
     elif fmt == "csv":
-        columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set", "knobs"]
+        columns = ["kpi", *groups, "value", "numerator", "denominator", "knob_set", "knobs"]
     else:
-        columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set"]
+        columns = ["kpi", *groups, "value", "numerator", "denominator", "knob_set"]
     click.echo(render(Result(columns, [tuple(r[c] for c in columns) for r in rows]), fmt))
     if fmt == "table":
         for shown, knobs in _knob_sets(rows).items():
