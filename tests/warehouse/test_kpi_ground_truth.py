@@ -21,8 +21,8 @@ import pytest
 
 from pipelines.simulator.config import FaultRates, SimulationConfig
 from pipelines.simulator.run import Simulation
-from streams.canonical import canonicalise
 from schemas.settings import TenantSettings, with_overrides
+from streams.canonical import canonicalise
 from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, refreshed, settings
 from warehouse.kpis import kpi_values
 
@@ -121,7 +121,7 @@ def test_grouped_kpis_equal_the_ground_truth(simulated, grouping):
 
 
 def test_a_tokyo_tenants_days_are_its_local_days_in_the_truth_and_the_marts(simulated):
-    con, ground_truth, knobs = simulated
+    con, ground_truth, _ = simulated
     assert ground_truth["settings"]["time_zones"] == {
         "acme-telecom": "UTC",
         TOKYO: "Asia/Tokyo",
