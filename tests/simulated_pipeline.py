@@ -30,7 +30,7 @@ from typing import Any
 from orchestration.commands.refresh import run_refresh
 from orchestration.kafka.lag import consumer_lag
 from pipelines.simulator.config import SimulationConfig
-from schemas.settings import Settings, TenantSettings, with_overrides
+from schemas.settings import Settings, load_settings, with_overrides
 from schemas.topics import topic_names
 from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
 from warehouse.tables import EVENTS, LAKE_TABLES
@@ -59,6 +59,11 @@ class SimulatedPipeline:
 def run_simulated_pipeline(kafka_settings: Settings, home: Path) -> SimulatedPipeline:
     from tests.streams.test_stream_pipeline import Simulated
 
+    # The tenant's zone in a settings file, which the Dagster run reads (as `omnicx refresh
+    # --config` does); the simulator, the worker and the sink get the same settings object.
+    config = home / "omnicx.toml"
+    config.write_text(f'[tenants.{TOKYO_TENANT}]\ntime_zone = "Asia/Tokyo"\n')
+    tenants = load_settings(environ={}, config_file=config).tenants
     settings = isolated_settings(kafka_settings, home)
     stream_port, sink_port = free_port(), free_port()
     settings = with_overrides(
@@ -69,7 +74,7 @@ def run_simulated_pipeline(kafka_settings: Settings, home: Path) -> SimulatedPip
             "sink_group_id": f"sink-{uuid.uuid4().hex[:8]}",
             "sink_batch_seconds": 0.5,
         },
-        tenants={TOKYO_TENANT: TenantSettings(time_zone="Asia/Tokyo")},
+        tenants=tenants,
     )
     names = topic_names(settings)
     truth = Simulated(settings, DAYS)
@@ -94,7 +99,7 @@ def run_simulated_pipeline(kafka_settings: Settings, home: Path) -> SimulatedPip
         landed = wait_for(lambda: caught_up(scrape(sink_port), lake_topics), sink)
     finally:
         sink.stop()
-    refresh = run_refresh(settings, FIRST_DAY, LAST_LOCAL_DAY, None)
+    refresh = run_refresh(settings, FIRST_DAY, LAST_LOCAL_DAY, config)
     return SimulatedPipeline(settings, truth, stream, landed, stray, refresh)
 
 
