@@ -10,8 +10,9 @@ one run over the range, so the warehouse is rebuilt once and each mart recompute
 in one statement.
 
 The partitions start at ``[orchestration] partitions_start`` when it is set, else at the first
-day that holds data: the UTC day of the earliest event time in the lake, else today. The start is read when Dagster loads the
-definitions (``orchestration.definitions``), never at import.
+day that holds data: the first local day of the earliest event time in the lake, else today.
+The start is read when Dagster loads the definitions (``orchestration.definitions``), never at
+import.
 """
 
 from __future__ import annotations
@@ -83,11 +84,15 @@ def partitions_start(settings: Settings, today: date | None = None) -> date:
 
 
 def first_event_day(settings: Settings) -> date | None:
-    """The UTC day of the earliest event time in the lake; None when it holds no event."""
+    """The first local day, in any tenant's reporting time zone, of the earliest event time in
+    the lake (its UTC day when every tenant is in UTC); None when it holds no event."""
     with duckdb.connect() as con:
         con.execute(lake_view_sql(EVENTS, settings.lake_dir))
         (earliest,) = con.execute(f"select min(ts) from lake_{EVENTS.name}").fetchone()
-    return None if earliest is None else datetime.fromtimestamp(earliest, UTC).date()
+    if earliest is None:
+        return None
+    moment = datetime.fromtimestamp(earliest, UTC)
+    return reporting_days(settings, moment, moment)[0]
 
 
 def first_partition(partitions: DailyPartitionsDefinition) -> date:
