@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from schemas.settings import Settings, load_settings
+from warehouse.kpi_inputs import INPUTS
 from warehouse.kpi_marts import MARTS, mart_sql, prepare_marts, refresh_mart
 from warehouse.kpis import kpi_values
 
@@ -196,6 +197,9 @@ def load(con: duckdb.DuckDBPyConnection, layer: dict[str, pa.Table], settings: S
         con.register("incoming", table)
         con.execute(f"create or replace table {name} as select * from incoming")
         con.unregister("incoming")
+    # kpi_journeys reads int_journeys, made below from the SQL journeys: empty until then
+    typed = ", ".join(f'"{name}" {kind}' for name, kind in INPUTS["int_journeys"].items())
+    con.execute(f"create table int_journeys ({typed})")
     prepare_marts(con, settings)
     everything = {"date_from": date(2000, 1, 1), "date_to": date(2100, 1, 1)}
     con.execute(

@@ -2,17 +2,22 @@
 
 - ``refresh``: the warehouse views, every check and the marts; ``omnicx refresh`` runs it too.
 - ``validate``: the views and their checks only (look at new data without publishing KPIs).
-- ``hourly_refresh``: today's partition (UTC) at minute 5 of every hour.
-- ``daily_close``: at 00:30 UTC, the day that just ended and the repeat window before it: a
-  contact of that day can join a journey started up to W days earlier, which changes the
-  resolution KPIs of the journey's first day.
-- ``new_lake_data``: when files newer than the last seen landed in the lake, the days of those
-  files (their ``day=`` folders: business days) and the day before each (a contact version
-  without its start lands under a later time's day).
+- ``hourly_refresh``: today's partition at minute 5 of every hour: the day in progress in each
+  tenant's reporting time zone (two partitions when the zones are on different days).
+- ``daily_close``: at minute 30 of every hour, the days that ended in the last hour in some
+  tenant's zone (00:30 UTC for a UTC tenant, 22:30 UTC in summer for Paris) and the repeat
+  window before them: a contact of that day can join a journey started up to W days earlier,
+  which changes the resolution KPIs of the journey's first day.
+- ``new_lake_data``: when files newer than the last seen landed in the lake, the local days of
+  those files (their ``day=`` folders are UTC days, which fall on one or two local days of each
+  tenant's zone) and the day before (a contact version without its start lands under a later
+  time's day).
+
+Partition D is every tenant's local day D (``orchestration.partitions``).
 """
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from dagster import (
@@ -27,7 +32,14 @@ from dagster import (
     sensor,
 )
 
-from orchestration.partitions import clamp_to_partitions, first_partition, range_tags
+from orchestration.partitions import (
+    clamp_to_partitions,
+    first_partition,
+    range_tags,
+    reporting_days,
+    time_zones,
+    today,
+)
 from orchestration.resources import WarehouseResource
 
 REFRESH = define_asset_job(
@@ -47,29 +59,43 @@ VALIDATE = define_asset_job(
     cron_schedule="5 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
-    description="Minute 5 of every hour (UTC): refresh today's partition, the day in progress.",
+    description="Minute 5 of every hour: refresh today's partition, the day in progress in "
+    "each tenant's reporting time zone.",
 )
-def hourly_refresh(context: ScheduleEvaluationContext) -> RunRequest:
-    """Refresh today's partition (UTC)."""
-    today = context.scheduled_execution_time.astimezone(UTC).date()
-    return RunRequest(partition_key=today.isoformat())
+def hourly_refresh(context: ScheduleEvaluationContext, warehouse: WarehouseResource) -> RunRequest:
+    """Refresh the day in progress of every tenant's zone (one partition, or two)."""
+    now = context.scheduled_execution_time.astimezone(UTC)
+    first, last = reporting_days(warehouse.settings(), now, now)
+    if first == last:
+        return RunRequest(partition_key=first.isoformat())
+    return RunRequest(tags=range_tags(first, last))
 
 
 @schedule(
     job=REFRESH,
-    cron_schedule="30 0 * * *",
+    cron_schedule="30 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
-    description="00:30 UTC: refresh the day that ended and the KPI repeat window before it "
+    description="Minute 30 of every hour: refresh the days that ended in the last hour in some "
+    "tenant's reporting time zone (00:30 UTC in UTC) and the KPI repeat window before them "
     "(a late repeat changes the resolution KPIs of its journey's first day).",
 )
-def daily_close(context: ScheduleEvaluationContext, warehouse: WarehouseResource) -> RunRequest:
-    """Refresh the day that ended and the repeat window before it."""
-    today = context.scheduled_execution_time.astimezone(UTC).date()
-    closed = today - timedelta(days=1)
-    window_days = math.ceil(warehouse.settings().kpis.repeat_window_days)
+def daily_close(
+    context: ScheduleEvaluationContext, warehouse: WarehouseResource
+) -> RunRequest | SkipReason:
+    """Refresh the days that ended in the last hour and the repeat window before them."""
+    settings = warehouse.settings()
+    now = context.scheduled_execution_time.astimezone(UTC)
+    local_nows = [now.astimezone(zone) for zone in time_zones(settings)]
+    closed = [n.date() - timedelta(days=1) for n in local_nows if n.time() < time(1)]
+    if not closed:
+        return SkipReason(f"no tenant's day ended in the hour before {now:%H:%M} UTC")
+    window_days = math.ceil(settings.kpis.repeat_window_days)
     first, last = clamp_to_partitions(
-        closed - timedelta(days=window_days), closed, _first_partition(context), today
+        min(closed) - timedelta(days=window_days),
+        max(closed),
+        _first_partition(context),
+        today(settings, now),
     )
     return RunRequest(tags=range_tags(first, last))
 
@@ -77,25 +103,30 @@ def daily_close(context: ScheduleEvaluationContext, warehouse: WarehouseResource
 @sensor(
     job=REFRESH,
     minimum_interval_seconds=60,
-    description="Every minute: when lake files landed since the last evaluation, refresh their "
-    "business days and the day before each (a contact version without its start lands under a "
-    "later time's day).",
+    description="Every minute: when lake files landed since the last evaluation, refresh the "
+    "tenants' local days of their business days (UTC) and the day before each (a contact "
+    "version without its start lands under a later time's day).",
 )
 def new_lake_data(
     context: SensorEvaluationContext, warehouse: WarehouseResource
 ) -> RunRequest | SkipReason:
     """Refresh the days of the lake files that landed since the last evaluation (cursor: the
     newest modification time seen)."""
+    settings = warehouse.settings()
     seen = float(context.cursor) if context.cursor else 0.0
-    newest, days = landed_since(warehouse.settings().lake_dir, seen)
+    newest, days = landed_since(settings.lake_dir, seen)
     if not days:
         return SkipReason(f"no lake file newer than {seen}")
     context.update_cursor(repr(newest))
+    # the local days from the start of the first UTC day to the end of the last
+    start = datetime.combine(min(days), time(), UTC)
+    end = datetime.combine(max(days), time.max, UTC)
+    first_local, last_local = reporting_days(settings, start, end)
     first, last = clamp_to_partitions(
-        min(days) - timedelta(days=1),
-        max(days),
+        first_local - timedelta(days=1),
+        last_local,
         _first_partition(context),
-        datetime.now(UTC).date(),
+        today(settings),
     )
     return RunRequest(run_key=f"lake-{newest!r}", tags=range_tags(first, last))
 

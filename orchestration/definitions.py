@@ -22,7 +22,7 @@ from schemas.settings import Settings, load_settings
 def build_definitions(settings: Settings) -> Definitions:
     """Every asset, check, job, schedule and sensor, partitioned from the settings' start."""
     return Definitions(
-        assets=build_assets(daily_partitions(partitions_start(settings)), settings),
+        assets=build_assets(daily_partitions(partitions_start(settings), settings), settings),
         asset_checks=CHECKS,
         jobs=JOBS,
         schedules=SCHEDULES,

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict
 
-from schemas.settings import Settings
+from schemas.settings import Settings, TenantSettings
 
 # The definitions the marts implement (kpis.md, version 1). A new version of a definition gets
 # a new id here and in the SQL, so that its numbers never pass for the old ones.
@@ -40,16 +40,39 @@ READ_TIME_KNOBS = frozenset({"abandon_treatment"})
 ALERT_KNOBS = frozenset({"realert_rise", "cooldown_hours"})
 
 
-def mart_knobs(settings: Settings) -> dict[str, float | int]:
-    """The knob values baked into the marts, by the column names of ``kpi_knobs``."""
-    knobs = {k: v for k, v in asdict(settings.kpis).items() if k not in READ_TIME_KNOBS}
+# The key of ``mart_knobs`` holding the tenants' reporting time zones (not a ``kpi_knobs``
+# column: the marts read them from the table ``kpi_time_zones``).
+TIME_ZONES = "time_zones"
+DEFAULT_TIME_ZONE = TenantSettings().time_zone  # a tenant without a [tenants] table
+
+Knobs = dict[str, float | int | dict[str, str]]
+
+
+def reporting_time_zones(settings: Settings) -> dict[str, str]:
+    """The reporting time zone of every tenant whose zone is not the default (UTC), by tenant:
+    the marts attribute a tenant's contacts to the days and hours of its zone."""
+    return {
+        name: tenant.time_zone
+        for name, tenant in sorted(settings.tenants.items())
+        if tenant.time_zone != DEFAULT_TIME_ZONE
+    }
+
+
+def mart_knobs(settings: Settings) -> Knobs:
+    """The knob values baked into the marts: the scalar ones by the column names of
+    ``kpi_knobs``, and under ``time_zones`` the tenants' reporting time zones when some tenant
+    does not report in UTC (left out otherwise, so that the knob sets made before time zones
+    existed keep their ids)."""
+    knobs: Knobs = {k: v for k, v in asdict(settings.kpis).items() if k not in READ_TIME_KNOBS}
     knobs.update(
         {f"churn_{k}": v for k, v in asdict(settings.churn).items() if k not in ALERT_KNOBS}
     )
+    if time_zones := reporting_time_zones(settings):
+        knobs[TIME_ZONES] = time_zones
     return knobs
 
 
-def knob_set_id(knobs: dict[str, float | int]) -> str:
+def knob_set_id(knobs: Knobs) -> str:
     """A short stable id of the definitions and knob values (same values, same id)."""
     canonical = json.dumps({"definitions": DEFINITIONS, "knobs": knobs}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -8,7 +8,9 @@ that each need "a simulated centre streamed, landed and refreshed" and only read
 Two days with duplicates, disorder, late and malformed messages go into the raw topic; a stream
 worker and the lake sink run as real ``omnicx`` processes at the same time, each serving its
 metrics, scraped once the process reports zero lag on everything it consumes; then the Dagster
-refresh runs over both days. A file the sink did not write lies in the lake before it starts,
+refresh runs over both days. One tenant reports in Asia/Tokyo (UTC+9, ``[tenants.NAME]
+time_zone``), so that its KPIs, and the simulator's truth, fall on its local days: the two UTC
+days simulated are three Tokyo days, and the refresh runs through ``LAST_LOCAL_DAY``. A file the sink did not write lies in the lake before it starts,
 for the sink to quarantine.
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 from orchestration.commands.refresh import run_refresh
 from orchestration.kafka.lag import consumer_lag
 from pipelines.simulator.config import SimulationConfig
-from schemas.settings import Settings, with_overrides
+from schemas.settings import Settings, load_settings, with_overrides
 from schemas.topics import topic_names
 from tests.harness import OmnicxProcess, isolated_settings, stream_worker, wait_for_stream
 from warehouse.tables import EVENTS, LAKE_TABLES
@@ -38,6 +40,8 @@ FIRST_DAY = date(2026, 1, 5)
 # and journeys across midnight.
 DAYS = SimulationConfig(seed=3, days=2, agents=12, tenants=2, start=FIRST_DAY)
 LAST_DAY = FIRST_DAY + timedelta(days=DAYS.days - 1)
+TOKYO_TENANT = "bluewave-bank"
+LAST_LOCAL_DAY = LAST_DAY + timedelta(days=1)  # Tokyo's day that starts at 15:00 UTC
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -49,12 +53,17 @@ class SimulatedPipeline:
     stream_metrics: Samples  # scraped once the worker reported no lag
     sink_metrics: Samples  # scraped once the sink reported no lag
     stray_file: Path  # where the file the sink had to quarantine was
-    refresh: Any  # the result of the refresh over FIRST_DAY..LAST_DAY
+    refresh: Any  # the result of the refresh over FIRST_DAY..LAST_LOCAL_DAY
 
 
 def run_simulated_pipeline(kafka_settings: Settings, home: Path) -> SimulatedPipeline:
     from tests.streams.test_stream_pipeline import Simulated
 
+    # The tenant's zone in a settings file, which the Dagster run reads (as `omnicx refresh
+    # --config` does); the simulator, the worker and the sink get the same settings object.
+    config = home / "omnicx.toml"
+    config.write_text(f'[tenants.{TOKYO_TENANT}]\ntime_zone = "Asia/Tokyo"\n')
+    tenants = load_settings(environ={}, config_file=config).tenants
     settings = isolated_settings(kafka_settings, home)
     stream_port, sink_port = free_port(), free_port()
     settings = with_overrides(
@@ -65,6 +74,7 @@ def run_simulated_pipeline(kafka_settings: Settings, home: Path) -> SimulatedPip
             "sink_group_id": f"sink-{uuid.uuid4().hex[:8]}",
             "sink_batch_seconds": 0.5,
         },
+        tenants=tenants,
     )
     names = topic_names(settings)
     truth = Simulated(settings, DAYS)
@@ -89,7 +99,7 @@ def run_simulated_pipeline(kafka_settings: Settings, home: Path) -> SimulatedPip
         landed = wait_for(lambda: caught_up(scrape(sink_port), lake_topics), sink)
     finally:
         sink.stop()
-    refresh = run_refresh(settings, FIRST_DAY, LAST_DAY, None)
+    refresh = run_refresh(settings, FIRST_DAY, LAST_LOCAL_DAY, config)
     return SimulatedPipeline(settings, truth, stream, landed, stray, refresh)
 
 

@@ -10,8 +10,8 @@ import duckdb
 _JOURNEY_MISMATCHES = """
 with stream as (
     select journey_id, contact_ids, resolved_at_first_contact
-    from int_journeys
-    where first_started_day between $date_from and $date_to
+    from kpi_journeys
+    where day between $date_from and $date_to
 ),
 
 recomputed as (
@@ -43,7 +43,7 @@ def journey_mismatches(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Compare the stream's journeys (``int_journeys``) with the SQL recomputation
     (``mart_journeys_recomputed``, cross-channel scope) for journeys whose first contact started
-    on ``date_from``..``date_to``: (stream journeys compared, the journeys that differ).
+    on ``date_from``..``date_to`` (the tenants' reporting days, ``kpi_journeys``): (stream journeys compared, the journeys that differ).
 
     A journey present on one side only has None for the other side's columns. The recomputed
     journeys are those of the knob set of the last refresh (``kpi_knobs``); both must be built
@@ -54,7 +54,7 @@ def journey_mismatches(
     names = [column[0] for column in result.description]
     mismatches = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     (compared,) = con.execute(
-        "select count(*) from int_journeys where first_started_day between $date_from and $date_to",
+        "select count(*) from kpi_journeys where day between $date_from and $date_to",
         days,
     ).fetchone()
     return compared, mismatches

@@ -9,8 +9,9 @@ are deleted and recomputed in one transaction, so that readers never see a half-
 and the rows other knob sets made for those days stay as they were.
 
 Knobs: the ones that change stored counts (short-abandon and service-level thresholds, repeat
-window, churn weights...) are written to the one-row table ``kpi_knobs`` that the SQL reads, and
-every mart row carries the ``knob_set`` id that produced it; ``kpi_knob_sets`` keeps what each id
+window, churn weights...) are written to the one-row table ``kpi_knobs`` that the SQL reads, the
+tenants' reporting time zones to ``kpi_time_zones`` (tenant, time_zone; a tenant not listed
+reports in UTC), and every mart row carries the ``knob_set`` id that produced it; ``kpi_knob_sets`` keeps what each id
 means. Several knob sets coexist in the marts (service level at 20 s and at 60 s, say); readers
 choose one (``warehouse.kpis.kpi_values``). The abandon treatment of service_level.v1 only chooses which stored counts to divide, so
 it is applied when reading and is not part of a knob set.
@@ -27,7 +28,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from schemas.churn import sql_rules
-from schemas.knob_sets import DEFINITIONS, knob_set_id, mart_knobs
+from schemas.knob_sets import DEFINITIONS, TIME_ZONES, knob_set_id, mart_knobs
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,11 +50,8 @@ MARTS = (
     Mart("mart_first_responses", ("kpi_contacts",), "day"),
     Mart("mart_survey_kpis_daily", ("int_surveys", "kpi_contacts"), "day"),
     Mart("mart_journeys_recomputed", ("kpi_contacts",), "day"),
-    Mart(
-        "mart_journey_kpis_daily",
-        ("int_journeys", "kpi_contacts", "mart_journeys_recomputed"),
-        "day",
-    ),
+    Mart("kpi_journeys", ("int_journeys", "kpi_contacts")),
+    Mart("mart_journey_kpis_daily", ("kpi_journeys", "mart_journeys_recomputed"), "day"),
     Mart("mart_agent_occupancy_hourly", ("int_agent_state_spans",), "day"),
     Mart(
         "mart_churn_risk",
@@ -72,14 +70,20 @@ MART_BY_NAME = {mart.name: mart for mart in MARTS}
 
 
 def write_knobs(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """(Re)write ``kpi_knobs`` from the settings, record the knob set; its id."""
+    """(Re)write ``kpi_knobs`` and ``kpi_time_zones`` from the settings, record the knob set;
+    its id."""
     knobs = mart_knobs(settings)
     knob_set = knob_set_id(knobs)
-    columns = ", ".join(f"${name} as {name}" for name in knobs)
+    scalars = {name: value for name, value in knobs.items() if name != TIME_ZONES}
+    columns = ", ".join(f"${name} as {name}" for name in scalars)
     con.execute(
         f"create or replace table kpi_knobs as select $knob_set as knob_set, {columns}",
-        {"knob_set": knob_set, **knobs},
+        {"knob_set": knob_set, **scalars},
     )
+    con.execute("create or replace table kpi_time_zones (tenant varchar, time_zone varchar)")
+    time_zones = knobs.get(TIME_ZONES, {})
+    if time_zones:
+        con.executemany("insert into kpi_time_zones values (?, ?)", list(time_zones.items()))
     # No key constraint: the warehouse build copies tables into each new file without them.
     con.execute(
         "create table if not exists kpi_knob_sets "

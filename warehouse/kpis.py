@@ -20,6 +20,12 @@ per-channel thresholds or units (``PER_CHANNEL``): ``omnicx kpis`` shows them pe
 A KPI is left out of a grouping it cannot be attributed to: occupancy has no channel or queue
 (agents are blended), surveys and journeys have no hour.
 
+Days and hours are each tenant's reporting days and hours (its ``time_zone``, UTC by default:
+docs/kpis.md, Time zones): ``day`` a local date, ``hour`` a local wall-clock hour. Grouped by
+hour, each row also carries ``hour_utc``, the UTC instant its hour started, and rows are per
+(``hour``, ``hour_utc``): the two hours labelled 02:00 on the day daylight saving time ends stay
+two rows, and so do the same wall-clock hour of tenants in different zones.
+
 Knob sets: the marts may hold the same days under several knob sets (``warehouse.kpi_marts``).
 ``kpi_values`` reads one of them, by default the one the settings give, or every one
 (``ALL_KNOB_SETS``), and never adds rows of different sets together. When the set read lacks
@@ -40,6 +46,8 @@ if TYPE_CHECKING:
     import duckdb
 
 DIMENSIONS = ("day", "hour", "tenant", "channel", "queue", "agent")
+# Grouping by hour also groups by the UTC start of the hour (a local label can repeat).
+HOUR_UTC = "hour_utc"
 TREATMENTS = ("negative", "ignore", "positive")
 DEFLECTION_CAUSES = ("front_end_message", "self_service", "ivr_menu")
 ALL_KNOB_SETS = "all"
@@ -251,8 +259,9 @@ def kpi_values(
 ) -> list[dict[str, Any]]:
     """Every KPI over the days ``date_from``..``date_to`` (inclusive), per group of ``by``.
 
-    Each row: ``kpi``, ``value``, the ``by`` columns, ``numerator`` and ``denominator`` (None
-    where they do not apply), ``knob_set`` and ``knobs`` (the knob values that produced it).
+    Each row: ``kpi``, ``value``, the ``by`` columns (and ``hour_utc`` after ``hour``),
+    ``numerator`` and ``denominator`` (None where they do not apply), ``knob_set`` and ``knobs``
+    (the knob values that produced it).
     ``knob_set`` chooses the rows read: None for the knob set of ``settings``, an id, or
     ``ALL_KNOB_SETS``. Rows made with different knob sets are never added together: each set
     gives its own row. Raises ``KnobSetMissing`` when the chosen set lacks days others hold.
@@ -261,6 +270,7 @@ def kpi_values(
     if unknown:
         raise ValueError(f"cannot group by {unknown}: choose among {', '.join(DIMENSIONS)}")
     by = list(dict.fromkeys(by))
+    columns = [c for d in by for c in ((d, HOUR_UTC) if d == "hour" else (d,))]
     treatment = settings.kpis.abandon_treatment
     kpis = catalog(treatment)
     knob_sets = stored_knob_sets(con)
@@ -272,12 +282,12 @@ def kpi_values(
         if not set(by) <= set(source.dimensions):
             continue
         of_source = [k for k in kpis if k.source is source]
-        for group in _aggregate(con, source, of_source, date_from, date_to, by, knob_set):
+        for group in _aggregate(con, source, of_source, date_from, date_to, columns, knob_set):
             knobs = knob_sets.get(group["knob_set"], {})
             for kpi in of_source:
                 numerator, denominator = group[f"n{kpi.id}"], group[f"d{kpi.id}"]
                 row = {"kpi": kpi.id, "value": _value(kpi, numerator, denominator)}
-                row.update((d, group[d]) for d in by)
+                row.update((c, group[c]) for c in columns)
                 row["numerator"] = numerator if kpi.kind == "ratio" else None
                 row["denominator"] = denominator if kpi.kind != "count" else None
                 row["knob_set"] = group["knob_set"]
@@ -286,7 +296,7 @@ def kpi_values(
                     row["knobs"]["abandon_treatment"] = treatment
                 rows.append(row)
     order = {kpi.id: i for i, kpi in enumerate(kpis)}
-    rows.sort(key=lambda r: (order[r["kpi"]], *(_sortable(r[d]) for d in by), r["knob_set"]))
+    rows.sort(key=lambda r: (order[r["kpi"]], *(_sortable(r[c]) for c in columns), r["knob_set"]))
     return rows
 
 

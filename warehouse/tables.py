@@ -74,7 +74,8 @@ KAFKA_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
 
 # The hive partition column of the lake's directories (``day=2026-01-05``).
 DAY_COLUMN = "day"
-# The time zone of the business day; issue 13 makes it the tenant's reporting time zone.
+# The time zone of the lake's business days: UTC, one lake for every tenant; the KPI marts
+# attribute to each tenant's reporting day (docs/kpis.md, Time zones).
 BUSINESS_TIME_ZONE = "UTC"
 
 

@@ -157,7 +157,8 @@ def _surveys(_: Settings) -> list:
 
 def _spans(_: Settings) -> list:
     return [
-        *_not_null("tenant", "agent_id", "state", "started_at", "ended_at"),
+        # ended_at is null for each agent's current state (no change after it yet)
+        *_not_null("tenant", "agent_id", "state", "started_at"),
         *_in_set("state", attribute_values("agent.state_changed", "state")),
         *_between("seconds", 0),
     ]
@@ -281,7 +282,8 @@ select * from final order by day
     Suite(
         "agent_spans_valid",
         "int_agent_state_spans",
-        "Agent state spans with keys, states of the contract and durations >= 0.",
+        "Agent state spans with keys, states of the contract and durations >= 0 (by the UTC "
+        "day they started).",
         "select tenant, agent_id, state, started_at, ended_at, seconds "
         "from int_agent_state_spans where day between $date_from and $date_to",
         _spans,

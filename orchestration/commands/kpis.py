@@ -19,7 +19,7 @@ from rich.console import Console
 
 from orchestration.kpi_view import LEGEND, header, tables, wide_rows
 from schemas.settings import Settings
-from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, KnobSetMissing, format_days
+from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, HOUR_UTC, KnobSetMissing, format_days
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -33,8 +33,10 @@ def _dimensions(_ctx, _param, value: str) -> list[str]:
 
 
 @click.command()
-@click.option("--from", "date_from", type=DAY, required=True, help="First day (UTC).")
-@click.option("--to", "date_to", type=DAY, help="Last day (UTC), inclusive; default: --from.")
+@click.option(
+    "--from", "date_from", type=DAY, required=True, help="First day (each tenant's local day)."
+)
+@click.option("--to", "date_to", type=DAY, help="Last day, inclusive; default: --from.")
 @click.option(
     "--by",
     default="",
@@ -116,10 +118,12 @@ def kpis(
         raise click.ClickException(f"{exc} ({refresh})") from None
     if not any(row["value"] is not None for row in rows):
         raise click.ClickException(f"the KPI marts hold no data for {first}..{last} ({refresh})")
+    # by hour: the local hour and the UTC instant it started (02:00 twice when DST ends)
+    groups = [c for d in by for c in ((d, HOUR_UTC) if d == "hour" else (d,))]
     if long_form:
-        _long(rows, by, fmt)
+        _long(rows, groups, fmt)
     else:
-        _wide(wide_rows(rows, by, channel_rows), by, fmt)
+        _wide(wide_rows(rows, groups, channel_rows), groups, fmt)
     if fmt == "table":
         for shown, knobs in _knob_sets(rows).items():
             values = ", ".join(f"{name}={value}" for name, value in sorted(knobs.items()))

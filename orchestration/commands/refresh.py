@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +26,12 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command()
-@click.option("--from", "date_from", type=DAY, help="First day (UTC); default: --to.")
-@click.option("--to", "date_to", type=DAY, help="Last day (UTC); default: today.")
+@click.option(
+    "--from", "date_from", type=DAY, help="First day (each tenant's local day); default: --to."
+)
+@click.option(
+    "--to", "date_to", type=DAY, help="Last day (each tenant's local day); default: today."
+)
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -47,13 +51,16 @@ def refresh(
     Runs are recorded in the Dagster instance under $OMNICX_HOME/dagster, which
     `DAGSTER_HOME=$OMNICX_HOME/dagster dagster dev -m orchestration.definitions` shows.
     """
-    today = datetime.now(UTC).date()
+    from orchestration.partitions import today as latest_day
+
+    # the latest day in progress in the tenants' reporting time zones
+    today = latest_day(settings)
     last = date_to.date() if date_to else today
     first = date_from.date() if date_from else last
     if first > last:
         raise click.BadParameter("--from is after --to")
     if last > today:
-        raise click.BadParameter(f"{last} has no partition yet (today is {today} UTC)")
+        raise click.BadParameter(f"{last} has no partition yet (today is {today})")
     first = _from_first_partition(settings, first, last, today)
     config_file = click.get_current_context().find_root().params.get("config")
     job = refresh_job(settings)

@@ -28,6 +28,7 @@ from pipelines.simulator.clock import DAY, HOUR, MINUTE, epoch_ms
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.ids import RunIds
 from pipelines.simulator.model import Agent, Queue, Tenant
+from schemas.settings import Settings
 
 # (skill, priority attribute) of each ACD queue of a tenant
 QUEUE_SKILLS = (("voice", 1), ("chat", 2), ("messaging", 3), ("email", 4), ("voice_t2", 1))
@@ -49,8 +50,13 @@ _SHIFT_SLOTS = SHIFT_HOURS * 2
 SHIFT_START, BREAK_DUE, SHIFT_END = "shift_start", "break_due", "shift_end"
 
 
-def build_tenants(config: SimulationConfig, ids: RunIds) -> list[Tenant]:
-    tenants = [Tenant(i, TENANT_NAMES[i]) for i in range(config.tenants)]
+def build_tenants(config: SimulationConfig, ids: RunIds, settings: Settings) -> list[Tenant]:
+    """The tenants of the run; each reports in its ``[tenants.NAME]`` time zone of ``settings``
+    (its ground truth's days; the centre's opening hours stay those of the simulator, UTC)."""
+    tenants = [
+        Tenant(i, TENANT_NAMES[i], settings.tenant(TENANT_NAMES[i]).time_zone)
+        for i in range(config.tenants)
+    ]
     for tenant in tenants:
         for skill, priority in QUEUE_SKILLS:
             tenant.queues[skill] = Queue(tenant, skill, priority)

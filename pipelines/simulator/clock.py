@@ -8,7 +8,8 @@ spot of event generation, so the date part is cached per day and the rest is int
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -51,6 +52,35 @@ def format_ms_paris(ms: int) -> str:
     return f"{_prefix(day_number)}{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}+01:00"
 
 
-def day_of(ms: int) -> str:
-    """The UTC day (``2026-01-05``) an instant falls on."""
-    return _prefix(ms // DAY)[:-1]
+class ReportingDays:
+    """The days of a tenant's reporting time zone (kpis.md, Time attribution): the local day an
+    instant falls on and when that day ends (a daylight-saving day lasts 23 or 25 hours).
+
+    Consecutive look-ups mostly fall on the same day, so the last day found is kept."""
+
+    __slots__ = ("_day", "_end", "_start", "zone")
+
+    def __init__(self, time_zone: str = "UTC") -> None:
+        self.zone = ZoneInfo(time_zone)
+        self._start = self._end = 0
+        self._day = ""
+
+    def day_of(self, ms: int) -> str:
+        """The local day (``2026-04-01``) of an instant in epoch milliseconds."""
+        self._locate(ms)
+        return self._day
+
+    def end_of_day(self, ms: int) -> int:
+        """The next local midnight after an instant, in epoch milliseconds."""
+        self._locate(ms)
+        return self._end
+
+    def _locate(self, ms: int) -> None:
+        if self._start <= ms < self._end:
+            return
+        local = datetime.fromtimestamp(ms // SECOND, self.zone).date()
+        start = datetime.combine(local, time(), self.zone)
+        end = datetime.combine(local + timedelta(days=1), time(), self.zone)
+        self._start = int(start.timestamp()) * SECOND
+        self._end = int(end.timestamp()) * SECOND
+        self._day = local.isoformat()

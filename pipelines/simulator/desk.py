@@ -2,7 +2,8 @@
 
 An agent's state changes only through ``set_state``, which emits ``agent.state_changed`` and
 adds the time spent in the previous state to the occupancy of its tenant and day (a state lasts
-until the next change, at most until the end of its UTC day, as ``occupancy.v1`` says). Two
+until the next change, at most until the end of its day in the tenant's reporting time zone, as
+``occupancy.v1`` says). Two
 changes of one agent never share a millisecond, so the order of its states is never ambiguous.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipelines.simulator.clock import DAY, MINUTE, day_of
+from pipelines.simulator.clock import MINUTE
 from pipelines.simulator.emitter import Emitter
 from pipelines.simulator.model import HANDLING, WAITING, Agent, Contact, Queue
 
@@ -39,8 +40,9 @@ class Desk:
         previous = agent.state
         if previous in _WORKING or previous == "available":
             since = agent.since
-            end = min(t, since - since % DAY + DAY)
-            key = (agent.tenant.name, day_of(since))
+            days = agent.tenant.days
+            end = min(t, days.end_of_day(since))
+            key = (agent.tenant.name, days.day_of(since))
             bucket = self.occupancy.get(key)
             if bucket is None:
                 bucket = self.occupancy[key] = [0, 0]

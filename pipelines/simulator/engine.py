@@ -106,7 +106,7 @@ class Engine:
         self.steps = 0
         self.desk = Desk(self.at, self.emit, self._answer)
         self.book = CustomerBook(self.rng, self.ids)
-        self.tenants = build_tenants(config, self.ids)
+        self.tenants = build_tenants(config, self.ids, settings)
         self.contacts: list[Contact] = []
         self.tickets = 0
         self.outages: list[tuple[Tenant, int, int]] = []

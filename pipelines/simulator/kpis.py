@@ -1,7 +1,8 @@
 """Every KPI of kpis.md, computed from the simulator's state, per grouping.
 
-Groupings: ``overall``, ``by_tenant``, ``by_channel``, ``by_day`` (UTC day the contact started;
-a journey goes to its first contact's tenant, channel and day; a survey to its contact's). Each
+Groupings: ``overall``, ``by_tenant``, ``by_channel``, ``by_day`` (the day the contact started in
+its tenant's reporting time zone, ``Tenant.days``; a journey goes to its first contact's tenant,
+channel and day; a survey to its contact's). Each
 group carries every KPI id of ``KPI_IDS``; a value is None where it is undefined (no
 denominator) or does not apply (occupancy per channel: agents are blended across channels).
 Contact KPIs count inbound contacts only; outbound campaign calls only weigh in occupancy.
@@ -13,7 +14,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from pipelines.simulator.clock import SECOND, day_of
+from pipelines.simulator.clock import SECOND
 from pipelines.simulator.model import Contact
 from pipelines.simulator.truth import Journey, short_abandon
 from schemas.settings import KpiSettings
@@ -218,13 +219,16 @@ class KpiBook:
     def add_contacts(self, contacts: Iterable[Contact]) -> None:
         for c in contacts:
             if c.direction == "inbound":
-                for tally in self._tallies(c.tenant.name, c.channel, day_of(c.started)):
+                for tally in self._tallies(
+                    c.tenant.name, c.channel, c.tenant.days.day_of(c.started)
+                ):
                     tally.add_contact(c, self.kpis)
 
     def add_journeys(self, journeys: Iterable[Journey], per_channel: bool) -> None:
         for journey in journeys:
             first = journey.first
-            for tally in self._tallies(journey.tenant.name, first.channel, day_of(first.started)):
+            day = journey.tenant.days.day_of(first.started)
+            for tally in self._tallies(journey.tenant.name, first.channel, day):
                 if per_channel:
                     tally.add_channel_journey(journey)
                 else:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from pipelines.simulator.clock import ReportingDays
+
 # Engine states of a contact (not part of the facts).
 ROUTING, WAITING, HANDLING, DONE = range(4)  # ROUTING: on its way to a queue (IVR, transfer)
 
@@ -48,6 +50,7 @@ class Tenant:
         "campaigns",
         "companies",
         "customers",
+        "days",
         "families",
         "idx",
         "name",
@@ -58,10 +61,12 @@ class Tenant:
         "volumes",
     )
 
-    def __init__(self, idx: int, name: str) -> None:
+    def __init__(self, idx: int, name: str, time_zone: str = "UTC") -> None:
         self.idx = idx
         self.name = name
         self.short = name.split("-")[0]  # unique among the catalogue's tenants
+        # The reporting days its ground truth attributes contacts and agent time to.
+        self.days = ReportingDays(time_zone)
         self.queues: dict[str, Queue] = {}
         self.outbound: Queue | None = None  # the dialer's agent pool (no contact queues there)
         self.agents: list[Agent] = []

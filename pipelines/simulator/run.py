@@ -132,6 +132,8 @@ class Simulation:
             "knobs": self.config.to_dict(),
             "settings": {
                 "kpis": asdict(settings.kpis),
+                # each tenant's reporting time zone: the days of kpis.by_day and occupancy
+                "time_zones": {t.name: settings.tenant(t.name).time_zone for t in engine.tenants},
                 "stream": {
                     "lateness_seconds": settings.stream.lateness_seconds,
                     "idle_timeout_seconds": settings.stream.idle_timeout_seconds,

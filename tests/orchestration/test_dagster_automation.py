@@ -19,13 +19,57 @@ DEFS = build_definitions(
 )
 
 
-def test_the_hourly_refresh_runs_todays_partition():
+def test_the_hourly_refresh_runs_todays_partition(tmp_path):
     context = build_schedule_context(
         scheduled_execution_time=datetime(2026, 1, 6, 10, 5, tzinfo=UTC),
+        resources={"warehouse": WarehouseResource(home=str(tmp_path))},
         repository_def=DEFS.get_repository_def(),
     )
     request = hourly_refresh.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "2026-01-06"
+
+
+def paris(tmp_path) -> dict:
+    """Resources whose settings put tenant acme in Europe/Paris (CEST, UTC+2, from 29 March)."""
+    config = tmp_path / "omnicx.toml"
+    config.write_text('[tenants.acme]\ntime_zone = "Europe/Paris"\n')
+    return {"warehouse": WarehouseResource(config_file=str(config), home=str(tmp_path))}
+
+
+def test_the_hourly_refresh_runs_the_day_in_progress_of_every_tenants_zone(tmp_path):
+    # 23:05 UTC on 31 March: 01:05 on 1 April in Paris, still 31 March in UTC
+    context = build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 31, 23, 5, tzinfo=UTC),
+        resources=paris(tmp_path),
+        repository_def=DEFS.get_repository_def(),
+    )
+    (request,) = hourly_refresh.evaluate_tick(context).run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2026-03-31",
+        "2026-04-01",
+    )
+
+
+def test_the_daily_close_runs_when_a_tenants_local_day_ended(tmp_path):
+    def tick(hour: int, minute: int = 30):
+        context = build_schedule_context(
+            scheduled_execution_time=datetime(2026, 3, 31, hour, minute, tzinfo=UTC),
+            resources=paris(tmp_path),
+            repository_def=DEFS.get_repository_def(),
+        )
+        return daily_close.evaluate_tick(context)
+
+    # 22:30 UTC is 00:30 in Paris: its 31 March ended, and the 7-day repeat window before it
+    (request,) = tick(22).run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2026-03-24",
+        "2026-03-31",
+    )
+    # at 00:30 UTC the UTC tenants' 30 March ended
+    (request,) = tick(0).run_requests
+    assert request.tags[RANGE_END_TAG] == "2026-03-30"
+    # at 10:30 UTC no tenant's day ended in the last hour
+    assert tick(10).run_requests == []
 
 
 def test_the_daily_close_runs_the_day_that_ended_and_the_repeat_window_before_it(tmp_path):
@@ -57,6 +101,13 @@ def test_the_sensor_asks_for_the_landing_days_of_new_lake_files(tmp_path):
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2026-01-04",
         "2026-01-05",
+    )
+    # a Paris tenant's local days of the UTC day 5 January run to 6 January (00:00-00:59 CET)
+    in_paris = build_sensor_context(cursor=None, resources=paris(tmp_path), definitions=DEFS)
+    request = new_lake_data(in_paris)
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2026-01-04",
+        "2026-01-06",
     )
     assert first.cursor == repr(1_000.0)
 

@@ -10,6 +10,7 @@ exact for counts and ratios of counts, within 0.1% for means.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,13 @@ import pytest
 from orchestration.definitions import build_definitions
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
 from schemas.settings import Settings, with_overrides
-from tests.simulated_pipeline import FIRST_DAY, LAST_DAY, SimulatedPipeline
+from tests.simulated_pipeline import (
+    FIRST_DAY,
+    LAST_DAY,
+    LAST_LOCAL_DAY,
+    TOKYO_TENANT,
+    SimulatedPipeline,
+)
 from warehouse.build import connect_read_only
 from warehouse.kpis import kpi_values
 
@@ -112,7 +119,7 @@ def test_every_event_once_and_every_malformed_message_dead_lettered_once(pipelin
 
 def _ours(con, settings: Settings, by: list[str]) -> dict[tuple, dict]:
     values: dict[tuple, dict] = {}
-    for row in kpi_values(con, FIRST_DAY, LAST_DAY, by, settings):
+    for row in kpi_values(con, FIRST_DAY, LAST_LOCAL_DAY, by, settings):
         values.setdefault(tuple(str(row[d]) for d in by), {})[row["kpi"]] = row["value"]
     return values
 
@@ -140,6 +147,24 @@ def test_every_kpi_equals_the_ground_truth(pipeline) -> None:
         assert len(kpis[grouping]) >= 2
         for key, expected in kpis[grouping].items():
             _assert_equal(ours.get((key,), {}), expected, f"{grouping} {key}")
+
+
+def test_a_tokyo_tenants_kpis_fall_on_its_local_days_as_in_the_truth(pipeline) -> None:
+    con, truth, settings, _ = pipeline
+    # the simulated UTC days are three Tokyo days; the UTC tenant keeps two
+    assert sorted(truth.ground_truth["kpis"]["by_day"]) == [
+        str(FIRST_DAY + timedelta(days=n)) for n in range(3)
+    ]
+    days = con.execute(
+        "select tenant, max(day) from mart_contact_kpis_hourly group by tenant order by tenant"
+    ).fetchall()
+    assert dict(days) == {"acme-telecom": LAST_DAY, TOKYO_TENANT: LAST_LOCAL_DAY}
+    (offered,) = [
+        row["value"]
+        for row in kpi_values(con, LAST_LOCAL_DAY, LAST_LOCAL_DAY, ["tenant"], settings)
+        if row["kpi"] == "offered.v1"
+    ]
+    assert offered == truth.ground_truth["kpis"]["by_day"][str(LAST_LOCAL_DAY)]["offered.v1"]
 
 
 def test_the_published_warehouse_opens_read_only_in_any_duckdb_client(pipeline) -> None:

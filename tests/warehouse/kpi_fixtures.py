@@ -11,7 +11,7 @@ timeline it describes and its expected values can be worked out by hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -241,7 +241,7 @@ def build_int_layer(
         known = by_id.get(s["contact_id"])
         survey_rows.append({**s, "tenant": known.tenant if known else s["tenant"]})
     _insert(con, "int_surveys", survey_rows, tz)
-    _insert(con, "int_agent_state_spans", [p for s in spans for p in _split_at_midnight(s)], tz)
+    _insert(con, "int_agent_state_spans", [_span_row(s) for s in spans], tz)
     keys = {(c.tenant, f"phone:{k}", k) for c in contacts if (k := _customer_key(c))}
     _insert(
         con,
@@ -271,24 +271,11 @@ def _journey_row(j: JourneyFacts) -> dict[str, Any]:
     return row
 
 
-def _split_at_midnight(s: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A span per UTC day it covers, as int_agent_state_spans holds them."""
+def _span_row(s: Mapping[str, Any]) -> dict[str, Any]:
+    """A span as int_agent_state_spans holds it: until the next change, whatever the day (the
+    marts cut it at the end of its tenant's day)."""
     start, end = _datetime(s["started_at"]), _datetime(s["ended_at"])
-    pieces = []
-    while start < end:
-        midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), UTC)
-        piece_end = min(end, midnight)
-        pieces.append(
-            {
-                **s,
-                "started_at": format_utc(start.timestamp()),
-                "ended_at": format_utc(piece_end.timestamp()),
-                "seconds": (piece_end - start).total_seconds(),
-                "day": start.date(),
-            }
-        )
-        start = piece_end
-    return pieces
+    return {**s, "seconds": (end - start).total_seconds(), "day": start.date()}
 
 
 def _datetime(text: str) -> datetime:

@@ -10,8 +10,9 @@ from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, handled_call, kpis, refr
 
 
 def agent_evening():
-    """ACW 22:00-22:15, available 22:15-23:30, busy 23:30-00:30 (across midnight), available
-    00:30-01:00, then a break (not in occupancy)."""
+    """ACW 22:00-22:15, available 22:15-23:30, busy 23:30-00:30 (across midnight: a state lasts
+    at most until the end of its day, so 00:00-00:30 is not counted), available 00:30-01:00,
+    then a break (not in occupancy)."""
     return [
         span("agent-1", "after_contact_work", "2026-01-05T22:00:00", "2026-01-05T22:15:00"),
         span("agent-1", "available", "2026-01-05T22:15:00", "2026-01-05T23:30:00"),
@@ -27,10 +28,11 @@ def test_occupancy_per_day_with_a_span_across_midnight():
     # day 1: (1800 busy + 900 ACW) / (2700 + 4500 available)
     first = daily[("occupancy.v1", DAY)]
     assert (first["numerator"], first["denominator"]) == (2700.0, 7200.0)
-    # day 2: 1800 busy / (1800 + 1800 available)
-    assert daily[("occupancy.v1", NEXT_DAY)]["value"] == pytest.approx(0.5)
-    # the range: (2700 + 1800) / (7200 + 3600), not the mean of 0.375 and 0.5
-    assert kpis(con, date_to=NEXT_DAY)[("occupancy.v1",)]["value"] == pytest.approx(4500 / 10800)
+    # day 2: the busy state started on day 1, so only 1800 s available: 0 / 1800
+    second = daily[("occupancy.v1", NEXT_DAY)]
+    assert (second["numerator"], second["denominator"]) == (0.0, 1800.0)
+    # the range: (2700 + 0) / (7200 + 1800), not the mean of 0.375 and 0
+    assert kpis(con, date_to=NEXT_DAY)[("occupancy.v1",)]["value"] == pytest.approx(2700 / 9000)
 
 
 def test_spans_are_cut_at_hour_boundaries():
@@ -42,7 +44,7 @@ def test_spans_are_cut_at_hour_boundaries():
 
     assert at(datetime(2026, 1, 5, 22)) == pytest.approx(900 / 3600)  # ACW 15 min, then idle
     assert at(datetime(2026, 1, 5, 23)) == pytest.approx(0.5)  # 30 min idle, 30 min busy
-    assert at(datetime(2026, 1, 6, 0)) == pytest.approx(0.5)
+    assert at(datetime(2026, 1, 6, 0)) == 0.0  # the busy half hour belongs to no day
     assert ("occupancy.v1", datetime(2026, 1, 6, 1), "agent-1") not in hourly  # on break
 
 
@@ -54,4 +56,4 @@ def test_occupancy_is_not_split_by_channel_or_queue():
     assert not [k for k in by_channel if k[0] == "occupancy.v1"]
     assert ("aht.v1", "voice") in by_channel
     by_tenant = kpis(con, ("tenant",), date_to=NEXT_DAY)
-    assert by_tenant[("occupancy.v1", "acme")]["value"] == pytest.approx(4500 / 10800)
+    assert by_tenant[("occupancy.v1", "acme")]["value"] == pytest.approx(2700 / 9000)

@@ -300,9 +300,11 @@ def test_duplicate_event_ids_collapse_to_the_first_copy(warehouse) -> None:
     assert rows(warehouse, "select count(*), count(distinct event_id) from int_events") == [(8, 8)]
 
 
-def test_agent_state_spans_end_at_the_next_change_or_at_the_end_of_their_day(warehouse) -> None:
-    # kpis.md, occupancy.v1: "a state lasts until the agent's next state change, and at most
-    # until the end of that day (UTC)": what runs past midnight is not counted.
+def test_agent_state_spans_end_at_the_next_change_and_the_current_state_has_no_end(
+    warehouse,
+) -> None:
+    # kpis.md, occupancy.v1: "a state lasts until the agent's next state change"; the cut at
+    # the end of the day is the occupancy mart's, in the tenant's reporting time zone.
     got = rows(
         warehouse,
         "select agent_id, state, day, started_at, ended_at, seconds "
@@ -310,11 +312,11 @@ def test_agent_state_spans_end_at_the_next_change_or_at_the_end_of_their_day(war
     )
     t = datetime
     assert got == [
-        ("a1", "available", date(2026, 1, 5), t(2026, 1, 5, 22), t(2026, 1, 6), 7200.0),
+        ("a1", "available", date(2026, 1, 5), t(2026, 1, 5, 22), t(2026, 1, 6, 1, 30), 12600.0),
         ("a1", "busy", date(2026, 1, 6), t(2026, 1, 6, 1, 30), t(2026, 1, 6, 3), 5400.0),
-        ("a1", "offline", date(2026, 1, 6), t(2026, 1, 6, 3), t(2026, 1, 7), 75600.0),
-        ("a2", "break", date(2026, 1, 5), t(2026, 1, 5, 23), t(2026, 1, 6), 3600.0),
-        ("a2", "available", date(2026, 1, 7), t(2026, 1, 7, 1), t(2026, 1, 8), 82800.0),
+        ("a1", "offline", date(2026, 1, 6), t(2026, 1, 6, 3), None, None),
+        ("a2", "break", date(2026, 1, 5), t(2026, 1, 5, 23), t(2026, 1, 7, 1), 93600.0),
+        ("a2", "available", date(2026, 1, 7), t(2026, 1, 7, 1), None, None),
     ]
 
 

@@ -1,10 +1,11 @@
 -- int_agent_state_spans: the time agents spent in each state (for occupancy.v1).
 -- Grain: one row per agent state span. A state starts at its agent.state_changed event and
--- lasts until the agent's next state change, and at most until the end of the UTC day it
--- started (kpis.md, occupancy.v1): the part of a span past midnight is not counted, and the
--- agent's last state (no change after it yet) ends at the end of its day.
+-- lasts until the agent's next state change; the agent's current state (no change after it
+-- yet) has no end (ended_at and seconds NULL). The cut at the end of the day that occupancy.v1
+-- makes (kpis.md) is the KPI mart's: the day is the tenant's reporting day
+-- (mart_agent_occupancy_hourly).
 -- Units: started_at/ended_at are TIMESTAMPs in UTC, seconds = ended_at - started_at in seconds,
--- day the UTC DATE the span started.
+-- day the UTC DATE the span started (the lake's day, which the data-quality checks select on).
 with changes as (
     select
         tenant,
@@ -18,26 +19,16 @@ with changes as (
     where event_type = 'agent.state_changed' and agent_id is not null and occurred_at is not null
 ),
 
-spans as (
-    select
-        *,
-        least(
-            coalesce(next_changed_at, date_trunc('day', changed_at) + interval 1 day),
-            date_trunc('day', changed_at) + interval 1 day
-        ) as span_end
-    from changes
-),
-
 final as (
     select
         tenant,
         agent_id,
         state,
         changed_at as started_at,
-        span_end as ended_at,
-        epoch(span_end) - epoch(changed_at) as seconds,
+        next_changed_at as ended_at,
+        epoch(next_changed_at) - epoch(changed_at) as seconds,
         cast(changed_at as date) as "day"
-    from spans
+    from changes
 )
 
 select * from final

@@ -1,7 +1,10 @@
 -- kpi_contacts: one row per contact of int_contacts with what the KPI marts derive from it
 -- under the current knobs (kpi_knobs). A view: no storage, the grain of int_contacts.
--- Time attribution (kpis.md): a contact belongs to the UTC day and hour it started; when its
--- start event is missing, to its first queueing, else its answer (as the stream's journeys do).
+-- Time attribution (kpis.md): a contact belongs to the day and hour it started in its tenant's
+-- reporting time zone (kpi_time_zones; UTC for a tenant not listed); when its start event is
+-- missing, to its first queueing, else its answer (as the stream's journeys do). day and hour
+-- are the local wall-clock date and hour; hour_utc is the UTC instant the local hour started,
+-- which tells apart the two hours labelled 02:00 on the day daylight saving time ends.
 -- Units: *_ms are milliseconds (epoch milliseconds for instants), *_seconds seconds.
 -- Inbound means "not outbound": a contact whose start event was lost has no direction, and
 -- counts as inbound like in the journeys of streams/journeys.py.
@@ -12,21 +15,36 @@ with knobs as (
 contacts as (
     select
         c.*,
+        coalesce(z.time_zone, 'UTC') as time_zone,
         coalesce(c.started_at, c.first_queued_at, c.answered_at) as attributed_at,
         epoch_ms(c.first_queued_at) as queued_ms,
         epoch_ms(c.answered_at) as answered_ms,
         epoch_ms(c.abandoned_at) as abandoned_ms,
         epoch_ms(c.wrapped_up_at) as wrapped_ms
     from int_contacts as c
+    left join kpi_time_zones as z on z.tenant = c.tenant
+),
+
+localised as (
+    select
+        *,
+        -- The local wall-clock time, through epoch microseconds so that TIMESTAMP (UTC) and
+        -- TIMESTAMPTZ inputs give the same whatever the session time zone.
+        timezone(time_zone, timezone('UTC', make_timestamp(epoch_us(attributed_at))))
+            as attributed_local
+    from contacts
 ),
 
 timed as (
     select
         c.*,
-        -- Through epoch microseconds, so that TIMESTAMP and TIMESTAMPTZ inputs give UTC days
-        -- and hours whatever the session time zone.
-        cast(make_timestamp(epoch_us(c.attributed_at)) as date) as day,
-        make_timestamp(epoch_us(c.attributed_at) // 3600000000 * 3600000000) as hour,
+        cast(c.attributed_local as date) as day,
+        date_trunc('hour', c.attributed_local) as hour,
+        -- the instant minus how far into its local hour it is
+        make_timestamp(
+            epoch_us(c.attributed_at)
+            - (epoch_us(c.attributed_local) - epoch_us(date_trunc('hour', c.attributed_local)))
+        ) as hour_utc,
         epoch_ms(c.attributed_at) as journey_start_ms,
         epoch_ms(coalesce(c.wrapped_up_at, c.ended_at, c.abandoned_at, c.attributed_at))
             as journey_end_ms,
@@ -42,7 +60,7 @@ timed as (
             when 'email' then k.service_level_email_seconds
         end as sl_threshold_ms,
         k.knob_set
-    from contacts as c
+    from localised as c
     cross join knobs as k
 ),
 
@@ -60,8 +78,10 @@ final as (
         -- customer, as in streams/journeys.py.
         coalesce(customer_key, 'anonymous:' || contact_id) as journey_customer,
         attributed_at,
+        time_zone,
         day,
         hour,
+        hour_utc,
         started_at,
         answered_at,
         disposition,

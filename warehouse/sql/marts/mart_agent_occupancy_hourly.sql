@@ -1,45 +1,80 @@
 -- mart_agent_occupancy_hourly: agent time per state for occupancy.v1
 -- (busy + after_contact_work) / (busy + after_contact_work + available).
--- A state lasts until the agent's next state change and at most until the end of its UTC day:
--- int_agent_state_spans already holds such spans, one per day; here each span is cut at hour
--- boundaries, so that a span from 10:40 to 11:20 gives 20 minutes to each hour.
--- Grain: one row per UTC hour x tenant x agent x knob set, for the span days
--- $date_from..$date_to. Agents are blended across channels and queues: no such columns.
+-- A state lasts until the agent's next state change (int_agent_state_spans) and at most until
+-- the end of the day it started, in its tenant's reporting time zone (kpi_time_zones; UTC for a
+-- tenant not listed): the part past midnight is not counted. Each span is then cut at the local
+-- hour boundaries, so that a span from 10:40 to 11:20 gives 20 minutes to each hour.
+-- Grain: one row per hour x tenant x agent x knob set, for the local days $date_from..$date_to:
+-- day and hour are the local date and wall-clock hour, hour_utc the UTC instant that hour
+-- started (as mart_contact_kpis_hourly: a daylight-saving day has 23 or 25 of them).
+-- Agents are blended across channels and queues: no such columns.
 -- Units: seconds.
 with knobs as (
     select * from kpi_knobs
 ),
 
+states as (
+    select
+        s.tenant,
+        s.agent_id,
+        s.state,
+        coalesce(z.time_zone, 'UTC') as time_zone,
+        epoch_us(s.started_at) as started_us,
+        epoch_us(s.ended_at) as ended_us
+    from int_agent_state_spans as s
+    left join kpi_time_zones as z on z.tenant = s.tenant
+    where s.state in ('busy', 'after_contact_work', 'available')
+        -- every local day D lies within the UTC days D - 1 .. D + 1
+        and epoch_us(s.started_at) >= epoch_us(cast($date_from as timestamp) - interval 1 day)
+        and epoch_us(s.started_at) < epoch_us(cast($date_to as timestamp) + interval 2 day)
+),
+
+localised as (
+    select
+        *,
+        -- through epoch microseconds: TIMESTAMP (UTC) and TIMESTAMPTZ inputs alike
+        timezone(time_zone, timezone('UTC', make_timestamp(started_us))) as started_local
+    from states
+),
+
+days as (
+    select
+        *,
+        cast(started_local as date) as day,
+        -- the end of that local day, as an instant
+        epoch_us(timezone(time_zone, cast(cast(started_local as date) + 1 as timestamp)))
+            as day_end_us,
+        -- the start of the local hour the span started in
+        started_us - (epoch_us(started_local) - epoch_us(date_trunc('hour', started_local)))
+            as first_hour_us
+    from localised
+),
+
 spans as (
     select
-        tenant,
-        agent_id,
-        state,
-        day,
-        epoch_us(started_at) as started_us,
-        epoch_us(ended_at) as ended_us
-    from int_agent_state_spans
+        *,
+        least(coalesce(ended_us, day_end_us), day_end_us) as until_us
+    from days
     where day between $date_from and $date_to
-        and state in ('busy', 'after_contact_work', 'available')
-        and ended_at > started_at
 ),
 
 hourly as (
     select
         s.*,
-        unnest(range(s.started_us // 3600000000 * 3600000000, s.ended_us, 3600000000))
-            as hour_us
+        unnest(range(s.first_hour_us, s.until_us, 3600000000)) as hour_us
     from spans as s
+    where s.until_us > s.started_us
 ),
 
 pieces as (
     select
         day,
-        make_timestamp(hour_us) as hour,
+        timezone(time_zone, timezone('UTC', make_timestamp(hour_us))) as hour,
+        make_timestamp(hour_us) as hour_utc,
         tenant,
         agent_id,
         state,
-        (least(ended_us, hour_us + 3600000000) - greatest(started_us, hour_us)) / 1e6
+        (least(until_us, hour_us + 3600000000) - greatest(started_us, hour_us)) / 1e6
             as seconds
     from hourly
 ),
@@ -48,6 +83,7 @@ final as (
     select
         p.day,
         p.hour,
+        p.hour_utc,
         p.tenant,
         p.agent_id as agent,
         k.knob_set,
@@ -57,7 +93,7 @@ final as (
         coalesce(sum(p.seconds) filter (where p.state = 'available'), 0) as available_seconds
     from pieces as p
     cross join knobs as k
-    group by p.day, p.hour, p.tenant, p.agent_id, k.knob_set
+    group by p.day, p.hour, p.hour_utc, p.tenant, p.agent_id, k.knob_set
 )
 
 select * from final

@@ -1,5 +1,7 @@
 -- mart_churn_risk: the churn-risk score of kpis.md, per customer and as-of day.
--- For an as-of day D the look-back window is [end of D - lookback_days, end of D); a signal
+-- For an as-of day D the look-back window is [end of D - lookback_days, end of D), the end of D
+-- being midnight in the tenant's reporting time zone (kpi_time_zones; UTC for a tenant not
+-- listed) and lookback_days a duration of 24-hour days; a signal
 -- counts the customer's inbound contacts that started in it (a survey through its contact,
 -- once completed before the end of D), and opt-outs made in it. Signals and default weights:
 --   nps_detractor (NPS 0-6), csat_1_2, ces_1_3, unresolved_journey (a journey started in the
@@ -18,16 +20,6 @@ with knobs as (
     select * from kpi_knobs
 ),
 
-as_of_days as (
-    select
-        cast(d as date) as as_of_day,
-        epoch_ms(d + interval 1 day) as end_ms,
-        epoch_ms(d + interval 1 day) - k.churn_lookback_days * 86400000::bigint as since_ms
-    from range(cast($date_from as timestamp), cast($date_to as timestamp) + interval 1 day,
-        interval 1 day) as t(d)
-    cross join knobs as k
-),
-
 contacts as (
     select * from kpi_contacts
     where inbound and customer_key is not null
@@ -38,6 +30,26 @@ opt_outs as materialized (
     select tenant, epoch_ms(occurred_at) as at_ms, customer_ids
     from int_events
     where event_type = 'customer.opted_out'
+),
+
+tenants as (
+    select distinct t.tenant, coalesce(z.time_zone, 'UTC') as time_zone
+    from (select tenant from contacts union select tenant from opt_outs) as t
+    left join kpi_time_zones as z on z.tenant = t.tenant
+),
+
+-- per tenant, since each tenant's day ends at its own midnight
+as_of_days as (
+    select
+        t.tenant,
+        cast(d as date) as as_of_day,
+        epoch_ms(timezone(t.time_zone, d + interval 1 day)) as end_ms,
+        epoch_ms(timezone(t.time_zone, d + interval 1 day))
+            - k.churn_lookback_days * 86400000::bigint as since_ms
+    from range(cast($date_from as timestamp), cast($date_to as timestamp) + interval 1 day,
+        interval 1 day) as r(d)
+    cross join tenants as t
+    cross join knobs as k
 ),
 
 long_journeys as materialized (
@@ -114,7 +126,7 @@ journeys_as_of as (
         count(*) as contacts_so_far,
         last(j.disposition order by j.journey_start_ms, j.contact_id) as last_disposition
     from as_of_days as d
-    join journey_contacts as j on j.journey_start_ms < d.end_ms
+    join journey_contacts as j on j.tenant = d.tenant and j.journey_start_ms < d.end_ms
     group by d.as_of_day, j.tenant, j.customer_key, j.journey_id
 ),
 
@@ -122,19 +134,21 @@ raised as (
     select d.as_of_day, f.tenant, f.customer_key, f.signal
     from as_of_days as d
     join facts as f
-        on f.at_ms >= d.since_ms and f.at_ms < d.end_ms and f.known_ms < d.end_ms
+        on f.tenant = d.tenant
+        and f.at_ms >= d.since_ms and f.at_ms < d.end_ms and f.known_ms < d.end_ms
     group by d.as_of_day, f.tenant, f.customer_key, f.signal
     having f.signal <> 'abandons' or count(*) >= $abandons_min
     union all
     select d.as_of_day, e.tenant, e.customer_key, 'escalation_unresolved_48h'
     from as_of_days as d
     join escalations as e
-        on e.at_ms >= d.since_ms and e.at_ms < d.end_ms and e.overdue_ms <= d.end_ms
+        on e.tenant = d.tenant
+        and e.at_ms >= d.since_ms and e.at_ms < d.end_ms and e.overdue_ms <= d.end_ms
     where not e.resolved_in_time
     union all
     select j.as_of_day, j.tenant, j.customer_key, 'unresolved_journey'
     from journeys_as_of as j
-    join as_of_days as d on d.as_of_day = j.as_of_day
+    join as_of_days as d on d.tenant = j.tenant and d.as_of_day = j.as_of_day
     where j.first_start_ms >= d.since_ms
         and j.contacts_so_far >= $journey_contacts_min
         and j.last_disposition is distinct from 'resolved'

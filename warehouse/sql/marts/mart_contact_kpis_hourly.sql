@@ -1,7 +1,10 @@
 -- mart_contact_kpis_hourly: counts and sums of the contact-handling KPIs (offered.v1, asa.v1,
 -- service_level.v1, abandon_rate.v1, aht.v1, transfer_rate.v1, ivr_containment.v1).
--- Grain: one row per UTC hour the contacts started x tenant x channel x queue (first queue)
--- x agent (first agent) x knob set, for the days $date_from..$date_to.
+-- Grain: one row per hour the contacts started x tenant x channel x queue (first queue)
+-- x agent (first agent) x knob set, for the days $date_from..$date_to. Days and hours are the
+-- tenant's reporting time zone's (kpi_contacts): day and hour the local date and wall-clock
+-- hour, hour_utc the UTC instant that hour started (two rows share hour 02:00 on the day
+-- daylight saving time ends, never hour_utc).
 -- Units: counts of contacts; *_seconds_sum are sums of seconds. Every column adds up over rows,
 -- so any range or roll-up is recomputed exactly from sums (never an average of averages).
 -- Knobs baked in (kpi_knobs, named by knob_set): the short-abandon threshold and the service
@@ -15,6 +18,7 @@ final as (
     select
         day,
         hour,
+        hour_utc,
         tenant,
         channel,
         queue,
@@ -53,7 +57,7 @@ final as (
             where voice_started and deflected and deflection_cause = 'ivr_menu'
         ) as voice_deflected_ivr_menu
     from contacts
-    group by day, hour, tenant, channel, queue, agent, knob_set
+    group by day, hour, hour_utc, tenant, channel, queue, agent, knob_set
 )
 
 select * from final

@@ -1,6 +1,7 @@
 -- mart_journey_kpis_daily: counts of the resolution KPIs (fcr.v1, fcr_net.v1, fcr_channel.v1,
--- repeat_rate.v1). A journey belongs to the UTC day its first contact started, and to that
--- contact's tenant, channel, first queue and first agent.
+-- repeat_rate.v1). A journey belongs to the day its first contact started in its tenant's
+-- reporting time zone, and to that contact's tenant, channel, first queue and first agent
+-- (kpi_journeys).
 -- Gross journeys are the stream's (int_journeys); per-channel journeys come from
 -- mart_journeys_recomputed (scope per_channel), so the gap between fcr.v1 and fcr_channel.v1 is
 -- the omnichannel blind spot.
@@ -11,18 +12,8 @@ with knobs as (
 ),
 
 stream_journeys as (
-    select
-        j.first_started_day as day,
-        j.tenant,
-        coalesce(c.channel, j.channels[1]) as channel,
-        c.queue,
-        c.agent,
-        j.contact_count,
-        j.resolved_at_first_contact,
-        j.first_contact_resolvable_in_one_contact
-    from int_journeys as j
-    left join kpi_contacts as c on c.contact_id = j.first_contact_id
-    where j.first_started_day between $date_from and $date_to
+    select * from kpi_journeys
+    where day between $date_from and $date_to
 ),
 
 channel_journeys as (

@@ -2,7 +2,8 @@
 -- Grain: one row per day x tenant x channel x queue x agent x knob set, for the days
 -- $date_from..$date_to. A survey is attributed to its contact's day, channel, first queue and
 -- first agent (kpis.md); a survey whose contact is unknown to the warehouse keeps its own
--- channel and the UTC day it was completed, with no queue or agent. Surveys of outbound
+-- channel and the day it was completed in its tenant's reporting time zone (kpi_time_zones;
+-- UTC for a tenant not listed), with no queue or agent. Surveys of outbound
 -- contacts are left out, as every contact KPI counts inbound contacts only.
 -- Units: counts of answers; *_sum are sums of scores (csat 1-5, ces 1-7).
 with knobs as (
@@ -14,7 +15,15 @@ surveys as (
         s.event_id,
         s.tenant,
         c.contact_id is not null as has_contact,
-        coalesce(c.day, cast(make_timestamp(epoch_us(s.survey_at)) as date)) as day,
+        coalesce(
+            c.day,
+            cast(
+                timezone(
+                    coalesce(z.time_zone, 'UTC'),
+                    timezone('UTC', make_timestamp(epoch_us(s.survey_at)))
+                ) as date
+            )
+        ) as day,
         coalesce(c.channel, s.channel) as channel,
         c.queue,
         c.agent,
@@ -23,6 +32,7 @@ surveys as (
         s.ces
     from int_surveys as s
     left join kpi_contacts as c on c.contact_id = s.contact_id
+    left join kpi_time_zones as z on z.tenant = s.tenant
     where c.inbound is distinct from false
 ),
 
