@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
 from rich.table import Table
 
-from warehouse.kpis import TREATMENTS, catalog, per_channel, unit
+from warehouse.kpis import HOUR_UTC, TREATMENTS, catalog, per_channel, unit
 
 ALL_CHANNELS = "all"  # the channel of a row over every channel (CSV/JSON, --by without channel)
 NONE = "–"  # no value: a zero denominator, or a KPI the group cannot have
@@ -216,7 +216,9 @@ def tables(wide: list[dict[str, Any]], by: Sequence[str], width: int) -> list[tu
     for family in FAMILIES:
         kpis = [(kpi, text) for kpi, text in family.columns if any(column(kpi) in r for r in wide)]
         split = family.per_channel and "channel" not in by
-        groups = [*by, "channel"] if split else list(by)
+        # hour_utc is not a column of its own: an hour shows its UTC offset where it has one
+        shown_by = [d for d in by if d != HOUR_UTC]
+        groups = [*shown_by, "channel"] if split else shown_by
         rows = [
             r
             for r in wide
@@ -227,7 +229,7 @@ def tables(wide: list[dict[str, Any]], by: Sequence[str], width: int) -> list[tu
             continue
         labels = [*groups, *(["knob set"] if several_sets else [])]
         cells = [
-            [*(_group_text(r.get(d)) for d in groups)]
+            [*(_group_text(r.get(d), r.get(HOUR_UTC) if d == "hour" else None) for d in groups)]
             + ([r["knob_set"]] if several_sets else [])
             + [human(kpi, r.get(column(kpi)), r.get("channel")) for kpi, _ in kpis]
             for r in rows
@@ -264,9 +266,20 @@ def _kpi_widths(
     return widths
 
 
-def _group_text(value: Any) -> str:
+def _group_text(value: Any, utc_start: datetime | None = None) -> str:
+    """A group's value as shown; an hour (local to its tenant) with its UTC offset when it has
+    one, so that the two hours labelled 02:00 on the day daylight saving time ends differ."""
     if value is None:
         return "(none)"  # no queue, no agent
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")  # an hour
-    return str(value)
+    if not isinstance(value, datetime):
+        return str(value)
+    text = value.strftime("%Y-%m-%d %H:%M")
+    if utc_start is None:
+        return text
+    if utc_start.tzinfo is not None:
+        utc_start = utc_start.astimezone(UTC).replace(tzinfo=None)
+    offset = int((value - utc_start).total_seconds() // 60)
+    if not offset:
+        return text
+    sign, minutes = ("+" if offset > 0 else "-"), abs(offset)
+    return f"{text} UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"

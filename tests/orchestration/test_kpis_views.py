@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from orchestration.kpi_view import FAMILIES, column
+from orchestration.kpi_view import ALL_CHANNELS, FAMILIES, column, tables
 from tests.warehouse.kpi_fixtures import (
     DAY,
     NEXT_DAY,
@@ -269,3 +269,19 @@ def test_long_is_kpi_values_one_row_per_kpi_and_group(home, by):
     assert table[-1].startswith(f"knob set {rows[0]['knob_set']}: abandon_treatment=negative")
     first = [cell.strip() for cell in table[2].split("|")]
     assert first[0] == rows[0]["kpi"] and first[len(by) + 1] == str(rows[0]["value"])
+
+
+def test_the_two_hours_labelled_0200_when_paris_leaves_summer_time_show_their_offsets() -> None:
+    # 25 October 2026: 02:00-02:59 CEST (00:00 UTC), then 02:00-02:59 CET again (01:00 UTC)
+    local = datetime(2026, 10, 25, 2)
+    wide = [
+        {"hour": local, "hour_utc": datetime(2026, 10, 25, h, tzinfo=UTC), "knob_set": "k", "channel": ALL_CHANNELS,
+         "knobs": {}, column("aht.v1"): seconds}
+        for h, seconds in ((0, 300.0), (1, 240.0))
+    ]  # fmt: skip
+    [(_, table)] = tables(wide, ["hour", "hour_utc"], 120)
+    assert [cell for cell in table.columns[0].cells] == [
+        "2026-10-25 02:00 UTC+02:00",
+        "2026-10-25 02:00 UTC+01:00",
+    ]
+    assert [cell for cell in table.columns[1].cells] == ["5:00", "4:00"]
