@@ -1,0 +1,1 @@
+"""Executive KPI reports: the model, its assembly from the warehouse, and its rendering."""
