@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -585,8 +585,11 @@ class _Builder:
     # -- churn and data quality ---------------------------------------------------------------
 
     def churn(self) -> Table:
-        (as_of,) = queries.rows(self.con, queries.CHURN_AS_OF, self.scope)
-        as_of_day = as_of["as_of_day"]
+        """As of the last day of the period the marts hold (the mart keeps only customers with
+        a score, so a day with contacts and no score counts too)."""
+        (scored,) = queries.rows(self.con, queries.CHURN_AS_OF, self.scope)
+        held = [scored["as_of_day"], *self.days_with_contacts()]
+        as_of_day = max((day for day in held if day is not None), default=None)
         before = self.period.first_day - timedelta(days=1)
         rows: list[tuple[str, int]] = []
         if as_of_day is not None:
@@ -682,9 +685,7 @@ class _Builder:
                 "attributed to the day they were completed",
             )
         )
-        with_contacts = {
-            r["day"] for r in queries.rows(self.con, queries.DAYS_WITH_CONTACTS, self.scope)
-        }
+        with_contacts = set(self.days_with_contacts())
         empty = [day for day in self.period.dates() if day not in with_contacts]
         rows.append(("Days without contacts", len(empty), None, None, format_days(empty)))
         (newest,) = queries.rows(self.con, queries.NEWEST_EVENT, self.scope)
@@ -701,6 +702,9 @@ class _Builder:
             ("text", "count", "fraction", "seconds", "text"),
             tuple(rows),
         )
+
+    def days_with_contacts(self) -> list[date]:
+        return [r["day"] for r in queries.rows(self.con, queries.DAYS_WITH_CONTACTS, self.scope)]
 
     def freshness(self, name: str, at: datetime | None, detail: str) -> tuple:
         if at is None:
