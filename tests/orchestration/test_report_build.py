@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.reports import build
+from orchestration.reports import tables
 from orchestration.reports.build import build_report
 from orchestration.reports.model import Period, Report, Table, Tile
 from schemas.knob_sets import configured_targets
@@ -262,8 +262,8 @@ def test_queues_and_agents_add_up_and_performers_are_ranked_fairly(warehouse, mo
     assert sum(column(acme.queues, "Offered")) == tile(acme, "offered.v1").value
     assert sum(column(acme.agents, "Handled")) == 6
     assert acme.top_performers.rows == ()  # nobody handled 20 contacts in two days
-    monkeypatch.setattr(build, "MIN_HANDLED", 1)
-    monkeypatch.setattr(build, "MIN_CSAT_ANSWERS", 1)
+    monkeypatch.setattr(tables, "MIN_HANDLED", 1)
+    monkeypatch.setattr(tables, "MIN_CSAT_ANSWERS", 1)
     acme = report(warehouse, tenant="acme")
     # agent-2: one CSAT 4 (100%); agent-1: 5 and 2 (50%); agent-3 has no CSAT answer
     assert column(acme.top_performers, "Agent") == ["agent-2"]
