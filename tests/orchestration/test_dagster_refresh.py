@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import warehouse.build
 from orchestration.cli import main
 from orchestration.commands.refresh import run_refresh
 from orchestration.definitions import build_definitions
+from orchestration.reports.checks import check_outcomes
 from schemas.settings import Settings, with_overrides
 from tests.warehouse.kpi_fixtures import (
     DAY,
@@ -170,6 +172,16 @@ def test_corrupted_data_fails_the_blocking_checks_and_the_marts_stay_as_publishe
     } == views
     with connect_read_only(home_settings(home)) as con:
         assert kpis(con, date_to=NEXT_DAY) == before
+    # a report's data quality names them: the newer run's outcome of each check and days wins
+    # over the first refresh's, which still gives the checks this run did not reach
+    outcomes = check_outcomes(home_settings(home).dagster_home, NEXT_DAY, NEXT_DAY)
+    assert {o.check for o in outcomes if not o.passed} == set(failed)
+    assert {o.check for o in outcomes} == {
+        key.name for key in DEFS.resolve_asset_graph().asset_check_keys
+    }
+    assert (
+        check_outcomes(home_settings(home).dagster_home, date(2025, 1, 1), date(2025, 1, 2)) == []
+    )
 
 
 def test_omnicx_kpis_reads_the_published_marts_as_json(refreshed_home):
