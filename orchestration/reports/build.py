@@ -162,7 +162,7 @@ def volume_by_channel(reader: Reader) -> Chart:
 def heatmap(reader: Reader) -> Table:
     """Contacts offered per weekday (Mon..Sun) and hour of the day, summed over the period."""
     cells = [[0] * 24 for _ in WEEKDAYS]
-    for (kpi, hour), row in reader.values(["hour"]).items():
+    for (kpi, hour, _), row in reader.values(["hour"]).items():  # hour: local to its tenant
         if kpi == "offered.v1":
             cells[hour.weekday()][hour.hour] += row["value"]
     return plain_table(

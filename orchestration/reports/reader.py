@@ -17,10 +17,11 @@ from orchestration.reports.model import Period, Table
 from orchestration.reports.queries import Scope
 from schemas.settings import Settings
 from schemas.targets import CHANNELS, KpiTargets, Target, resolve
-from warehouse.kpis import KnobSetMissing, current_knob_set, kpi_values
+from warehouse.kpis import HOUR_UTC, KnobSetMissing, current_knob_set, kpi_values
 
 Key = tuple[Any, ...]
-Values = dict[Key, dict[str, Any]]  # (kpi id, *group values) -> a kpi_values row
+# (kpi id, *group values; hour_utc after hour) -> a kpi_values row
+Values = dict[Key, dict[str, Any]]
 
 
 @dataclass
@@ -58,8 +59,10 @@ class Reader:
                 if period == self.period:
                     raise
                 rows = []
+            # by hour, rows are per (hour, hour_utc): tenants in other zones share local hours
+            keys = [c for d in by for c in ((d, HOUR_UTC) if d == "hour" else (d,))]
             self._cache[period, by] = {
-                (row["kpi"], *(row[d] for d in by)): row
+                (row["kpi"], *(row[d] for d in keys)): row
                 for row in rows
                 if self.tenant is None or row["tenant"] == self.tenant
             }
