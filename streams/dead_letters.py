@@ -223,3 +223,58 @@ def redact_preview(raw: bytes, chars: int = PREVIEW_CHARS) -> str:
 
 def _mask_outside_strings(text: str) -> str:
     return _DIGIT_RUN.sub(REDACTED, _E_MAIL_OR_HANDLE.sub(REDACTED, text))
+
+
+def import_topic(importer: str, file_name: str) -> str:
+    """The ``topic`` of an import rejection's dead letter: it names the importer and the file
+    (its name only: a directory may hold a person's name), with the line as its ``offset``."""
+    return f"import:{importer}:{file_name}"
+
+
+def import_rejection_records(
+    *,
+    importer: str,
+    file_name: str,
+    line: int,
+    reason: str,
+    tenant: str,
+    occurred_at: str | None,
+    raw: bytes | None,
+    max_stored_bytes: int,
+) -> DeadLetterRecords:
+    """Both records of a source record an importer could not convert (``omnicx import``).
+
+    The id comes from the importer, file name and line, so importing the same file again gives
+    the same dead letters (counted once). The analysts' record carries the reason (which the
+    importers write without personal data), the tenant and the record's time when it could be
+    read, and no preview: a line of a CSV or queue_log is not JSON, so the masking of
+    :func:`redact_preview` cannot tell its names and numbers apart. The operators' record keeps
+    the line's bytes (fix the source and import it again: a replay to raw-events would only
+    reject it as not JSON)."""
+    topic = import_topic(importer, file_name)
+    common = {
+        "dead_letter_id": dead_letter_id(topic, 0, line),
+        "topic": topic,
+        "partition": 0,
+        "offset": line,
+        "raw_size": 0 if raw is None else len(raw),
+        "raw_sha256": None if raw is None else hashlib.sha256(raw).hexdigest(),
+        "replayed": False,
+    }
+    errors = _bounded([reason])
+    analyst = {
+        **common,
+        "errors": errors,
+        **dict.fromkeys(ID_FIELDS),
+        "tenant": tenant,
+        "occurred_at": occurred_at,
+        "redacted_preview": None,
+    }
+    stored = raw is not None and len(raw) <= max_stored_bytes
+    operator = {
+        **common,
+        "errors": errors,
+        "tombstone": False,
+        "raw_base64": base64.b64encode(raw).decode("ascii") if stored else None,
+    }
+    return DeadLetterRecords(analyst, operator)

@@ -2,6 +2,7 @@
 
 from orchestration.commands.alerts import alerts
 from orchestration.commands.checks import checks
+from orchestration.commands.importer import import_
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
 from orchestration.commands.lag import lag
@@ -23,6 +24,7 @@ COMMANDS = [
     stream,
     lag,
     simulate,
+    import_,
     sink,
     sql,
     replay_dead_letters,
