@@ -23,7 +23,8 @@ class KafkaUnavailable(RuntimeError):
 
 def _timeouts(settings: Settings) -> dict[str, int]:
     ms = int(settings.kafka.request_timeout_seconds * 1000)
-    return {"request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
+    # api_version_auto_timeout_ms bounds the first contact (the version probe) as well.
+    return {"request_timeout_ms": ms, "api_version_auto_timeout_ms": ms}
 
 
 def unavailable(settings: Settings, cause: BaseException) -> KafkaUnavailable:
