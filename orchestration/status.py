@@ -121,8 +121,8 @@ def _members(settings: Settings, group: str) -> int:
         reraise=True,
     )
     with admin_client(settings) as admin:
-        described = retrying(admin.describe_groups, [group]).get(group) or {}
-    return len(described.get("members") or [])
+        (described,) = retrying(admin.describe_consumer_groups, [group])
+    return len(described.members)  # a group that does not exist is described as Dead, empty
 
 
 def dead_letters_since(settings: Settings, since: datetime) -> int:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaConfigurationError, KafkaError
 
 from schemas.settings import Settings
 
@@ -23,7 +23,8 @@ class KafkaUnavailable(RuntimeError):
 
 def _timeouts(settings: Settings) -> dict[str, int]:
     ms = int(settings.kafka.request_timeout_seconds * 1000)
-    return {"request_timeout_ms": ms, "bootstrap_timeout_ms": ms}
+    # api_version_auto_timeout_ms bounds the first contact (the version probe) as well.
+    return {"request_timeout_ms": ms, "api_version_auto_timeout_ms": ms}
 
 
 def unavailable(settings: Settings, cause: BaseException) -> KafkaUnavailable:
@@ -74,8 +75,21 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsume
         **_timeouts(settings),
     }
     config.update(overrides)
+    if config.get("group_id") is not None:
+        # A JoinGroup waits at the coordinator until every member rejoined, up to the rebalance
+        # timeout (max_poll_interval_ms). kafka-python 2.x gives it the client's request timeout
+        # (and refuses one not above the session timeout), so a group member takes Kafka's own
+        # bound for the join: the rebalance timeout plus 5 s. The first contact stays bounded
+        # by api_version_auto_timeout_ms, and a commit by its own timeout.
+        config["request_timeout_ms"] = max(
+            config["request_timeout_ms"],
+            config.get("max_poll_interval_ms", KafkaConsumer.DEFAULT_CONFIG["max_poll_interval_ms"])
+            + 5_000,
+        )
     try:
         return KafkaConsumer(*topics, **config)
+    except KafkaConfigurationError:
+        raise  # a wrong setting, not a missing broker
     except (KafkaError, OSError) as exc:
         raise unavailable(settings, exc) from None
 

@@ -105,6 +105,7 @@ class LakeSink:
         self.metrics = SinkMetrics()
         self.quarantined_counted = 0  # of self.quarantined, in metrics.quarantined_files
         self.consumer: KafkaConsumer | None = None
+        self.commit_timeout_ms = int(settings.kafka.request_timeout_seconds * 1000)
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         try:
@@ -150,10 +151,11 @@ class LakeSink:
         except KafkaError as exc:
             if not exc.retriable:
                 raise
-            # kafka-python raises from poll what failed its heartbeat loop (a broker that went
-            # away: poll_heartbeat), and the next poll joins the group again. A passing outage:
-            # the batches held stay, and are landed when due.
-            log.warning("broker unreachable (%s); polling again in a second", exc)
+            # kafka-python 2.x re-raises from poll what stopped its heartbeat thread, and the
+            # next poll starts a new one. (A broker that went away raises nothing: poll returns
+            # empty at its timeout while the client reconnects; commits then fail and are
+            # counted.) The batches held stay, and are landed when due.
+            log.warning("poll failed (%s); polling again in a second", exc)
             self.metrics.poll_failures.inc()
             time.sleep(1.0)
             return {}
@@ -269,7 +271,12 @@ class LakeSink:
             return
         pending = dict(self.to_commit)
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()})
+            # Bounded: kafka-python 2.x retries a commit until it succeeds unless given a
+            # timeout, which would stop the loop (and the landing) for a whole broker outage.
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(o, "", -1) for tp, o in pending.items()},
+                timeout_ms=self.commit_timeout_ms,
+            )
         except FencedInstanceIdError:
             raise  # not a passing outage: ``run`` stops the sink
         except KafkaError as exc:
@@ -313,9 +320,9 @@ class LakeSink:
 
 
 class _Metadata:
-    """Partition counts, asked of a client of its own (made when first needed):
-    the group's consumer cannot block inside its rebalance listener, which runs on its I/O
-    thread."""
+    """Partition counts, asked of a client of its own (made when first needed): the rebalance
+    listener runs inside the group consumer's poll (kafka-python 2.x calls it from the polling
+    thread, mid-join), where a metadata request of that consumer would re-enter its poll."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -54,7 +54,7 @@ def _committed_offsets(settings: Settings, group_id: str, partitions: list[Topic
     with admin_client(settings) as admin:
         while True:
             try:
-                return admin.list_group_offsets({group_id: partitions}).get(group_id, {})
+                return admin.list_consumer_group_offsets(group_id, partitions=partitions)
             except KafkaError as exc:
                 if not exc.retriable or time.monotonic() > deadline:
                     raise

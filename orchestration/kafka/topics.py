@@ -6,7 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.errors import for_code
 
 from pipelines.kafka_io import admin_client
 from schemas.settings import Settings
@@ -30,16 +31,20 @@ def provision_topics(settings: Settings) -> list[str]:
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             admin.create_topics(
-                {spec.name: _creation(spec, settings) for spec in missing}, wait_for_metadata=True
+                [_creation(spec, settings) for spec in missing],
+                timeout_ms=int(settings.kafka.request_timeout_seconds * 1000),
             )
             changes += [f"created {s.name} ({s.partitions} partitions)" for s in missing]
+            # The controller answers once the topics are in its log; the broker that answers
+            # metadata requests knows them (and their leaders) a moment later.
+            _wait_until(lambda: _ready(admin, missing), f"creation of {[s.name for s in missing]}")
         present = [spec for spec in specs if spec.name in existing]
         if not present:
             return changes
         partitions = _partition_counts(admin, present)
         grow = {s.name: s.partitions for s in present if partitions[s.name] < s.partitions}
         if grow:
-            admin.create_partitions(grow)
+            admin.create_partitions({n: NewPartitions(c) for n, c in grow.items()})
             changes += [f"grew {name} to {count} partitions" for name, count in grow.items()]
             _wait_until(
                 lambda: all(_partition_counts(admin, present)[n] >= c for n, c in grow.items()),
@@ -53,8 +58,17 @@ def provision_topics(settings: Settings) -> list[str]:
                 )  # fmt: skip
         drift = _config_drift(admin, present)
         if drift:
-            admin.alter_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, n, configs=c) for n, c in drift.items()]
+            # AlterConfigs (the only config change kafka-python 2.x sends) replaces every
+            # dynamic config of a topic: send the spec's whole set, not only what drifted, or
+            # the others (message.timestamp.type of the raw topic ...) fall back to the defaults.
+            _check(
+                admin.alter_configs(
+                    [
+                        ConfigResource(ConfigResourceType.TOPIC, s.name, configs=s.configs)
+                        for s in present
+                        if s.name in drift
+                    ]
+                )
             )
             changes += [f"set {sorted(c)} on {n}" for n, c in drift.items()]
             altered = [spec for spec in present if spec.name in drift]
@@ -64,21 +78,43 @@ def provision_topics(settings: Settings) -> list[str]:
 
 def _partition_counts(admin, specs: list[TopicSpec]) -> dict[str, int]:
     described = admin.describe_topics([spec.name for spec in specs])
-    return {topic["name"]: len(topic["partitions"]) for topic in described}
+    return {topic["topic"]: len(topic["partitions"]) for topic in described}
+
+
+def _ready(admin, specs: list[TopicSpec]) -> bool:
+    """Whether the metadata shows every topic of ``specs`` with all its partitions led."""
+    described = {t["topic"]: t for t in admin.describe_topics([spec.name for spec in specs])}
+    return all(
+        (topic := described.get(spec.name)) is not None
+        and topic["error_code"] == 0
+        and len(topic["partitions"]) == spec.partitions
+        and all(p["leader"] >= 0 for p in topic["partitions"])
+        for spec in specs
+    )
 
 
 def _config_drift(admin, specs: list[TopicSpec]) -> dict[str, dict[str, str]]:
     """The configs of each topic whose current value differs from its spec (topics in line: absent)."""
-    described = admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs],
-        config_filter="all",
+    responses = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs]
     )
-    current = described["topic"]
+    current: dict[str, dict[str, str]] = {}
+    for response in responses:
+        _check(response)
+        for _error, _message, _type, name, entries in response.resources:
+            current[name] = {entry[0]: entry[1] for entry in entries}  # (name, value, ...)
     drift = {
-        spec.name: {k: v for k, v in spec.configs.items() if _value(current[spec.name], k) != v}
+        spec.name: {k: v for k, v in spec.configs.items() if current[spec.name].get(k) != v}
         for spec in specs
     }
     return {name: configs for name, configs in drift.items() if configs}
+
+
+def _check(response) -> None:
+    """Raise the first per-topic error of a config response: kafka-python 2.x returns them."""
+    for error_code, message, *_ in response.resources:
+        if error_code:
+            raise for_code(error_code)(message)
 
 
 def _wait_until(applied: Callable[[], bool], change: str) -> None:
@@ -91,16 +127,10 @@ def _wait_until(applied: Callable[[], bool], change: str) -> None:
         time.sleep(_APPLY_POLL_SECONDS)
 
 
-def _creation(spec: TopicSpec, settings: Settings) -> dict:
-    return {
-        "num_partitions": spec.partitions,
-        "replication_factor": settings.topics.replication_factor,
-        "configs": spec.configs,
-    }
-
-
-def _value(configs: dict, key: str) -> str | None:
-    entry = configs.get(key)
-    if entry is None:
-        return None
-    return entry["value"] if isinstance(entry, dict) else entry
+def _creation(spec: TopicSpec, settings: Settings) -> NewTopic:
+    return NewTopic(
+        spec.name,
+        num_partitions=spec.partitions,
+        replication_factor=settings.topics.replication_factor,
+        topic_configs=spec.configs,
+    )

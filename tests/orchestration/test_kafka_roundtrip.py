@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 
 from kafka import TopicPartition
+from kafka.admin import NewTopic
 
 from orchestration.kafka.topics import provision_topics
 from pipelines.kafka_io import admin_client, consumer, producer
@@ -21,9 +22,7 @@ def test_ten_thousand_keyed_messages_come_back_in_order_per_partition(
 ) -> None:
     topic = f"roundtrip-{uuid.uuid4().hex[:8]}"
     with admin_client(kafka_settings) as admin:
-        admin.create_topics(
-            {topic: {"num_partitions": 4, "replication_factor": 1}}, wait_for_metadata=True
-        )
+        admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
     sent = producer(kafka_settings, enable_idempotence=True)
     for seq in range(MESSAGES):
         sent.send(topic, key=f"k{seq % KEYS}".encode(), value=str(seq).encode())
@@ -62,7 +61,9 @@ def test_provisioning_twice_changes_nothing_the_second_time(kafka_settings: Sett
     assert len(first) == len(expected)
     assert second == []
     with admin_client(settings) as admin:
-        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(list(expected))}
+        described = {
+            t["topic"]: len(t["partitions"]) for t in admin.describe_topics(list(expected))
+        }
     assert described == {name: spec.partitions for name, spec in expected.items()}
 
 
