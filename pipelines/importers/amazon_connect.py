@@ -10,7 +10,9 @@ field mapping; the decisions that shape the code:
 - **A transfer is one contact.** Each leg of a transferred contact is a record of its own
   (``InitiationMethod`` TRANSFER or QUEUE_TRANSFER, ``PreviousContactId`` naming the leg before);
   the legs fold into one contract contact, identified by the first leg's ``ContactId`` (its
-  ``InitialContactId``). A callback or an API contact is a contact of its own.
+  ``InitialContactId``). A CALLBACK leg continues the contact it was requested in the same way
+  (without being a transfer): the customer who chose to be called back did not abandon, and is
+  answered when the agent reaches them. An API contact is a contact of its own.
 - **Not every record is a customer's contact.** A supervisor's MONITOR leg, a flow run on
   DISCONNECT and a TASK (no channel in the contract: the agents' time on tasks counts through
   the agent event stream) are read and not converted, like the agent stream's HEART_BEAT.
@@ -53,6 +55,8 @@ AGENT_EVENTS_IMPORTER = "amazon-connect-agent-events"
 SETTLE_SECONDS = 6 * 3600
 
 _TRANSFER_METHODS = frozenset({"TRANSFER", "QUEUE_TRANSFER"})
+# Legs that continue the contact named by their PreviousContactId.
+_CONTINUING_METHODS = _TRANSFER_METHODS | {"CALLBACK"}
 # Records of no customer's contact: read, not converted (see above).
 _NOT_CONTACT_METHODS = frozenset({"MONITOR", "DISCONNECT"})
 _NOT_CONTACT_CHANNELS = frozenset({"TASK"})
@@ -101,6 +105,11 @@ class Leg:
     @property
     def is_transfer(self) -> bool:
         return self.method in _TRANSFER_METHODS
+
+    @property
+    def continues(self) -> bool:
+        """Whether the leg continues an earlier leg's contact (a transfer or a callback)."""
+        return self.method in _CONTINUING_METHODS and self.previous_id is not None
 
 
 def parse_leg(record: SourceRecord) -> Leg | None:
@@ -189,7 +198,7 @@ class PendingLegs:
         self.high_water = 0
 
     def add(self, leg: Leg) -> None:
-        key = leg.initial_id or leg.contact_id
+        key = leg.initial_id or (leg.previous_id if leg.continues else None) or leg.contact_id
         legs = self.groups.setdefault(key, {})
         known = legs.get(leg.contact_id)
         if known is None or leg.updated_ms > known.updated_ms:
@@ -215,13 +224,14 @@ class PendingLegs:
 
 
 def fold_legs(legs: Iterable[Leg]) -> list[tuple[str, list[Leg]]]:
-    """The contacts of a group of legs: ``(first leg's ContactId, legs in time order)``. A transfer leg
-    joins the contact of the leg it came from; any other leg starts a contact."""
+    """The contacts of a group of legs: ``(first leg's ContactId, legs in time order)``. A
+    transfer or callback leg joins the contact of the leg it came from; any other leg starts a
+    contact."""
     by_id = {leg.contact_id: leg for leg in legs}
 
     def root(leg: Leg) -> Leg:
         seen = {leg.contact_id}
-        while leg.is_transfer and leg.previous_id in by_id and leg.previous_id not in seen:
+        while leg.continues and leg.previous_id in by_id and leg.previous_id not in seen:
             leg = by_id[leg.previous_id]
             seen.add(leg.contact_id)
         return leg
@@ -229,10 +239,10 @@ def fold_legs(legs: Iterable[Leg]) -> list[tuple[str, list[Leg]]]:
     contacts: dict[str, list[Leg]] = {}
     for leg in by_id.values():
         first = root(leg)
-        # A transfer leg whose earlier legs are not in the input still belongs to its contact.
+        # A leg whose earlier legs are not in the input still belongs to their contact.
         source_id = (
             (first.initial_id or first.previous_id or first.contact_id)
-            if first.is_transfer
+            if first.continues
             else first.contact_id
         )
         contacts.setdefault(source_id, []).append(leg)
@@ -267,7 +277,7 @@ def legs_events(tenant: str, contact: str, legs: list[Leg]) -> list[dict[str, An
     last_handled: Leg | None = None
     last_queued: Leg | None = None
     for index, leg in enumerate(legs):
-        if index:
+        if index and leg.is_transfer:
             events.add(
                 "contact.transferred",
                 leg.initiated_ms,

@@ -153,12 +153,15 @@ def conversation_events(data: Mapping[str, Any], tenant: str) -> list[dict[str, 
         customer=_customer(customer_sessions, channel, direction),
     )
     in_channel = [s for s in sessions if s.channel == channel and s.segments]
-    for index, session in enumerate(s for s in in_channel if s.purpose == "acd"):
-        queue = str(session.participant.get("participantName") or _queue_id(session) or "")
-        if queue and session.start_ms is not None:
-            builder.add(
-                "contact.queued", session.start_ms, f"{conversation_id}/acd:{index}", queue=queue
-            )
+    visits = sorted(
+        (s for s in in_channel if s.purpose == "acd" and s.start_ms is not None),
+        key=lambda s: (s.start_ms, str(s.data.get("sessionId"))),
+    )
+    for index, visit in enumerate(visits):
+        queue = str(visit.participant.get("participantName") or _queue_id(visit) or "")
+        if queue:
+            identity = f"{conversation_id}/acd:{index}"
+            builder.add("contact.queued", visit.start_ms, identity, queue=queue)
     handlers = sorted(
         (s for s in in_channel if s.purpose in _AGENT_PURPOSES and s.is_handler),
         key=lambda s: (s.answered_ms or 0, str(s.data.get("sessionId"))),
@@ -166,14 +169,20 @@ def conversation_events(data: Mapping[str, Any], tenant: str) -> list[dict[str, 
     ended_by = _ended_by(customer_sessions, handlers)
     if handlers:
         _handled(builder, handlers, ended_by)
+        last_visit = visits[-1] if visits else None
+        last_answer = max(h.answered_ms or 0 for h in handlers)
+        if last_visit and "tAbandon" in last_visit.metrics and last_visit.start_ms > last_answer:
+            # Answered, transferred to a queue and given up there: answered and abandoned.
+            builder.add("contact.abandoned", last_visit.end_ms or ended_ms, conversation_id)
         return builder.in_time_order()
     builder.add("contact.ended", ended_ms, conversation_id, attributes={"ended_by": ended_by})
-    abandons = [s for s in in_channel if s.purpose == "acd" and "tAbandon" in s.metrics]
-    queued = [s for s in in_channel if s.purpose == "acd"]
-    if abandons or queued:
-        visit = (abandons or queued)[-1]
+    abandons = [visit for visit in visits if "tAbandon" in visit.metrics]
+    if abandons or (visits and not any("tFlowOut" in visit.metrics for visit in visits)):
+        # Queued and never answered; a visit that flowed out (to voicemail, another number)
+        # without tAbandon is no abandon: the contact then ends unclosed (incomplete).
+        visit = (abandons or visits)[-1]
         builder.add("contact.abandoned", visit.end_ms or ended_ms, conversation_id)
-    elif direction == "inbound":
+    elif not visits and direction == "inbound":
         builder.add(
             "contact.deflected", ended_ms, conversation_id, attributes={"cause": "self_service"}
         )
@@ -181,8 +190,8 @@ def conversation_events(data: Mapping[str, Any], tenant: str) -> list[dict[str, 
 
 
 def _handled(builder: ContactEvents, handlers: list[_Session], ended_by: str) -> None:
-    conversation_id = builder.contact_id
     """The events of a conversation some agent answered."""
+    conversation_id = builder.contact_id
     talk_ms = hold_ms = acw_ms = 0
     first_answer: int | None = None
     for index, session in enumerate(handlers):

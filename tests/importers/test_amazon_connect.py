@@ -39,6 +39,7 @@ IVR_ONLY = connect_id("c0a80001-0000-4000-8000-000000000006")
 EMAIL = connect_id("c0a80001-0000-4000-8000-000000000007")
 SMS = connect_id("c0a80001-0000-4000-8000-000000000008")
 OUTBOUND = connect_id("c0a80001-0000-4000-8000-000000000009")
+CALLED_BACK = connect_id("c0a80001-0000-4000-8000-000000000014")
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +135,18 @@ def test_queued_and_never_connected_is_an_abandon_and_a_short_one_is_short(conta
     assert short.abandoned and short.short_abandon  # 3 s < 5 s
 
 
+def test_a_callback_continues_the_contact_it_was_requested_in(contacts):
+    called_back = contacts[CALLED_BACK]
+    # Queued in Billing at 10:30:00, chose a callback at 10:31:00 (not an abandon); dave reached
+    # the customer at 10:36:00: 120 s talk, 20 s ACW. A callback is no transfer.
+    assert connect_id("c0a80001-0000-4000-8000-000000000015") not in contacts
+    assert not called_back.abandoned
+    assert called_back.queues == ["Billing", "Callbacks"]
+    assert called_back.answered_at == "2026-01-05T10:36:00.000Z"
+    assert (called_back.agents, called_back.transfers) == (["dave"], 0)
+    assert handle_seconds(called_back) == 140
+
+
 def test_channels_directions_and_self_service(contacts):
     assert contacts[IVR_ONLY].deflected and contacts[IVR_ONLY].deflection_cause == "self_service"
     assert contacts[EMAIL].channel == "email"
@@ -146,24 +159,25 @@ def test_channels_directions_and_self_service(contacts):
 
 def test_the_sample_kpis_by_hand(contacts):
     kpis = contact_kpis(list(contacts.values()))
-    # Offered (queued, not short): 1, 2, transfer, chat abandon, e-mail, SMS = 6.
-    # Answered: 1, 2, transfer, e-mail, SMS: waits 7 + 20 + 5 + 60 + 30 = 122 s -> ASA 24.4 s.
-    # Handle: 65 + 180 + 190 + 360 + 210 = 1005 s over 5 -> AHT 201 s. Abandons 1 of 6.
+    # Offered (queued, not short): 1, 2, transfer, chat abandon, e-mail, SMS, callback = 7.
+    # Answered: 1, 2, transfer, e-mail, SMS, callback: waits 7 + 20 + 5 + 60 + 30 + 360 = 482 s
+    # -> ASA 80.333 s. Handle: 65 + 180 + 190 + 360 + 210 + 140 = 1145 s over 6 -> AHT
+    # 190.833 s. Abandons: 1 of 7.
     assert kpis == {
-        "offered": 6,
-        "answered": 5,
+        "offered": 7,
+        "answered": 6,
         "abandoned": 1,
         "short_abandons": 1,
-        "handled": 5,
-        "handle_seconds_sum": 1005,
-        "asa": 24.4,
-        "aht": 201,
-        "abandon_rate": 1 / 6,
+        "handled": 6,
+        "handle_seconds_sum": 1145,
+        "asa": 80.333,
+        "aht": 190.833,
+        "abandon_rate": 1 / 7,
     }
 
 
 def test_tasks_and_monitoring_legs_are_read_not_converted_and_bad_lines_rejected(ctr, contacts):
-    assert ctr.summary.read == 16  # 15 lines, one holding two concatenated records
+    assert ctr.summary.read == 18  # 17 lines, one holding two concatenated records
     assert connect_id("c0a80001-0000-4000-8000-000000000010") not in contacts  # TASK
     assert connect_id("c0a80001-0000-4000-8000-000000000011") not in contacts  # MONITOR
     assert [(r.line, r.reason, r.detail) for r in ctr.rejections] == [
@@ -171,7 +185,7 @@ def test_tasks_and_monitoring_legs_are_read_not_converted_and_bad_lines_rejected
         (14, "a time without a UTC offset or unreadable", "InitiationTimestamp"),
     ]
     assert ctr.rejections[1].source is not None and "c0a80001" in ctr.rejections[1].source
-    assert len(contacts) == 9
+    assert len(contacts) == 10
 
 
 def test_unknown_fields_are_ignored_and_the_contract_is_kept(ctr):

@@ -35,8 +35,15 @@ def contacts(imported):
     return fold_contacts(imported.events)
 
 
+def sample_conversation(n: int) -> dict:
+    """Conversation ``n`` of the sample (a fresh copy)."""
+    pages = [json.loads(page) for page in _pages(SAMPLE.read_text())]
+    wanted = f"c1a00000-0000-4000-8000-00000000000{n}"
+    return next(c for p in pages for c in p["conversations"] if c["conversationId"] == wanted)
+
+
 def first_conversation() -> dict:
-    return json.loads(SAMPLE.read_text().split("\n{")[0])["conversations"][0]
+    return sample_conversation(1)
 
 
 def test_the_registry_names_genesys():
@@ -98,6 +105,28 @@ def test_a_blind_transfer_is_one_contact_with_a_cold_transfer(contacts):
     assert g3.answered_at == "2026-01-05T11:00:05.000Z"
     assert (g3.talk_seconds, g3.hold_seconds, g3.acw_seconds) == (180, 0, 25)
     assert handle_seconds(g3) == 205
+
+
+def test_a_consult_transfer_is_warm():
+    conversation = sample_conversation(3)
+    for participant in conversation["participants"]:
+        for session in participant["sessions"]:
+            for metric in session["metrics"]:
+                if metric["name"] == "nBlindTransferred":
+                    metric["name"] = "nConsultTransferred"
+    facts = fold_contacts(conversation_events(conversation, "acme"))[genesys_id(3)]
+    assert (facts.transfers, facts.warm_transfers, facts.cold_transfers) == (1, 1, 0)
+
+
+def test_a_queue_visit_that_flowed_out_is_no_abandon():
+    conversation = sample_conversation(4)
+    acd = next(p for p in conversation["participants"] if p["purpose"] == "acd")
+    for metric in acd["sessions"][0]["metrics"]:
+        if metric["name"] == "tAbandon":
+            metric["name"] = "tFlowOut"  # sent on to voicemail
+    facts = fold_contacts(conversation_events(conversation, "acme"))[genesys_id(4)]
+    assert not facts.abandoned and facts.status == "incomplete"
+    assert facts.first_queued_at == "2026-01-05T12:00:00.000Z"
 
 
 def test_abandon_self_service_and_media_types(contacts):
