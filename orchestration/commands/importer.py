@@ -102,7 +102,9 @@ def summary_lines(summary: ImportSummary, where: str) -> list[str]:
         f"read {summary.read:,} records from {summary.files} file(s)",
         f"converted into {summary.events:,} events to {where}",
     ]
-    lines += [f"  {kind:<24} {count:>10,}" for kind, count in sorted(summary.events_by_type.items())]
+    lines += [
+        f"  {kind:<24} {count:>10,}" for kind, count in sorted(summary.events_by_type.items())
+    ]
     lines.append(f"rejected {summary.rejected_total:,} records (each a dead letter)")
     lines += [f"  {reason:<40} {count:>10,}" for reason, count in summary.rejected.most_common()]
     return lines
@@ -117,9 +119,7 @@ class _Bar:
         self.task: TaskID | None = None
 
     def started(self, total_bytes: int) -> None:
-        self.task = self.bar.add_task(
-            f"import {self.format_name}", total=total_bytes, unit="B"
-        )
+        self.task = self.bar.add_task(f"import {self.format_name}", total=total_bytes, unit="B")
 
     def advanced(self, bytes_done: int, read: int, events: int, rejected: int) -> None:
         description = f"{read:,} read, {events:,} events, {rejected:,} rejected"

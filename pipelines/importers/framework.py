@@ -85,9 +85,7 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def event_id(
-    importer: str, tenant: str, source_id: str, event_type: str, ordinal: int = 0
-) -> str:
+def event_id(importer: str, tenant: str, source_id: str, event_type: str, ordinal: int = 0) -> str:
     """The id of an imported event: the same for the same importer, tenant, source record
     identity (a call id, a contact id, a file name and line), event type and ordinal (the
     n-th event of that type from that record), so a re-import sends the same ids."""

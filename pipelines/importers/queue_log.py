@@ -57,7 +57,11 @@ IGNORED = frozenset(
 COMPLETED = {"COMPLETEAGENT": "agent", "COMPLETECALLER": "customer"}
 TRANSFERS = {"TRANSFER": "cold", "BLINDTRANSFER": "cold", "ATTENDEDTRANSFER": "warm"}
 # Left the queue unanswered without hanging up: (who ended it, index of waittime in data).
-EXITS = {"EXITWITHTIMEOUT": ("system", 2), "EXITEMPTY": ("system", 2), "EXITWITHKEY": ("customer", 3)}
+EXITS = {
+    "EXITWITHTIMEOUT": ("system", 2),
+    "EXITEMPTY": ("system", 2),
+    "EXITWITHKEY": ("customer", 3),
+}
 # Never reached a queue: the reason its wrap-up records.
 REFUSED = {
     "FULL": "queue_full",
@@ -69,6 +73,7 @@ LOGINS = frozenset({"AGENTLOGIN", "AGENTCALLBACKLOGIN", "ADDMEMBER"})
 LOGOFFS = frozenset({"AGENTLOGOFF", "AGENTCALLBACKLOGOFF"})
 PAUSES = frozenset({"PAUSE", "PAUSEALL", "PAUSECUSTOM"})
 UNPAUSES = frozenset({"UNPAUSE", "UNPAUSEALL"})
+AGENT_EVENTS = LOGINS | LOGOFFS | PAUSES | UNPAUSES | {"REMOVEMEMBER"}
 
 
 @dataclass
@@ -79,6 +84,8 @@ class _Call:
     answered_at: float | None = None
     counts: dict[str, int] = field(default_factory=dict)  # events emitted, by type
     pending_end: tuple[float, str, str | None] | None = None  # at, ended_by, wrap-up reason
+    transferred_at: float | None = None  # the latest transfer, until the call queues again
+    holding: bool = False  # transferred and queued again: on hold until the next answer
 
 
 @dataclass
@@ -146,7 +153,9 @@ class QueueLogImporter:
 
     def _read_table(self, path: Path, header: tuple[int, str, int], lines: Iterator) -> Iterator:
         delimiter = max(",;\t|", key=header[1].count)
-        names = [name.strip().lower() for name in next(csv.reader([header[1]], delimiter=delimiter))]
+        names = [
+            name.strip().lower() for name in next(csv.reader([header[1]], delimiter=delimiter))
+        ]
         missing = [name for name in TABLE_COLUMNS if name not in names]
         if missing:
             raise ImportFailed(
@@ -252,7 +261,7 @@ class _Conversion:
         data = fields[5:]
         if event in IGNORED:
             return
-        if event in LOGINS | LOGOFFS | PAUSES | UNPAUSES:
+        if event in AGENT_EVENTS:
             yield from self._agent_event(event, at, agent, queue)
             return
         known = {"ENTERQUEUE", "CONNECT", "ABANDON"} | COMPLETED.keys() | TRANSFERS.keys()
@@ -309,6 +318,10 @@ class _Conversion:
         self, callid: str, call: _Call, at: float, queue: str, data: list[str]
     ) -> Iterator[dict[str, Any]]:
         call.pending_end = None  # back in a queue after a transfer or an exit: not over yet
+        if call.transferred_at is not None:
+            # between agents the caller waits on hold: the talk stays the agents' call times
+            yield self._event(callid, call, "contact.hold_started", call.transferred_at)
+            call.transferred_at, call.holding = None, True
         if not call.counts:
             caller = data[1].strip() if len(data) > 1 else ""
             # contact.started needs an identifier; a withheld number gives none (the contact
@@ -331,6 +344,9 @@ class _Conversion:
         yield self._event(
             callid, call, "contact.answered", call.answered_at, agent_id=agent, queue=queue
         )
+        if call.holding:
+            yield self._event(callid, call, "contact.hold_ended", call.answered_at)
+            call.holding = False
         yield from self._agent_call(agent, call.answered_at, +1)
 
     def _talked(
@@ -343,9 +359,7 @@ class _Conversion:
             yield from self._connect(callid, call, at - talked, queue, agent, held)
         return call.answered_at + talked
 
-    def _complete(
-        self, callid, call, at, queue, agent, data, ended_by
-    ) -> Iterator[dict[str, Any]]:
+    def _complete(self, callid, call, at, queue, agent, data, ended_by) -> Iterator[dict[str, Any]]:
         ended = yield from self._talked(callid, call, at, queue, agent, data)
         call.pending_end = None
         yield from self._end(callid, call, ended, ended_by, None)
@@ -358,6 +372,7 @@ class _Conversion:
             attributes={"mode": mode},
         )  # fmt: skip
         call.pending_end = (ended, "agent", None)
+        call.transferred_at = ended
         call.answered_at = None  # a later CONNECT is another agent's leg of the same contact
         yield from self._agent_call(agent, ended, -1)
 

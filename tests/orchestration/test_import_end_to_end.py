@@ -1,0 +1,171 @@
+"""Imports through the whole pipeline: `omnicx import` of a queue_log and of a 2021 call-log CSV
+(two weeks, closed on the weekend) to the real broker, a stream worker, the lake sink and the
+Dagster refresh at their real dates; `omnicx kpis` equals the KPIs computed straight from the
+files, every check passes (the closed weekend included), the rejected lines are dead letters
+with their file and line, and importing both files again changes nothing.
+
+One shared run for both formats (two tenants), so the suite pays for one pipeline run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestration.cli import main
+from pipelines.importers.framework import contact_id
+from schemas.settings import Settings, with_overrides
+from schemas.settings_env import settings_env
+from tests.harness import REPO, isolated_settings, run_omnicx, stream_and_land
+from tests.orchestration.import_samples import (
+    FIRST,
+    LAST,
+    NEVER_LEAVES,
+    call_log_kpis,
+    queue_log_kpis,
+    write_call_log,
+    write_queue_log,
+)
+from warehouse.build import connect_read_only
+
+MAPPING = REPO / "docs" / "mappings" / "call-log.toml"
+PBX, CRM = "pbx-brand", "csv-brand"  # the tenants of the queue_log and of the CSV
+COMPARED = ("offered.v1", "asa.v1", "service_level.v1", "abandon_rate.v1", "aht.v1")
+
+
+def import_both(settings: Settings, queue_log: Path, call_log: Path) -> list[str]:
+    outputs = []
+    for args in (
+        ("queue-log", str(queue_log), "--tenant", PBX),
+        ("csv", str(call_log), "--mapping", str(MAPPING), "--tenant", CRM),
+    ):
+        done = run_omnicx(settings, "import", *args, "--to", "kafka", timeout=300)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    return outputs
+
+
+def refresh(settings: Settings) -> subprocess.CompletedProcess:
+    done = run_omnicx(
+        settings, "refresh", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def kpis(settings: Settings) -> dict[tuple[str, str], float]:
+    outcome = CliRunner().invoke(
+        main,
+        ["--home", str(settings.home), "kpis", "--from", FIRST.isoformat(), "--to",
+         LAST.isoformat(), "--by", "tenant", "--format", "json"],
+        env=settings_env(settings),
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    return {(r["kpi"], r["tenant"]): r["value"] for r in json.loads(outcome.stdout)}
+
+
+def warehouse_counts(settings: Settings) -> dict[str, int]:
+    with connect_read_only(settings) as con:
+        return {
+            table: con.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("int_events", "int_contacts", "int_dead_letters", "int_surveys")
+        }
+
+
+@pytest.fixture(scope="module")
+def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
+    settings = isolated_settings(kafka_settings, tmp_path_factory.mktemp("imports"))
+    settings = with_overrides(
+        settings,
+        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+    )
+    files = settings.home / "exports"
+    files.mkdir()
+    queue_log, call_log = files / "queue_log", files / "calls-2021.csv"
+    write_queue_log(queue_log)
+    write_call_log(call_log)
+    summaries = import_both(settings, queue_log, call_log)
+    stream_and_land(settings, "imports")
+    checks = refresh(settings)
+    first = {"kpis": kpis(settings), "counts": warehouse_counts(settings), "checks": checks}
+    again = import_both(settings, queue_log, call_log)
+    stream_and_land(settings, "imports")
+    refresh(settings)
+    second = {"kpis": kpis(settings), "counts": warehouse_counts(settings)}
+    return settings, (queue_log, call_log), summaries + again, first, second
+
+
+def test_the_kpis_of_each_import_equal_those_computed_from_its_file(imported) -> None:
+    _, (queue_log, call_log), _, first, _ = imported
+    for tenant, expected in ((PBX, queue_log_kpis(queue_log)), (CRM, call_log_kpis(call_log))):
+        for kpi, value in expected.items():
+            assert first["kpis"][(kpi, tenant)] == pytest.approx(value, rel=1e-9), (kpi, tenant)
+    assert set(COMPARED) <= {kpi for kpi, tenant in first["kpis"] if tenant == PBX}
+    assert ("csat.v1", CRM) in first["kpis"] and ("nps.v1", CRM) in first["kpis"]
+
+
+def test_2021_refreshes_at_its_real_dates_and_the_closed_weekend_fails_no_check(imported) -> None:
+    settings, *_, first, _ = imported
+    lines = first["checks"].stdout.splitlines()
+    results = [line for line in lines if line.split()[:1] in (["ok"], ["FAIL"])]
+    assert results and all(line.startswith("ok ") for line in results), first["checks"].stdout
+    outcome = CliRunner().invoke(
+        main, ["--home", str(settings.home), "checks", "--format", "json"],
+        env=settings_env(settings),
+    )  # fmt: skip
+    listed = {r["check"]: r for r in json.loads(outcome.stdout)["checks"]}
+    assert listed["events_volume"]["details"]["closed_days"] == ["2021-01-09", "2021-01-10"]
+    assert listed["events_volume"]["days"] == f"{FIRST}..{LAST}"
+
+
+def test_rejected_lines_are_dead_letters_with_file_line_and_reason(imported) -> None:
+    settings, (queue_log, _), summaries, *_ = imported
+    with connect_read_only(settings) as con:
+        rows = con.execute(
+            'select topic, "offset", errors, tenant from stg_dead_letters order by all'
+        ).fetchall()
+        text = " ".join(
+            str(row) for row in con.execute("select * from int_dead_letters").fetchall()
+        )
+    cut, bogus = (
+        n + 1
+        for n, line in enumerate(queue_log.read_text().splitlines())
+        if line.count("|") == 2 or "BOGUS" in line
+    )
+    distinct = sorted(
+        {(topic, offset, tuple(errors), tenant) for topic, offset, errors, tenant in rows}
+    )
+    assert distinct == sorted(
+        [
+            ("import:csv:calls-2021.csv", 102, ("unreadable date or time: start",), CRM),
+            ("import:csv:calls-2021.csv", 902, ("NPS answer not 0-10: nps",), CRM),
+            ("import:queue-log:queue_log", cut, ("not a queue_log line: 3 fields",), PBX),
+            ("import:queue-log:queue_log", bogus, ("unknown queue_log event: BOGUS",), PBX),
+        ]
+    )
+    assert (
+        "06" not in text.replace("2021-01-06", "") and "C00" not in text
+    )  # no caller, no customer
+    assert "rejected 2 records (each a dead letter)" in summaries[0]
+    assert "rejected 2 records (each a dead letter)" in summaries[1]
+
+
+def test_a_call_that_never_left_its_queue_is_closed_as_incomplete(imported) -> None:
+    settings, *_ = imported
+    with connect_read_only(settings) as con:
+        status = con.execute(
+            "select status, first_queued_at is not null from int_contacts where contact_id = ?",
+            [contact_id("queue-log", PBX, NEVER_LEAVES)],
+        ).fetchall()
+    assert status == [("incomplete", True)]
+
+
+def test_importing_the_same_files_again_changes_nothing(imported) -> None:
+    *_, first, second = imported
+    assert second["counts"] == first["counts"]
+    assert second["kpis"] == first["kpis"]
+    assert first["counts"]["int_dead_letters"] == 4
