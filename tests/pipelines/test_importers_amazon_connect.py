@@ -1,6 +1,6 @@
 """Amazon Connect contact records and agent event stream records, from the sample files written
-from the documented data models (tests/importers/samples/), through the contract check and the
-stream's contact fold; every expected value is computed by hand in the comments."""
+from the documented data models (tests/pipelines/importer_samples/), through the contract check
+and the stream's contact fold; every expected value is computed by hand in the comments."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from pipelines.importers.amazon_connect import (
     parse_leg,
 )
 from pipelines.importers.framework import SourceRecord, contact_id
-from tests.importers.folding import contact_kpis, fold_contacts, handle_seconds, import_files
+from tests.pipelines.importer_kpis import contact_kpis, fold_contacts, handle_seconds, import_files
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent / "importer_samples"
 CTR = SAMPLES / "amazon_connect_ctr.jsonl"
 AGENT_EVENTS = SAMPLES / "amazon_connect_agent_events.json"
 

@@ -1,5 +1,5 @@
-"""Genesys Cloud analytics conversation details, from a sample written from the documented
-shape of the details query and jobs API (tests/importers/samples/), through the contract check
+"""Genesys Cloud analytics conversation details, from a sample written from the documented shape of
+the details query and jobs API (tests/pipelines/importer_samples/), through the contract check
 and the stream's contact fold; every expected value is computed by hand in the comments."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from pipelines.importers import importer_for
 from pipelines.importers.framework import contact_id
 from pipelines.importers.genesys import GenesysImporter, conversation_events
-from tests.importers.folding import contact_kpis, fold_contacts, handle_seconds, import_files
+from tests.pipelines.importer_kpis import contact_kpis, fold_contacts, handle_seconds, import_files
 
-SAMPLE = Path(__file__).parent / "samples" / "genesys_conversation_details.json"
+SAMPLE = Path(__file__).parent / "importer_samples" / "genesys_conversation_details.json"
 AGENT_1, AGENT_2, AGENT_3, AGENT_4, AGENT_5 = (
     f"a9e00000-0000-4000-8000-0000000000a{n}" for n in range(1, 6)
 )
