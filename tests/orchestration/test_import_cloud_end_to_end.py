@@ -1,0 +1,145 @@
+"""Imports of the cloud platforms through the whole pipeline: `omnicx import` of Amazon Connect
+contact records and agent events and of Genesys Cloud conversation details to the real broker,
+a stream worker, the lake sink and the Dagster refresh; `omnicx kpis` equals the KPIs computed
+straight from the files, the rejected records are dead letters, and importing the files again
+changes nothing.
+
+One shared run for the three files (two tenants), so the suite pays for one pipeline run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestration.cli import main
+from schemas.settings import Settings, with_overrides
+from schemas.settings_env import settings_env
+from tests.harness import isolated_settings, run_omnicx, stream_and_land
+from tests.orchestration.cloud_import_samples import (
+    FIRST,
+    LAST,
+    connect_kpis,
+    connect_occupancy,
+    genesys_kpis,
+    write_connect_agent_events,
+    write_connect_ctr,
+    write_genesys,
+)
+from warehouse.build import connect_read_only
+
+pytestmark = pytest.mark.kafka
+
+CONNECT, GENESYS = "connect-brand", "genesys-brand"  # the tenants of the two platforms
+
+
+def import_all(settings: Settings, files: dict[str, Path]) -> list[str]:
+    outputs = []
+    for format_name, tenant in (
+        ("amazon-connect-ctr", CONNECT),
+        ("amazon-connect-agent-events", CONNECT),
+        ("genesys", GENESYS),
+    ):
+        done = run_omnicx(
+            settings, "import", format_name, str(files[format_name]), "--tenant", tenant,
+            "--to", "kafka", timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    return outputs
+
+
+def refresh(settings: Settings) -> None:
+    done = run_omnicx(
+        settings, "refresh", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def kpis(settings: Settings) -> dict[tuple[str, str], float]:
+    outcome = CliRunner().invoke(
+        main,
+        ["--home", str(settings.home), "kpis", "--from", FIRST.isoformat(), "--to",
+         LAST.isoformat(), "--by", "tenant", "--format", "json"],
+        env=settings_env(settings),
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    return {(r["kpi"], r["tenant"]): r["value"] for r in json.loads(outcome.stdout)}
+
+
+def warehouse_counts(settings: Settings) -> dict[str, int]:
+    with connect_read_only(settings) as con:
+        return {
+            table: con.execute(f"select count(*) from {table}").fetchone()[0]
+            for table in ("int_events", "int_contacts", "int_dead_letters")
+        }
+
+
+@pytest.fixture(scope="module")
+def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
+    settings = isolated_settings(kafka_settings, tmp_path_factory.mktemp("cloud-imports"))
+    settings = with_overrides(
+        settings,
+        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+    )
+    exports = settings.home / "exports"
+    exports.mkdir()
+    files = {
+        "amazon-connect-ctr": exports / "connect-ctr.jsonl",
+        "amazon-connect-agent-events": exports / "connect-agents.json",
+        "genesys": exports / "genesys-details.jsonl",
+    }
+    write_connect_ctr(files["amazon-connect-ctr"])
+    write_connect_agent_events(files["amazon-connect-agent-events"])
+    write_genesys(files["genesys"])
+    summaries = import_all(settings, files)
+    stream_and_land(settings, "cloud-imports")
+    refresh(settings)
+    first = {"kpis": kpis(settings), "counts": warehouse_counts(settings)}
+    summaries += import_all(settings, files)
+    stream_and_land(settings, "cloud-imports")
+    refresh(settings)
+    second = {"kpis": kpis(settings), "counts": warehouse_counts(settings)}
+    return settings, files, summaries, first, second
+
+
+def test_the_kpis_of_each_platform_equal_those_computed_from_its_files(imported) -> None:
+    _, files, _, first, _ = imported
+    expected = {
+        CONNECT: connect_kpis(files["amazon-connect-ctr"]),
+        GENESYS: genesys_kpis(files["genesys"]),
+    }
+    expected[CONNECT]["occupancy.v1"] = connect_occupancy(files["amazon-connect-agent-events"])
+    for tenant, values in expected.items():
+        for kpi, value in values.items():
+            assert first["kpis"][(kpi, tenant)] == pytest.approx(value, rel=1e-9), (kpi, tenant)
+    assert expected[CONNECT]["offered.v1"] > 1000 and expected[GENESYS]["offered.v1"] > 800
+
+
+def test_rejected_records_are_dead_letters_and_reimporting_changes_nothing(imported) -> None:
+    settings, _, summaries, first, second = imported
+    with connect_read_only(settings) as con:
+        rows = con.execute(
+            "select distinct topic, errors from stg_dead_letters order by all"
+        ).fetchall()
+    assert [(topic, list(errors)) for topic, errors in rows] == [
+        (
+            "import:amazon-connect-agent-events:connect-agents.json",
+            ["a time without a UTC offset or unreadable: EventTimestamp"],
+        ),
+        (
+            "import:amazon-connect-ctr:connect-ctr.jsonl",
+            ["a required field is missing: LastUpdateTimestamp"],
+        ),
+        ("import:amazon-connect-ctr:connect-ctr.jsonl", ["not JSON: Invalid control character at"]),
+        (
+            "import:genesys:genesys-details.jsonl",
+            ["a conversation still in progress: no conversationEnd: import it once it has ended"],
+        ),
+    ]
+    assert second["counts"] == first["counts"]
+    assert second["kpis"] == first["kpis"]
+    assert "rejected 2 records (each a dead letter)" in summaries[0]
