@@ -80,7 +80,6 @@ class Leg:
     """The fields of one contact record (one leg of a contact) the conversion uses; times in
     epoch milliseconds, durations in milliseconds."""
 
-    source: SourceRecord
     contact_id: str
     initial_id: str | None
     previous_id: str | None
@@ -131,7 +130,6 @@ def parse_leg(record: SourceRecord) -> Leg | None:
     agent = field_object(data, "Agent")
     connected_ms = field_time(agent, "ConnectedToAgentTimestamp")
     return Leg(
-        source=record,
         contact_id=source_id,
         initial_id=field_text(data, "InitialContactId"),
         previous_id=field_text(data, "PreviousContactId"),

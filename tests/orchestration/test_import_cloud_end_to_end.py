@@ -116,7 +116,7 @@ def test_the_kpis_of_each_platform_equal_those_computed_from_its_files(imported)
     for tenant, values in expected.items():
         for kpi, value in values.items():
             assert first["kpis"][(kpi, tenant)] == pytest.approx(value, rel=1e-9), (kpi, tenant)
-    assert expected[CONNECT]["offered.v1"] > 1000 and expected[GENESYS]["offered.v1"] > 800
+    assert expected[CONNECT]["offered.v1"] > 500 and expected[GENESYS]["offered.v1"] > 400
 
 
 def test_rejected_records_are_dead_letters_and_reimporting_changes_nothing(imported) -> None:
