@@ -358,12 +358,24 @@ class ContactFold:
             else:
                 self._schedule(contact_id, state)
 
-    def apply(self, events: Iterable[dict[str, Any]], watermark: float) -> list[ContactRecord]:
+    def apply(
+        self,
+        events: Iterable[dict[str, Any]],
+        watermark: float,
+        pruned_until: float | None = None,
+    ) -> list[ContactRecord]:
         """Add a batch of canonical contact events; the records to emit (one per contact at
-        most: a batch that changes a contact twice emits its final state)."""
+        most: a batch that changes a contact twice emits its final state).
+
+        ``pruned_until``: the watermark of the last prune (the one before this batch; default
+        ``watermark``). Only a contact whose event is more than the retention behind it can
+        have been pruned: judging by the batch's own watermark would drop the older contacts
+        of a batch spanning more than the retention (a bulk import of history, docs/importers.md).
+        """
         store = self.store
         touched: dict[str, dict[str, Any]] = {}
-        horizon_ms = watermark * 1000 - self.retention_ms
+        before = watermark if pruned_until is None else min(pruned_until, watermark)
+        horizon_ms = before * 1000 - self.retention_ms
         for event in events:
             contact_id = event["contact_id"]
             state = touched.get(contact_id) or store.get(contact_id)

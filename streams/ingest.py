@@ -174,6 +174,7 @@ class PartitionIngest:
 
     def process(self, messages: list[RawMessage]) -> IngestOutput:
         out = IngestOutput()
+        pruned_until = self.dedup.clock.watermark  # the last sweep pruned up to here
         contact_events = []
         for message in messages:
             canonical = self._canonical(message, out)
@@ -200,7 +201,8 @@ class PartitionIngest:
                 contact_events.append(event)
         self.dedup.expire()
         watermark = self.dedup.clock.watermark
-        records = self.fold.apply(contact_events, watermark) + self.fold.sweep(watermark)
+        records = self.fold.apply(contact_events, watermark, pruned_until)
+        records += self.fold.sweep(watermark)
         for record in records:
             out.contacts.append(contact_message(record))
             out.identity.append(

@@ -13,7 +13,13 @@ from rich.progress import Progress, TaskID
 
 from orchestration.progress import progress_display
 from pipelines.importers import FORMATS, importer_for
-from pipelines.importers.framework import ImportFailed, ImportSummary, Rejection, run_import
+from pipelines.importers.framework import (
+    ImportFailed,
+    ImportSummary,
+    Rejection,
+    require_files,
+    run_import,
+)
 from schemas.routing import routing_key
 from schemas.settings import Settings
 from schemas.topics import topic_names
@@ -79,6 +85,7 @@ def import_(
     console = Console(stderr=True, force_terminal=progress)
     try:
         importer = importer_for(format_name, mapping)
+        require_files(paths)  # before connecting to anything
         with ExitStack() as stack:
             if target == "file":
                 on_event, on_rejection = _file_outputs(stack, out, importer.name, tenant)

@@ -180,6 +180,13 @@ class Progress(Protocol):
     def advanced(self, bytes_done: int, read: int, events: int, rejected: int) -> None: ...
 
 
+def require_files(paths: Sequence[Path]) -> None:
+    """ImportFailed naming the paths that are not files."""
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise ImportFailed(f"no such file: {', '.join(missing)}")
+
+
 def run_import(
     importer: Importer,
     paths: Sequence[Path],
@@ -192,9 +199,7 @@ def run_import(
     """Stream ``paths`` through ``importer``: each event that keeps the contract goes to
     ``on_event``, each rejection to ``on_rejection``, in the converter's order. Raises
     ImportFailed when a file is missing (before anything is sent)."""
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:
-        raise ImportFailed(f"no such file: {', '.join(missing)}")
+    require_files(paths)
     sizes = {str(path): path.stat().st_size for path in paths}
     before = {}  # bytes of the files before each one
     done = 0

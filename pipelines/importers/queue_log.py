@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +47,7 @@ _EPOCH = re.compile(r"\d{9,11}(?:\.\d+)?")
 _CALLER_DIGITS = re.compile(r"\d")
 _SAFE_NAME = re.compile(r"[A-Z0-9_]{1,32}")
 _NO_CALL = frozenset({"", "NONE", "REALTIME"})
+_NULLS = frozenset({"NULL", "\\N"})  # a database's empty cell as exported (psql, mysql)
 
 # Events that say nothing the contract records (docs/importers.md lists why): read, not rejected.
 IGNORED = frozenset(
@@ -144,7 +146,7 @@ class QueueLogImporter:
             if first is None:
                 continue
             if _EPOCH.fullmatch(first[1].split("|", 1)[0].strip()):
-                for number, text, position in _chain(first, lines):
+                for number, text, position in chain([first], lines):
                     yield SourceRecord(
                         str(path), number, {"fields": text.split("|"), "line": text}, position
                     )
@@ -164,7 +166,10 @@ class QueueLogImporter:
             )
         data_columns = [n for n in ("data1", "data2", "data3", "data4", "data5") if n in names]
         for number, text, position in lines:
-            cells = [cell.strip() for cell in next(csv.reader([text], delimiter=delimiter))]
+            cells = [
+                "" if cell.strip() in _NULLS else cell.strip()
+                for cell in next(csv.reader([text], delimiter=delimiter))
+            ]
             row = dict(zip(names, cells, strict=False))
             if data_columns:
                 data = [row.get(name, "") for name in data_columns]
@@ -179,11 +184,6 @@ class QueueLogImporter:
         self, records: Iterable[SourceRecord], tenant: str
     ) -> Iterator[dict[str, Any] | Rejection]:
         return _Conversion(tenant, self.zone, self.mapping.idle_hours * 3600).run(records)
-
-
-def _chain(first: Any, rest: Iterator) -> Iterator:
-    yield first
-    yield from rest
 
 
 class _Conversion:

@@ -34,6 +34,8 @@ from warehouse.build import connect_read_only
 
 MAPPING = REPO / "docs" / "mappings" / "call-log.toml"
 PBX, CRM = "pbx-brand", "csv-brand"  # the tenants of the queue_log and of the CSV
+# two imports, stream, sink and refresh runs on a 2-core machine: the fixture's first test waits
+pytestmark = pytest.mark.timeout(1200)
 COMPARED = ("offered.v1", "asa.v1", "service_level.v1", "abandon_rate.v1", "aht.v1")
 
 
@@ -82,6 +84,9 @@ def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     settings = with_overrides(
         settings,
         warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+        # the history load of docs/importers.md: the CSV's two weeks arrive behind the clock
+        # the queue_log moved to its last day, beyond the default 3 days of contact retention
+        stream={"contact_retention_days": 30.0},
     )
     files = settings.home / "exports"
     files.mkdir()
@@ -123,33 +128,27 @@ def test_2021_refreshes_at_its_real_dates_and_the_closed_weekend_fails_no_check(
 
 
 def test_rejected_lines_are_dead_letters_with_file_line_and_reason(imported) -> None:
+    """Each rejected line is one dead letter (imported twice, rejected twice) naming its file,
+    line and reason, with no preview and no value of the line."""
     settings, (queue_log, _), summaries, *_ = imported
     with connect_read_only(settings) as con:
         rows = con.execute(
-            'select topic, "offset", errors, tenant from stg_dead_letters order by all'
+            "select source_topic, source_offset, errors, tenant, redacted_preview, rejections "
+            "from int_dead_letters order by all"
         ).fetchall()
-        text = " ".join(
-            str(row) for row in con.execute("select * from int_dead_letters").fetchall()
-        )
     cut, bogus = (
         n + 1
         for n, line in enumerate(queue_log.read_text().splitlines())
         if line.count("|") == 2 or "BOGUS" in line
     )
-    distinct = sorted(
-        {(topic, offset, tuple(errors), tenant) for topic, offset, errors, tenant in rows}
-    )
-    assert distinct == sorted(
+    assert rows == sorted(
         [
-            ("import:csv:calls-2021.csv", 102, ("unreadable date or time: start",), CRM),
-            ("import:csv:calls-2021.csv", 902, ("NPS answer not 0-10: nps",), CRM),
-            ("import:queue-log:queue_log", cut, ("not a queue_log line: 3 fields",), PBX),
-            ("import:queue-log:queue_log", bogus, ("unknown queue_log event: BOGUS",), PBX),
+            ("import:csv:calls-2021.csv", 102, ["unreadable date or time: start"], CRM, None, 2),
+            ("import:csv:calls-2021.csv", 902, ["NPS answer not 0-10: nps"], CRM, None, 2),
+            ("import:queue-log:queue_log", cut, ["not a queue_log line: 3 fields"], PBX, None, 2),
+            ("import:queue-log:queue_log", bogus, ["unknown queue_log event: BOGUS"], PBX, None, 2),
         ]
     )
-    assert (
-        "06" not in text.replace("2021-01-06", "") and "C00" not in text
-    )  # no caller, no customer
     assert "rejected 2 records (each a dead letter)" in summaries[0]
     assert "rejected 2 records (each a dead letter)" in summaries[1]
 

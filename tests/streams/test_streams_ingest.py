@@ -409,3 +409,21 @@ def test_surveys_and_opt_outs_reach_the_customer_stage_as_items(stage):
     assert items["opt_out"]["customer_ids"] == hashed_identifiers(
         {"customer_id": "C-1"}, SETTINGS.pii_key
     )
+
+
+def test_a_batch_spanning_more_than_the_contact_retention_folds_every_contact(stage):
+    """A bulk import of history: one batch holds ten days of calls, in order. Each contact is
+    new and none could have been pruned before the batch, so each is folded and emitted, though
+    the batch moves the watermark far past the retention behind the first ones."""
+    day = 86400
+    assert SETTINGS.stream.contact_retention_days < 10
+    events = [e for n in range(10) for e in voice_contact(f"c{n}", at=n * day)]
+    out = stage.process(batch(events))
+
+    emitted = {orjson.loads(value)["contact_id"] for _, value in out.contacts}
+    assert emitted == {f"c{n}" for n in range(10)}
+    assert stage.fold.too_late == 0
+    # the next batch judges by the watermark the sweep pruned with: the first day's contact
+    # was pruned, and an event of it alone is not folded
+    late = stage.process(batch([raw("survey.completed", 60, "c0", attributes={"csat": 5})], 0, 99))
+    assert late.contacts == [] and stage.fold.too_late == 1
