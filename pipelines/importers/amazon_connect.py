@@ -383,8 +383,7 @@ def agent_state_event(data: Mapping[str, Any], tenant: str) -> dict[str, Any] | 
     if not agent:
         raise BadRecord("a required field is missing", "Configuration.Username or AgentARN")
     state = "offline" if kind == "LOGOUT" else _agent_state(current)
-    previous = field_object(data, "PreviousAgentSnapshot")
-    if kind == "STATE_CHANGE" and previous and _agent_state(previous) == state:
+    if kind == "STATE_CHANGE" and _previous_state(data) == state:
         return None
     identity = field_text(data, "EventId") or f"{agent}@{at_ms}"
     status = field_object(current, "AgentStatus")
@@ -403,6 +402,16 @@ def agent_state_event(data: Mapping[str, Any], tenant: str) -> dict[str, Any] | 
 _BUSY_CONTACT_STATES = frozenset({"CONNECTED", "CONNECTED_ONHOLD"})
 _BLOCKED_CONTACT_STATES = frozenset({"MISSED", "ERROR"})
 _STATUS_STATES = {"ROUTABLE": "available", "CUSTOM": "break", "OFFLINE": "offline"}
+
+
+def _previous_state(data: Mapping[str, Any]) -> str | None:
+    """The state before the event, None when unknown (no previous snapshot, or one this
+    importer cannot read: the event is then converted rather than lost)."""
+    try:
+        previous = field_object(data, "PreviousAgentSnapshot")
+        return _agent_state(previous) if previous else None
+    except BadRecord:
+        return None
 
 
 def _agent_state(snapshot: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from pipelines.importers.amazon_connect import (
     ContactRecordImporter,
     Leg,
     PendingLegs,
+    agent_state_event,
     parse_leg,
 )
 from pipelines.importers.framework import SourceRecord, contact_id
@@ -282,3 +283,19 @@ def test_agent_event_stream_state_changes(agent_events):
     ]
     again = import_files(AgentEventImporter(), [AGENT_EVENTS])
     assert [e["event_id"] for e in again.events] == [e["event_id"] for e in agent_events.events]
+
+
+def test_an_unreadable_previous_snapshot_does_not_lose_the_event():
+    snapshot = {"AgentStatus": {"Name": "Available", "Type": "ROUTABLE"},
+                "Configuration": {"Username": "zoe"}, "Contacts": []}  # fmt: skip
+    record = {
+        "EventType": "STATE_CHANGE",
+        "EventId": "e-1",
+        "EventTimestamp": "2026-01-05T09:00:00.000Z",
+        "CurrentAgentSnapshot": snapshot,
+        "PreviousAgentSnapshot": {"AgentStatus": {"Type": "FROM_THE_FUTURE"}},
+    }
+    event = agent_state_event(record, "acme")
+    assert event is not None and event["attributes"]["state"] == "available"
+    record["PreviousAgentSnapshot"] = snapshot  # the same state before: nothing to say
+    assert agent_state_event(record, "acme") is None
