@@ -119,27 +119,52 @@ def test_the_kpis_of_each_platform_equal_those_computed_from_its_files(imported)
     assert expected[CONNECT]["offered.v1"] > 500 and expected[GENESYS]["offered.v1"] > 400
 
 
+def rejected_lines(files: dict[str, Path]) -> dict[str, list[int]]:
+    """The lines of the records each importer must reject, found by reading the files."""
+    ctr = files["amazon-connect-ctr"].read_text().splitlines()
+    cut = [n for n, line in enumerate(ctr, 1) if not line.endswith("}")]
+    no_times = [n for n, line in enumerate(ctr, 1) if '"c0-bad"' in line]
+    agents = files["amazon-connect-agent-events"].read_text()
+    junction = agents.rfind("}{", 0, agents.index('"yesterday"'))  # where that record starts
+    pages = files["genesys"].read_text().splitlines()
+    unfinished = [
+        n
+        for n, page in enumerate(pages, 1)
+        if any("conversationEnd" not in c for c in json.loads(page)["conversations"])
+    ]
+    return {
+        "ctr": sorted(cut + no_times),
+        "agents": [agents.count("\n", 0, junction) + 1],
+        "genesys": unfinished,
+    }
+
+
 def test_rejected_records_are_dead_letters_and_reimporting_changes_nothing(imported) -> None:
-    settings, _, summaries, first, second = imported
+    settings, files, summaries, first, second = imported
     with connect_read_only(settings) as con:
         rows = con.execute(
-            "select distinct topic, errors from stg_dead_letters order by all"
+            "select source_topic, source_offset, errors, tenant, redacted_preview "
+            "from int_dead_letters order by all"
         ).fetchall()
-    assert [(topic, list(errors)) for topic, errors in rows] == [
-        (
-            "import:amazon-connect-agent-events:connect-agents.json",
-            ["a time without a UTC offset or unreadable: EventTimestamp"],
-        ),
-        (
-            "import:amazon-connect-ctr:connect-ctr.jsonl",
-            ["a required field is missing: LastUpdateTimestamp"],
-        ),
-        ("import:amazon-connect-ctr:connect-ctr.jsonl", ["not JSON: Invalid control character at"]),
-        (
-            "import:genesys:genesys-details.jsonl",
-            ["a conversation still in progress: no conversationEnd: import it once it has ended"],
-        ),
+    lines = rejected_lines(files)
+    assert len(lines["ctr"]) == 2 and len(lines["genesys"]) == 2  # the first page twice
+    in_progress = (
+        "a conversation still in progress: no conversationEnd: import it once it has ended"
+    )
+    ctr_reasons = [
+        "not JSON: Invalid control character at",
+        "a required field is missing: LastUpdateTimestamp",
     ]
+    assert rows == sorted(
+        [
+            ("import:amazon-connect-agent-events:connect-agents.json", lines["agents"][0],
+             ["a time without a UTC offset or unreadable: EventTimestamp"], CONNECT, None),
+            *(("import:amazon-connect-ctr:connect-ctr.jsonl", line, [reason], CONNECT, None)
+              for line, reason in zip(lines["ctr"], ctr_reasons, strict=True)),
+            *(("import:genesys:genesys-details.jsonl", line, [in_progress], GENESYS, None)
+              for line in lines["genesys"]),
+        ]
+    )  # fmt: skip
+    assert "rejected 2 records (each a dead letter)" in summaries[0]
     assert second["counts"] == first["counts"]
     assert second["kpis"] == first["kpis"]
-    assert "rejected 2 records (each a dead letter)" in summaries[0]
