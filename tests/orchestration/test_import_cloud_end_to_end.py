@@ -167,4 +167,8 @@ def test_rejected_records_are_dead_letters_and_reimporting_changes_nothing(impor
     )  # fmt: skip
     assert "rejected 2 records (each a dead letter)" in summaries[0]
     assert second["counts"] == first["counts"]
-    assert second["kpis"] == first["kpis"]
+    # Equal up to the order DuckDB sums the handle seconds in (the last bit of a float).
+    assert second["kpis"].keys() == first["kpis"].keys()
+    for key, value in first["kpis"].items():
+        same = value if value is None else pytest.approx(value, rel=1e-12, abs=0)
+        assert second["kpis"][key] == same, key
