@@ -195,19 +195,12 @@ def _handled(builder: ContactEvents, handlers: list[_Session], ended_by: str) ->
     talk_ms = hold_ms = acw_ms = 0
     first_answer: int | None = None
     for index, session in enumerate(handlers):
-        identity = f"{builder.contact_id}/session:{session.data.get('sessionId') or index}"
+        identity = f"{conversation_id}/session:{session.data.get('sessionId') or index}"
         answered_ms = session.answered_ms
         if answered_ms is None:
             continue
         if index:
-            before = handlers[index - 1].metrics
-            mode = (
-                "warm"
-                if before.get("nConsultTransferred")
-                else "cold"
-                if before.get("nBlindTransferred")
-                else None
-            )
+            mode = _transfer_mode(handlers[index - 1].metrics)
             builder.add(
                 "contact.transferred",
                 session.start_ms or answered_ms,
@@ -251,6 +244,16 @@ def _handled(builder: ContactEvents, handlers: list[_Session], ended_by: str) ->
             conversation_id,
             attributes={"reason": code, "wrap_up_code": code},
         )
+
+
+def _transfer_mode(metrics: Mapping[str, int]) -> str | None:
+    """How the session before a handler transferred: a consult transfer is warm, a blind one
+    cold; neither metric, unknown."""
+    if metrics.get("nConsultTransferred"):
+        return "warm"
+    if metrics.get("nBlindTransferred"):
+        return "cold"
+    return None
 
 
 def _sessions(participant: Any) -> Iterator[_Session]:
