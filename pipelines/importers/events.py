@@ -24,16 +24,19 @@ class EventsImporter:
     def convert(
         self, records: Iterable[SourceRecord], tenant: str
     ) -> Iterator[dict[str, Any] | Rejection]:
-        """Each line as it is (its own tenant kept: ``tenant`` only fills a missing one); the
-        framework checks it against the contract."""
+        """Each line as it is, its own tenant included (``tenant`` is not used); the framework
+        checks it against the contract."""
         for record in records:
             try:
                 event = orjson.loads(record.data["line"])
             except orjson.JSONDecodeError as exc:
-                yield Rejection(record.file, record.line, "not JSON", str(exc))
+                yield Rejection(
+                    record.file, record.line, "not JSON", str(exc), source=record.data["line"]
+                )
                 continue
             if not isinstance(event, dict):
-                yield Rejection(record.file, record.line, "not a JSON object")
+                yield Rejection(
+                    record.file, record.line, "not a JSON object", source=record.data["line"]
+                )
                 continue
-            event.setdefault("tenant", tenant)
             yield event

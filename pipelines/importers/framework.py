@@ -201,20 +201,20 @@ def run_import(
     ImportFailed when a file is missing (before anything is sent)."""
     require_files(paths)
     sizes = {str(path): path.stat().st_size for path in paths}
-    before = {}  # bytes of the files before each one
-    done = 0
+    before: dict[str, int] = {}  # bytes of the files before each one
+    total = 0
     for name, size in sizes.items():
-        before[name] = done
-        done += size
+        before[name] = total
+        total += size
     if progress is not None:
-        progress.started(done)
+        progress.started(total)
     summary = ImportSummary(files=len(paths))
     last = SourceRecord("", 0, {})
 
     def report() -> None:
         if progress is not None:
-            done = before.get(last.file, 0) + min(last.position, sizes.get(last.file, 0))
-            progress.advanced(done, summary.read, summary.events, summary.rejected_total)
+            read = before.get(last.file, 0) + min(last.position, sizes.get(last.file, 0))
+            progress.advanced(read, summary.read, summary.events, summary.rejected_total)
 
     def counted(records: Iterator[SourceRecord]) -> Iterator[SourceRecord]:
         nonlocal last
@@ -235,7 +235,7 @@ def run_import(
             summary.events_by_type[output["event_type"]] += 1
             on_event(output)
     if progress is not None:
-        progress.advanced(done, summary.read, summary.events, summary.rejected_total)
+        progress.advanced(total, summary.read, summary.events, summary.rejected_total)
     return summary
 
 
