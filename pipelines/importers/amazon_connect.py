@@ -174,7 +174,7 @@ class ContactRecordImporter:
             try:
                 leg = parse_leg(record)
             except BadRecord as error:
-                yield error.rejection(record)
+                yield error.rejection(record, "InitiationTimestamp")
                 continue
             if leg is None:
                 continue
@@ -362,7 +362,7 @@ class AgentEventImporter:
             try:
                 event = agent_state_event(readable(record), tenant)
             except BadRecord as error:
-                yield error.rejection(record)
+                yield error.rejection(record, "EventTimestamp")
                 continue
             if event is not None:
                 yield event

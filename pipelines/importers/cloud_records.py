@@ -23,10 +23,25 @@ class BadRecord(ValueError):
         self.reason = reason
         self.detail = detail
 
-    def rejection(self, record: SourceRecord) -> Rejection:
-        """The record's Rejection; the record itself reaches only the operators' dead letter."""
-        source = record.data.get("source") if unreadable(record) else json.dumps(record.data)
-        return Rejection(record.file, record.line, self.reason, self.detail, source=source)
+    def rejection(self, record: SourceRecord, time_field: str) -> Rejection:
+        """The record's Rejection, dated by its ``time_field`` when that can be read (the dead
+        letter then counts on its business day); the record itself reaches only the operators'
+        dead letter."""
+        if unreadable(record):
+            source, occurred_at = record.data.get("source"), None
+        else:
+            source, occurred_at = json.dumps(record.data), _readable_time(record.data, time_field)
+        return Rejection(
+            record.file, record.line, self.reason, self.detail, occurred_at, source=source
+        )
+
+
+def _readable_time(data: Mapping[str, Any], name: str) -> str | None:
+    try:
+        at_ms = field_time(data, name)
+    except BadRecord:
+        return None
+    return None if at_ms is None else format_utc(at_ms / 1000)
 
 
 def readable(record: SourceRecord) -> Mapping[str, Any]:

@@ -79,7 +79,7 @@ class GenesysImporter:
             try:
                 events = conversation_events(readable(record), tenant)
             except BadRecord as error:
-                yield error.rejection(record)
+                yield error.rejection(record, "conversationStart")
                 continue
             yield from events
 

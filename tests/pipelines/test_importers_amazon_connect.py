@@ -186,6 +186,7 @@ def test_tasks_and_monitoring_legs_are_read_not_converted_and_bad_lines_rejected
         (14, "a time without a UTC offset or unreadable", "InitiationTimestamp"),
     ]
     assert ctr.rejections[1].source is not None and "c0a80001" in ctr.rejections[1].source
+    assert [r.occurred_at for r in ctr.rejections] == [None, None]  # no time readable
     assert len(contacts) == 10
 
 
@@ -281,6 +282,7 @@ def test_agent_event_stream_state_changes(agent_events):
     assert [(r.reason, r.detail) for r in agent_events.rejections] == [
         ("an unknown AgentStatus.Type", "SOMETHING_NEW")
     ]
+    assert agent_events.rejections[0].occurred_at == "2026-01-05T09:40:00.000Z"
     again = import_files(AgentEventImporter(), [AGENT_EVENTS])
     assert [e["event_id"] for e in again.events] == [e["event_id"] for e in agent_events.events]
 

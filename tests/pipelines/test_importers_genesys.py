@@ -172,6 +172,11 @@ def test_unfinished_and_channelless_conversations_are_rejected_at_their_page(imp
         ),
         (739, "no media type with a channel in the contract", "cobrowse"),
     ]
+    # Dated by their conversationStart: the dead letters count on their business day.
+    assert [r.occurred_at for r in imported.rejections] == [
+        "2026-01-05T15:00:00.000Z",
+        "2026-01-05T15:30:00.000Z",
+    ]
 
 
 def test_a_repeated_conversation_and_a_repeated_import_give_the_same_ids(imported, contacts):
