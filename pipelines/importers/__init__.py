@@ -15,6 +15,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "queue-log": ("pipelines.importers.queue_log", "QueueLogImporter"),
     "csv": ("pipelines.importers.csv_log", "CsvImporter"),
     "events": ("pipelines.importers.events", "EventsImporter"),
+    "amazon-connect-ctr": ("pipelines.importers.amazon_connect", "ContactRecordImporter"),
+    "amazon-connect-agent-events": ("pipelines.importers.amazon_connect", "AgentEventImporter"),
+    "genesys": ("pipelines.importers.genesys", "GenesysImporter"),
 }
 
 
