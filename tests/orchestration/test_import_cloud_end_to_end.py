@@ -13,11 +13,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from orchestration.cli import main
 from schemas.settings import Settings, with_overrides
-from schemas.settings_env import settings_env
 from tests.harness import isolated_settings, run_omnicx, stream_and_land
 from tests.orchestration.cloud_import_samples import (
     FIRST,
@@ -29,6 +26,7 @@ from tests.orchestration.cloud_import_samples import (
     write_connect_ctr,
     write_genesys,
 )
+from tests.orchestration.import_pipeline import refresh, tenant_kpis, warehouse_counts
 from warehouse.build import connect_read_only
 
 pytestmark = pytest.mark.kafka
@@ -52,32 +50,6 @@ def import_all(settings: Settings, files: dict[str, Path]) -> list[str]:
     return outputs
 
 
-def refresh(settings: Settings) -> None:
-    done = run_omnicx(
-        settings, "refresh", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), timeout=600
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def kpis(settings: Settings) -> dict[tuple[str, str], float]:
-    outcome = CliRunner().invoke(
-        main,
-        ["--home", str(settings.home), "kpis", "--from", FIRST.isoformat(), "--to",
-         LAST.isoformat(), "--by", "tenant", "--format", "json"],
-        env=settings_env(settings),
-    )  # fmt: skip
-    assert outcome.exit_code == 0, outcome.output
-    return {(r["kpi"], r["tenant"]): r["value"] for r in json.loads(outcome.stdout)}
-
-
-def warehouse_counts(settings: Settings) -> dict[str, int]:
-    with connect_read_only(settings) as con:
-        return {
-            table: con.execute(f"select count(*) from {table}").fetchone()[0]
-            for table in ("int_events", "int_contacts", "int_dead_letters")
-        }
-
-
 @pytest.fixture(scope="module")
 def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
     settings = isolated_settings(kafka_settings, tmp_path_factory.mktemp("cloud-imports"))
@@ -97,12 +69,18 @@ def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     write_genesys(files["genesys"])
     summaries = import_all(settings, files)
     stream_and_land(settings, "cloud-imports")
-    refresh(settings)
-    first = {"kpis": kpis(settings), "counts": warehouse_counts(settings)}
+    refresh(settings, FIRST, LAST)
+    first = {
+        "kpis": tenant_kpis(settings, FIRST, LAST),
+        "counts": warehouse_counts(settings, "int_events", "int_contacts", "int_dead_letters"),
+    }
     summaries += import_all(settings, files)
     stream_and_land(settings, "cloud-imports")
-    refresh(settings)
-    second = {"kpis": kpis(settings), "counts": warehouse_counts(settings)}
+    refresh(settings, FIRST, LAST)
+    second = {
+        "kpis": tenant_kpis(settings, FIRST, LAST),
+        "counts": warehouse_counts(settings, "int_events", "int_contacts", "int_dead_letters"),
+    }
     return settings, files, summaries, first, second
 
 

@@ -10,7 +10,6 @@ One shared run for both formats (two tenants), so the suite pays for one pipelin
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from pipelines.importers.framework import contact_id
 from schemas.settings import Settings, with_overrides
 from schemas.settings_env import settings_env
 from tests.harness import REPO, isolated_settings, run_omnicx, stream_and_land
+from tests.orchestration.import_pipeline import refresh, tenant_kpis, warehouse_counts
 from tests.orchestration.import_samples import (
     FIRST,
     LAST,
@@ -51,33 +51,6 @@ def import_both(settings: Settings, queue_log: Path, call_log: Path) -> list[str
     return outputs
 
 
-def refresh(settings: Settings) -> subprocess.CompletedProcess:
-    done = run_omnicx(
-        settings, "refresh", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), timeout=600
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done
-
-
-def kpis(settings: Settings) -> dict[tuple[str, str], float]:
-    outcome = CliRunner().invoke(
-        main,
-        ["--home", str(settings.home), "kpis", "--from", FIRST.isoformat(), "--to",
-         LAST.isoformat(), "--by", "tenant", "--format", "json"],
-        env=settings_env(settings),
-    )  # fmt: skip
-    assert outcome.exit_code == 0, outcome.output
-    return {(r["kpi"], r["tenant"]): r["value"] for r in json.loads(outcome.stdout)}
-
-
-def warehouse_counts(settings: Settings) -> dict[str, int]:
-    with connect_read_only(settings) as con:
-        return {
-            table: con.execute(f"select count(*) from {table}").fetchone()[0]
-            for table in ("int_events", "int_contacts", "int_dead_letters", "int_surveys")
-        }
-
-
 @pytest.fixture(scope="module")
 def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory):
     settings = isolated_settings(kafka_settings, tmp_path_factory.mktemp("imports"))
@@ -95,12 +68,23 @@ def imported(kafka_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     write_call_log(call_log)
     summaries = import_both(settings, queue_log, call_log)
     stream_and_land(settings, "imports")
-    checks = refresh(settings)
-    first = {"kpis": kpis(settings), "counts": warehouse_counts(settings), "checks": checks}
+    checks = refresh(settings, FIRST, LAST)
+    first = {
+        "kpis": tenant_kpis(settings, FIRST, LAST),
+        "counts": warehouse_counts(
+            settings, "int_events", "int_contacts", "int_dead_letters", "int_surveys"
+        ),
+        "checks": checks,
+    }
     again = import_both(settings, queue_log, call_log)
     stream_and_land(settings, "imports")
-    refresh(settings)
-    second = {"kpis": kpis(settings), "counts": warehouse_counts(settings)}
+    refresh(settings, FIRST, LAST)
+    second = {
+        "kpis": tenant_kpis(settings, FIRST, LAST),
+        "counts": warehouse_counts(
+            settings, "int_events", "int_contacts", "int_dead_letters", "int_surveys"
+        ),
+    }
     return settings, (queue_log, call_log), summaries + again, first, second
 
 
