@@ -30,6 +30,7 @@ from dagster import (
 
 from orchestration.partitions import SINGLE_RUN, partition_days
 from orchestration.resources import WarehouseResource
+from schemas.knob_sets import configured_targets
 from schemas.settings import Settings
 from warehouse.build import SQL_DIR, VIEW_LAYERS, in_dependency_order, layer_models
 from warehouse.catalog import load_catalog
@@ -146,11 +147,13 @@ def build_assets(
 
         path = warehouse.build(marts=refresh)
         knob_set = knob_set_id(mart_knobs(settings))
+        target_set, _ = configured_targets(settings)
         for mart in MARTS:
             metadata = {
                 "warehouse": MetadataValue.path(path),
                 "days": f"{date_from}..{date_to}",
                 "knob_set": knob_set,
+                "target_set": target_set,
             }
             if mart.name in rows:
                 metadata["rows_of_the_days"] = rows[mart.name]

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict
 
 from schemas.settings import Settings
+from schemas.targets import target_set
 
 # The definitions the marts implement (kpis.md, version 1). A new version of a definition gets
 # a new id here and in the SQL, so that its numbers never pass for the old ones.
@@ -53,3 +54,11 @@ def knob_set_id(knobs: dict[str, float | int]) -> str:
     """A short stable id of the definitions and knob values (same values, same id)."""
     canonical = json.dumps({"definitions": DEFINITIONS, "knobs": knobs}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def configured_targets(settings: Settings) -> tuple[str, dict]:
+    """The KPI targets in force under ``settings``, resolved for every channel, and their target
+    set id (``schemas.targets.target_set``): "*" for every tenant without targets of its own.
+    Targets change no number, so they are not part of a knob set; reports name both."""
+    own = {name: tenant.targets for name, tenant in settings.tenants.items() if tenant.targets}
+    return target_set(settings.targets, own)

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from schemas.targets import KpiTargets, check_targets
+
 
 class SettingsError(ValueError):
     """A setting has a value of the wrong type, outside its allowed values, or an unknown name."""
@@ -320,6 +322,13 @@ class AlertSettings:
         return bool(self.webhooks or self.email.host)
 
 
+def _check_targets(targets: dict[str, KpiTargets]) -> None:
+    try:
+        check_targets(targets)
+    except ValueError as exc:
+        raise SettingsError(f"targets.{exc}") from None
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     """One client brand's own settings (``[tenants.NAME]``); a tenant without a table has these
@@ -328,8 +337,11 @@ class TenantSettings:
     display_name: str = ""  # "": the tenant's name
     time_zone: str = "UTC"  # IANA name (Europe/Paris): the tenant's reporting days and hours
     report_recipients: tuple[str, ...] = ()  # who receives its scheduled reports by e-mail
+    # Its own KPI targets, over the global [targets] (docs/kpis.md, Targets).
+    targets: dict[str, KpiTargets] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_targets(self.targets)
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -359,6 +371,12 @@ class Settings:
     services: ServicesSettings = field(default_factory=ServicesSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     tenants: dict[str, TenantSettings] = field(default_factory=dict)
+    # KPI targets for every tenant ([targets.<kpi>], docs/kpis.md, Targets); a tenant's own
+    # [tenants.NAME.targets.<kpi>] come over these.
+    targets: dict[str, KpiTargets] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_targets(self.targets)
 
     def tenant(self, name: str) -> TenantSettings:
         """The settings of tenant ``name``: its ``[tenants.NAME]`` table, else the defaults."""
@@ -580,6 +598,8 @@ def _coerce(raw: Any, kind: Any, name: str) -> Any:
     if typing.get_origin(kind) in (tuple, dict):
         return _coerce_collection(raw, kind, name)
     if isinstance(kind, types.UnionType):
+        if raw is None and type(None) in typing.get_args(kind):
+            return None  # JSON null (settings_env writes unset optional fields so)
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
     try:
         if kind is bool:

@@ -11,7 +11,8 @@ and the rows other knob sets made for those days stay as they were.
 Knobs: the ones that change stored counts (short-abandon and service-level thresholds, repeat
 window, churn weights...) are written to the one-row table ``kpi_knobs`` that the SQL reads, and
 every mart row carries the ``knob_set`` id that produced it; ``kpi_knob_sets`` keeps what each id
-means. Several knob sets coexist in the marts (service level at 20 s and at 60 s, say); readers
+means (the KPI targets in force are recorded the same way in ``kpi_target_sets``). Several
+knob sets coexist in the marts (service level at 20 s and at 60 s, say); readers
 choose one (``warehouse.kpis.kpi_values``). The abandon treatment of service_level.v1 only chooses which stored counts to divide, so
 it is applied when reading and is not part of a knob set.
 """
@@ -27,7 +28,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from schemas.churn import sql_rules
-from schemas.knob_sets import DEFINITIONS, knob_set_id, mart_knobs
+from schemas.knob_sets import DEFINITIONS, configured_targets, knob_set_id, mart_knobs
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -97,6 +98,21 @@ def write_knobs(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     return knob_set
 
 
+def write_targets(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """Record the KPI targets in force in ``kpi_target_sets``, as knob sets are; their id.
+
+    Targets change no stored number (only a report's red/amber/green), so mart rows do not carry
+    the id: a published report names it, and this table says what it meant."""
+    target_set, targets = configured_targets(settings)
+    con.execute("create table if not exists kpi_target_sets (target_set varchar, targets json)")
+    con.execute(
+        "insert into kpi_target_sets select $id, $targets "
+        "where not exists (select 1 from kpi_target_sets where target_set = $id)",
+        {"id": target_set, "targets": json.dumps(targets, sort_keys=True)},
+    )
+    return target_set
+
+
 @cache
 def mart_sql(name: str) -> str:
     """The SQL of a mart (CTEs ending in ``select * from final``)."""
@@ -104,8 +120,9 @@ def mart_sql(name: str) -> str:
 
 
 def prepare_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """Write the knobs and (re)create the views the marts read; the knob set id."""
+    """Write the knobs and targets and (re)create the views the marts read; the knob set id."""
     knob_set = write_knobs(con, settings)
+    write_targets(con, settings)
     for mart in MARTS:
         if mart.day_column is None:
             con.execute(f"create or replace view {mart.name} as {mart_sql(mart.name)}")

@@ -155,4 +155,5 @@ class Report:
     churn: Table  # flagged, new this period, top reasons (no personal data)
     data_quality: Table  # dead letters, failed checks, incomplete contacts, freshness
     definitions: Table  # KPI id, one-line definition, knobs used
-    knob_set: str  # the knob set / targets that produced the numbers
+    knob_set: str  # the knob set that produced the numbers (kpi_knob_sets)
+    target_set: str = ""  # the targets the statuses were judged by (kpi_target_sets)

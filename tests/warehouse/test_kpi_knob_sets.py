@@ -4,9 +4,14 @@ settings' one."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
+from schemas.knob_sets import configured_targets
+from schemas.settings import with_overrides
+from schemas.targets import KpiTargets
 from tests.warehouse.kpi_fixtures import (
     DAY,
     NEXT_DAY,
@@ -114,3 +119,15 @@ def test_journeys_of_another_set_are_not_counted_twice():
     # the stream is compared with the journeys of the last refresh's set only
     assert journey_mismatches(con, DAY, NEXT_DAY) == (compared, mismatches)
     assert mismatches == []
+
+
+def test_the_targets_in_force_are_recorded_with_the_knobs_and_change_no_knob_set():
+    con = refreshed(answer_waits(), knobs=AT_20)
+    stricter = with_overrides(AT_20, targets={"service_level": KpiTargets(target=0.9)})
+    refresh_marts(con, DAY, DAY, stricter)
+    stored = dict(con.execute("select target_set, targets from kpi_target_sets").fetchall())
+    assert set(stored) == {configured_targets(AT_20)[0], configured_targets(stricter)[0]}
+    sl = json.loads(stored[configured_targets(stricter)[0]])["*"]["service_level.v1"]
+    assert sl["voice"] == {"value": 0.9, "direction": "higher", "amber": 0.05}
+    # targets change no number: the marts hold one knob set, read under either targets
+    assert set(service_level(con, stricter)) == {set_of(AT_20)}
