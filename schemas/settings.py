@@ -265,6 +265,10 @@ class EmailSettings:
     def recipients_for(self, tenant: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*self.recipients, *self.tenant_recipients.get(tenant, ()))))
 
+    @property
+    def has_recipients(self) -> bool:
+        return bool(self.recipients or any(self.tenant_recipients.values()))
+
 
 @dataclass(frozen=True)
 class AlertSettings:
@@ -309,8 +313,6 @@ class AlertSettings:
         for address in [mail.sender, *addresses]:
             if "@" not in address:
                 raise SettingsError(f"alerts.email: {address!r} is not an e-mail address")
-        if mail.host and not addresses:
-            raise SettingsError("alerts.email: a host is set but no recipients")
         if mail.username and not _ENV_NAME.fullmatch(mail.password_env):
             raise SettingsError(
                 f"alerts.email.password_env: {mail.password_env!r} must name the environment "
@@ -319,7 +321,9 @@ class AlertSettings:
 
     @property
     def channels_configured(self) -> bool:
-        return bool(self.webhooks or self.email.host)
+        """Whether an alert goes anywhere: a webhook, or an SMTP host with alert recipients (a
+        host may serve only the reports' e-mails)."""
+        return bool(self.webhooks or (self.email.host and self.email.has_recipients))
 
 
 def _check_targets(targets: dict[str, KpiTargets]) -> None:
@@ -354,6 +358,19 @@ class TenantSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The executive KPI reports (``[reports]``); each tenant's report goes to the
+    ``report_recipients`` of its ``[tenants.NAME]`` table, over the ``[alerts.email]`` server."""
+
+    recipients: tuple[str, ...] = ()  # who receives the overall report (every tenant) by e-mail
+
+    def __post_init__(self) -> None:
+        for address in self.recipients:
+            if "@" not in address:
+                raise SettingsError(f"reports.recipients: {address!r} is not an e-mail address")
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = Path(".omnicx")
     environment: str = "development"  # development | production (see with_pii_key)
@@ -374,9 +391,14 @@ class Settings:
     # KPI targets for every tenant ([targets.<kpi>], docs/kpis.md, Targets); a tenant's own
     # [tenants.NAME.targets.<kpi>] come over these.
     targets: dict[str, KpiTargets] = field(default_factory=dict)
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
     def __post_init__(self) -> None:
         _check_targets(self.targets)
+        mail = self.alerts.email
+        reports = self.reports.recipients or any(t.report_recipients for t in self.tenants.values())
+        if mail.host and not (mail.has_recipients or reports):
+            raise SettingsError("alerts.email: a host is set but no recipients")
 
     def tenant(self, name: str) -> TenantSettings:
         """The settings of tenant ``name``: its ``[tenants.NAME]`` table, else the defaults."""

@@ -14,7 +14,9 @@ simulator's ground truth, ``pipelines/simulator/kpis.py``):
 - ``first_response.v1`` (median) and ``first_response.v1.p90``;
 - ``csat.v1`` (top-2-box share) and ``csat.v1.mean``; ``ces.v1`` (mean) and ``ces.v1.share_5_7``.
 
-Shares are fractions (0-1), NPS is on -100..100, times are seconds, ``offered.v1`` a count.
+Shares are fractions (0-1), NPS is on -100..100, times are seconds, ``offered.v1`` a count
+(``unit(kpi_id)`` names each). Service level, ASA and first response over several channels mix
+per-channel thresholds or units (``PER_CHANNEL``): ``omnicx kpis`` shows them per channel.
 A KPI is left out of a grouping it cannot be attributed to: occupancy has no channel or queue
 (agents are blended), surveys and journeys have no hour.
 
@@ -41,6 +43,22 @@ DIMENSIONS = ("day", "hour", "tenant", "channel", "queue", "agent")
 TREATMENTS = ("negative", "ignore", "positive")
 DEFLECTION_CAUSES = ("front_end_message", "self_service", "ivr_menu")
 ALL_KNOB_SETS = "all"
+
+# The unit of a KPI's value, by id or by the id it is a variant of; any other is a fraction.
+_UNITS = {
+    "offered.v1": "contacts",
+    "asa.v1": "seconds",
+    "aht.v1": "seconds",
+    "first_response.v1": "seconds",
+    "nps.v1": "points",
+    "csat.v1.mean": "score 1-5",
+    "ces.v1": "score 1-7",
+    "ces.v1.share_5_7": "fraction",
+    "repeat_rate.v1": "contacts per journey",
+}
+# KPIs whose figure over several channels mixes thresholds (service level: 20 s for voice, 24 h
+# for e-mail) or units (ASA and first response: seconds for voice and chat, hours for e-mail).
+PER_CHANNEL = ("service_level.v1", "asa.v1", "first_response.v1")
 
 _SL_KNOBS = (
     "short_abandon_seconds",
@@ -211,6 +229,16 @@ def catalog(abandon_treatment: str) -> list[Kpi]:
         Kpi("ces.v1", SURVEYS, "sum(ces_sum)", "sum(ces_responses)"),
         Kpi("ces.v1.share_5_7", SURVEYS, "sum(ces_easy)", "sum(ces_responses)"),
     ]
+
+
+def unit(kpi_id: str) -> str:
+    """The unit of ``kpi_id``'s value: fraction, seconds, points (NPS), contacts ..."""
+    return _UNITS.get(kpi_id) or _UNITS.get(kpi_id.rpartition(".")[0], "fraction")
+
+
+def per_channel(kpi_id: str) -> bool:
+    """Whether ``kpi_id`` (or the KPI it is a variant of) is one of ``PER_CHANNEL``."""
+    return kpi_id in PER_CHANNEL or kpi_id.rpartition(".")[0] in PER_CHANNEL
 
 
 def kpi_values(

@@ -8,10 +8,9 @@ concurrency are the worker's (``orchestration.alerts.worker``).
 from __future__ import annotations
 
 import asyncio
-import smtplib
-import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any, Protocol
 
 import aiohttp
@@ -19,6 +18,7 @@ import orjson
 from standardwebhooks.webhooks import Webhook
 
 from orchestration.alerts.email import alert_email
+from orchestration.sending import DeliveryError, send_email, smtp_password
 from schemas.settings import (
     EmailSettings,
     Settings,
@@ -29,16 +29,6 @@ from schemas.settings import (
 
 # Receivers answer these when trying again later may succeed (Standard Webhooks retries them).
 _RETRYABLE_HTTP = {408, 425, 429}
-
-
-class DeliveryError(Exception):
-    """One attempt failed. ``summary`` names the failure without personal data (it is published
-    to the warehouse); ``retryable`` says whether another attempt may succeed."""
-
-    def __init__(self, summary: str, *, retryable: bool) -> None:
-        super().__init__(summary)
-        self.summary = summary
-        self.retryable = retryable
 
 
 class Channel(Protocol):
@@ -127,26 +117,8 @@ class EmailChannel:
         message = alert_email(payload, self.mail.sender, recipients)
         await asyncio.to_thread(self._send, message, recipients)
 
-    def _send(self, message, recipients: tuple[str, ...]) -> None:
-        mail = self.mail
-        try:
-            with smtplib.SMTP(mail.host, mail.port, timeout=self.timeout_seconds) as smtp:
-                if mail.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if mail.username:
-                    smtp.login(mail.username, self.password or "")
-                smtp.send_message(message, to_addrs=list(recipients))
-        except smtplib.SMTPRecipientsRefused:
-            # The server's answer names the addresses: keep them out of the summary.
-            raise DeliveryError("SMTP: every recipient refused", retryable=False) from None
-        except smtplib.SMTPResponseException as exc:
-            # 4xx is the server's "try again later"; 5xx a refusal.
-            summary = f"SMTP {exc.smtp_code} ({type(exc).__name__})"
-            raise DeliveryError(summary, retryable=exc.smtp_code < 500) from None
-        except smtplib.SMTPNotSupportedError:
-            raise DeliveryError("SMTP: the server offers no STARTTLS", retryable=False) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP: {type(exc).__name__}", retryable=True) from None
+    def _send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
+        send_email(self.mail, self.password, self.timeout_seconds, message, recipients)
 
 
 def configured_channels(settings: Settings, session: aiohttp.ClientSession) -> list[Channel]:
@@ -159,9 +131,8 @@ def configured_channels(settings: Settings, session: aiohttp.ClientSession) -> l
         secret = secret_from_env(hook.secret_env, f"alerts.webhooks[{hook.name}]")
         channels.append(WebhookChannel(hook, webhook_signer(secret, hook.name), session, timeout))
     mail = alerts.email
-    if mail.host:
-        password = secret_from_env(mail.password_env, "alerts.email") if mail.username else None
-        channels.append(EmailChannel(mail, password, timeout))
+    if mail.host and mail.has_recipients:  # a host may serve only the reports' e-mails
+        channels.append(EmailChannel(mail, smtp_password(mail), timeout))
     return channels
 
 

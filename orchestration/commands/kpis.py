@@ -1,5 +1,10 @@
-"""``omnicx kpis --from DATE --to DATE [--by ...] [--knobs ID|all] [--format table|csv|json]``:
-KPI values read from the marts (``warehouse.kpis.kpi_values``).
+"""``omnicx kpis --from DATE --to DATE [--by ...] [--knobs ID|all] [--long]
+[--format table|csv|json]``: KPI values read from the marts (``warehouse.kpis.kpi_values``).
+
+By default one row per group with the KPIs as columns (``orchestration.kpi_view``): on a
+terminal in people's units, rounded, in tables of KPI families; in CSV and JSON exact, each
+KPI's unit in its header or key. ``--long`` gives one row per KPI and group, with numerator and
+denominator.
 
 By default the rows of the knob set the current settings give; when the marts hold the days only
 under other knob sets the command fails naming them and the refresh that computes the current
@@ -10,7 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
+from rich.console import Console
 
+from orchestration.kpi_view import LEGEND, tables, wide_rows
 from schemas.settings import Settings
 from warehouse.kpis import ALL_KNOB_SETS, DIMENSIONS, KnobSetMissing, format_days
 
@@ -42,6 +49,13 @@ def _dimensions(_ctx, _param, value: str) -> list[str]:
     "knob_set); default: the knob set of the current settings.",
 )
 @click.option(
+    "--long",
+    "long_form",
+    is_flag=True,
+    help="One row per KPI and group: exact value, numerator, denominator and knob set, the "
+    "overall figures that mix channels included.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "csv", "json"]),
@@ -55,17 +69,23 @@ def kpis(
     date_to: datetime | None,
     by: list[str],
     knob_set: str | None,
+    long_form: bool,
     fmt: str,
 ) -> None:
     """Every KPI of kpis.md over the days, recomputed from the marts' counts (never an average
     of averages), with the knob set that produced it (by default the current settings'; see
-    --knobs). JSON is a list of objects with kpi, value, the grouping columns, numerator,
-    denominator, knob_set and knobs."""
+    --knobs).
+
+    By default one row per group with the KPIs as columns: as tables of KPI families in the
+    units people use (percent, m:ss, NPS points), or, in CSV and JSON, exact (fractions,
+    seconds) under headers and keys that name the unit ("asa.v1 (seconds)"). Service level, ASA
+    and first response mix thresholds or units across channels: without "channel" in --by they
+    are shown per channel. --long: one row per KPI and group (JSON objects with kpi, value, the
+    grouping columns, numerator, denominator, knob_set and knobs)."""
     import duckdb
 
     from warehouse.build import WarehouseMissing, connect_read_only
     from warehouse.kpis import knob_set_days, kpi_values, stored_knob_sets
-    from warehouse.query import Result, render
 
     first = date_from.date()
     last = date_to.date() if date_to else first
@@ -82,6 +102,11 @@ def kpis(
                     param_hint="--knobs",
                 )
             rows = kpi_values(con, first, last, by, settings, knob_set)
+            split = not long_form and "channel" not in by
+            by_channel = [*by, "channel"]
+            channel_rows = (
+                kpi_values(con, first, last, by_channel, settings, knob_set) if split else []
+            )
             held = knob_set_days(con, first, last)
     except KnobSetMissing as missing:
         message = _missing_message(missing, explicit=knob_set is not None)
@@ -90,13 +115,10 @@ def kpis(
         raise click.ClickException(f"{exc} ({refresh})") from None
     if not any(row["value"] is not None for row in rows):
         raise click.ClickException(f"the KPI marts hold no data for {first}..{last} ({refresh})")
-    if fmt == "json":
-        columns = ["kpi", "value", *by, "numerator", "denominator", "knob_set", "knobs"]
-    elif fmt == "csv":
-        columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set", "knobs"]
+    if long_form:
+        _long(rows, by, fmt)
     else:
-        columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set"]
-    click.echo(render(Result(columns, [tuple(r[c] for c in columns) for r in rows]), fmt))
+        _wide(wide_rows(rows, by, channel_rows), by, fmt)
     if fmt == "table":
         for shown, knobs in _knob_sets(rows).items():
             values = ", ".join(f"{name}={value}" for name, value in sorted(knobs.items()))
@@ -104,6 +126,35 @@ def kpis(
         others = sorted(set(held) - {row["knob_set"] for row in rows})
         if others:
             click.echo(f"also stored for these days: knob sets {', '.join(others)} (see --knobs)")
+
+
+def _long(rows: list[dict], by: list[str], fmt: str) -> None:
+    from warehouse.query import Result, render
+
+    if fmt == "json":
+        columns = ["kpi", "value", *by, "numerator", "denominator", "knob_set", "knobs"]
+    elif fmt == "csv":
+        columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set", "knobs"]
+    else:
+        columns = ["kpi", *by, "value", "numerator", "denominator", "knob_set"]
+    click.echo(render(Result(columns, [tuple(r[c] for c in columns) for r in rows]), fmt))
+
+
+def _wide(wide: list[dict], by: list[str], fmt: str) -> None:
+    if fmt != "table":
+        from warehouse.query import Result, render
+
+        columns = list(dict.fromkeys(name for row in wide for name in row))
+        click.echo(render(Result(columns, [tuple(r.get(c) for c in columns) for r in wide]), fmt))
+        return
+    console = Console(highlight=False)
+    for title, table in tables(wide, by, console.width):
+        with console.capture() as captured:
+            console.print(title)
+            console.print(table)
+        # rich pads every line to the table's width: no trailing blanks in a file or a pipe
+        click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()) + "\n")
+    console.print(LEGEND)
 
 
 def _missing_message(missing: KnobSetMissing, *, explicit: bool) -> str:

@@ -1,1 +1,2 @@
-"""Executive KPI reports: the model, its assembly from the warehouse, and its rendering."""
+"""Executive KPI reports: their model, assembly from the warehouse, rendering and e-mailing
+(issue 13, docs/reports.md)."""

@@ -45,8 +45,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
+def smtp_server(box: Mailbox | None = None) -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on loopback (password s3cret-smtp) delivering into ``box``."""
+    box = box or Mailbox()
     port = _free_port()
     server = Controller(
         box,

@@ -93,6 +93,7 @@ def test_the_kpis_of_2021_are_the_hand_counts_and_closed_days_offer_nothing(hist
         LAST.isoformat(),
         "--by",
         "day",
+        "--long",
         "--format",
         "json",
     )

@@ -183,6 +183,7 @@ def test_omnicx_kpis_reads_the_published_marts_as_json(refreshed_home):
         NEXT_DAY.isoformat(),
         "--by",
         "tenant,channel",
+        "--long",
         "--format",
         "json",
     )
@@ -209,7 +210,7 @@ def test_omnicx_kpis_reads_the_published_marts_as_json(refreshed_home):
 
 def test_omnicx_kpis_as_a_table_names_the_knob_sets(refreshed_home):
     home, _ = refreshed_home
-    outcome = omnicx(home, "kpis", "--from", DAY.isoformat())
+    outcome = omnicx(home, "kpis", "--from", DAY.isoformat(), "--long")
     assert outcome.exit_code == 0, outcome.output
     lines = outcome.stdout.splitlines()
     assert lines[0].split("|")[0].strip() == "kpi"

@@ -42,20 +42,20 @@ def service_levels(outcome) -> dict[str, float]:
 
 @pytest.mark.parametrize(("voice_seconds", "expected"), [(20.0, 0.4), (60.0, 0.6)])
 def test_by_default_the_current_knobs_are_read(home, voice_seconds, expected):
-    outcome = omnicx_kpis(home, voice_seconds, "--format", "json")
+    outcome = omnicx_kpis(home, voice_seconds, "--long", "--format", "json")
     current = set_of(settings(service_level_voice_seconds=voice_seconds))
     assert service_levels(outcome) == {current: expected}
 
 
 def test_knobs_chooses_a_stored_set_or_all(home):
-    chosen = omnicx_kpis(home, 30.0, "--knobs", set_of(AT_60), "--format", "json")
+    chosen = omnicx_kpis(home, 30.0, "--knobs", set_of(AT_60), "--long", "--format", "json")
     assert service_levels(chosen) == {set_of(AT_60): 0.6}
-    every = omnicx_kpis(home, 30.0, "--knobs", "all", "--format", "json")
+    every = omnicx_kpis(home, 30.0, "--knobs", "all", "--long", "--format", "json")
     assert service_levels(every) == {set_of(AT_20): 0.4, set_of(AT_60): 0.6}
 
 
 def test_csv_has_one_row_per_set_with_its_knob_set_column(home):
-    outcome = omnicx_kpis(home, 30.0, "--knobs", "all", "--format", "csv")
+    outcome = omnicx_kpis(home, 30.0, "--knobs", "all", "--long", "--format", "csv")
     assert outcome.exit_code == 0
     lines = [line for line in outcome.stdout.splitlines() if line.startswith("service_level.v1,")]
     # sets of one KPI and group in the order of their ids
@@ -109,5 +109,5 @@ def test_a_chosen_set_that_lacks_a_day_of_the_range_is_refused(tmp_path):
         f"(choose one with --knobs {set_of(AT_20)}|all)"
     ]
     # the current knobs (20 s) hold both days: 2 + 1 answered within 20 s, of 5 + 1
-    both_days = omnicx_kpis(tmp_path, 20.0, "--to", str(NEXT_DAY), "--format", "json")
+    both_days = omnicx_kpis(tmp_path, 20.0, "--to", str(NEXT_DAY), "--long", "--format", "json")
     assert service_levels(both_days) == {set_of(AT_20): 0.5}
