@@ -30,7 +30,9 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
     "time zone, or the data's last day when the data end earlier.",
 )
 @click.option("--from", "date_from", type=DAY, help="First day of a range (instead of --period).")
-@click.option("--to", "date_to", type=DAY, help="Last day of the range, inclusive; default: --from.")
+@click.option(
+    "--to", "date_to", type=DAY, help="Last day of the range, inclusive; default: --from."
+)
 @click.option(
     "--tenant",
     default=None,
@@ -69,12 +71,12 @@ def report(
     from orchestration.reports.output import NoReportData, default_period, last_data_day
     from orchestration.reports.output import write_report as write
     from warehouse.build import WarehouseMissing, connect_read_only
+    from warehouse.kpis import KnobSetMissing
 
     if date_from is None and date_to is not None:
         raise click.BadParameter("--to needs --from", param_hint="--to")
     if date_from is not None and (kind is not None or day is not None):
         raise click.BadParameter("give either --period/--day or --from/--to", param_hint="--from")
-    refresh = "run `omnicx refresh --from FIRST --to LAST` for the period's days first"
     try:
         if date_from is not None:
             last = (date_to or date_from).date()
@@ -87,14 +89,14 @@ def report(
             with connect_read_only(settings) as con:
                 data_last = last_data_day(con, tenant)
             period = default_period(kind or "week", settings, tenant, data_last, datetime.now(UTC))
-        paths = write(settings, period, tenant, formats or ("html", "pdf"), out)
-    except WarehouseMissing as exc:
-        raise click.ClickException(f"{exc}") from None
-    except NoReportData as exc:
-        first, last = period.first_day, period.last_day
-        hint = refresh.replace("FIRST", str(first)).replace("LAST", str(last))
-        raise click.ClickException(f"{exc} ({hint}, or choose another period)") from None
-    except duckdb.Error as exc:
-        raise click.ClickException(f"{exc} ({refresh})") from None
+        refresh = f"run `omnicx refresh --from {period.first_day} --to {period.last_day}`"
+        try:
+            paths = write(settings, period, tenant, formats or ("html", "pdf"), out)
+        except NoReportData as exc:
+            raise click.ClickException(f"{exc} ({refresh}, or choose another period)") from None
+        except KnobSetMissing as exc:
+            raise click.ClickException(f"{exc} ({refresh} with the current knobs)") from None
+    except (WarehouseMissing, duckdb.Error) as exc:
+        raise click.ClickException(f"{exc} (run `omnicx refresh` for the period first)") from None
     for path in paths:
         click.echo(str(path))

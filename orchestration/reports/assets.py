@@ -13,8 +13,6 @@ over the SMTP server of the alerts); a partition whose tenant had no contact in 
 writes nothing and says so in its metadata.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -35,7 +33,6 @@ from dagster import (
     ScheduleDefinition,
     ScheduleEvaluationContext,
     StaticPartitionsDefinition,
-    UnresolvedAssetJobDefinition,
     WeeklyPartitionsDefinition,
     asset,
     define_asset_job,
@@ -65,7 +62,8 @@ def report_tenants(settings: Settings) -> list[str]:
     ``all`` (the overall report)."""
     with duckdb.connect() as con:
         con.execute(lake_view_sql(EVENTS, settings.lake_dir))
-        seen = {row[0] for row in con.execute(f"select distinct tenant from lake_{EVENTS.name}")}
+        rows = con.execute(f"select distinct tenant from lake_{EVENTS.name}").fetchall()
+    seen = {tenant for (tenant,) in rows}
     return [*sorted((set(settings.tenants) | seen) - {None, ALL_TENANTS}), ALL_TENANTS]
 
 
@@ -129,7 +127,7 @@ def email_report(settings: Settings, tenant: str | None, period: Period, paths) 
     return send_report(settings, tenant, f"{name}: KPI report, {period.label}", text, html, pdfs)
 
 
-def report_job(kind: str) -> UnresolvedAssetJobDefinition:
+def report_job(kind: str):
     return define_asset_job(
         f"{KINDS[kind]}_reports",
         selection=AssetSelection.assets(f"{KINDS[kind]}_report"),

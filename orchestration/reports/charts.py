@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
@@ -154,6 +154,10 @@ def _all_days(chart: Chart) -> list[date]:
     return sorted({day for series in chart.series for day, _ in series.points})
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
 def _day_label(day: date, count: int) -> str:
     return f"{day:%a} {day.day}" if count <= 8 else f"{day.day}"
 
@@ -161,8 +165,11 @@ def _day_label(day: date, count: int) -> str:
 def _finish(axes, chart: Chart, label: str, days: list[date] | None) -> None:
     axes.set_title(chart.title, loc="left")
     axes.set_ylabel(label)
-    if days is not None:
+    if days:
         axes.set_xticks(days, [_day_label(day, len(days)) for day in days])
+        # Half a day of margin either side: a series with one value still spans the period.
+        half = timedelta(hours=12)
+        axes.set_xlim(_midnight(days[0]) - half, _midnight(days[-1]) + half)
         if len(days) > 8:  # a month: every other day
             for i, tick in enumerate(axes.get_xticklabels()):
                 tick.set_visible(i % 2 == 0)

@@ -74,7 +74,7 @@ def build(settings: Settings, period: Period, tenant: str | None, generated_at: 
                 f"the warehouse holds no contact of {who} from {period.first_day} to "
                 f"{period.last_day}"
             )
-        return build_report(con, settings, period, tenant, generated_at=generated_at)
+        return build_report(settings, con, period, tenant, generated_at)
 
 
 def _has_contacts(con: duckdb.DuckDBPyConnection, period: Period, tenant: str | None) -> bool:

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
+import duckdb
 from pypdf import PdfReader
 
 from orchestration.reports.model import Chart, Period, Report, Series, Table, Tile
+from schemas.settings import Settings
+from warehouse.kpis import kpi_values
 
 PERIOD = Period.ending("week", date(2026, 1, 5))
 DAYS = PERIOD.dates()
@@ -124,7 +127,7 @@ def sample_report(*, empty: bool = False) -> Report:
         ]
     )
     return Report(
-        title="Contact centre KPI report",
+        title="Brand A: KPI report, Week 2, 5–11 Jan 2026",
         tenant="brand-a",
         display_name="Brand A",
         time_zone="Europe/Paris",
@@ -208,6 +211,7 @@ def sample_report(*, empty: bool = False) -> Report:
             [("service_level.v1", "Share answered within the threshold.", "20 s")],
         ),
         knob_set="k-1234abcd",
+        target_set="t-5678ef90",
     )
 
 
@@ -254,6 +258,59 @@ def read_hooks(html: str) -> ReportHooks:
     hooks = ReportHooks()
     hooks.feed(html)
     return hooks
+
+
+def number(text: str) -> float | None:
+    """A ``data-value`` as a number (``""``: none)."""
+    return None if text == "" else float(text)
+
+
+def marts_by(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    period: Period,
+    tenant: str | None,
+    by: list[str],
+) -> dict[tuple[str, ...], float | None]:
+    """The KPI values of the marts (``warehouse.kpis.kpi_values``, what ``omnicx kpis``
+    reads) over the period, of one tenant or all, by (kpi id, *the ``by`` values as text)."""
+    dimensions = ["tenant", *by] if tenant else by
+    rows = kpi_values(con, period.first_day, period.last_day, dimensions, settings)
+    return {
+        (row["kpi"], *(str(row[d]) for d in by)): row["value"]
+        for row in rows
+        if tenant is None or row["tenant"] == tenant
+    }
+
+
+def assert_html_equals_marts(
+    html: str,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    period: Period,
+    tenant: str | None,
+) -> None:
+    """Every headline tile, and the service-level trend and the volume by day and channel, hold
+    exactly the marts' values."""
+    hooks = read_hooks(html)
+    overall = marts_by(con, settings, period, tenant, [])
+    per_channel = marts_by(con, settings, period, tenant, ["channel"])
+    assert len(hooks.tiles) >= 10
+    for (kpi, channel), tile in hooks.tiles.items():
+        expected = per_channel.get((kpi, channel)) if channel else overall.get((kpi,))
+        assert number(tile["data-value"]) == expected, (kpi, channel)
+    by_day = marts_by(con, settings, period, tenant, ["day", "channel"])
+    for chart, kpi in (
+        ("trend_service_level", "service_level.v1"),
+        ("volume_by_channel", "offered.v1"),
+    ):
+        cells = [c for c in hooks.cells[chart] if "data-series" in c]
+        assert cells, chart
+        for cell in cells:
+            expected = by_day.get((kpi, cell["data-day"], cell["data-series"]))
+            if kpi == "offered.v1":  # a count: no contact of the channel that day is 0
+                expected = expected or 0
+            assert number(cell["data-value"]) == expected, (chart, cell)
 
 
 def pdf_pages(pdf: bytes) -> list[str]:

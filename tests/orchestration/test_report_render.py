@@ -137,9 +137,9 @@ def test_the_pdf_has_a_page_per_section_with_headers_footers_and_the_headline_nu
     assert len(pages) == len(SECTIONS) + 1
     for number, text in enumerate(pages, start=1):
         assert f"Page{number}of{len(pages)}" in text
-        assert _flat("Contact centre KPI report") in text
+        assert _flat("Brand A · KPI report") in text
         assert _flat("Week 2, 5–11 Jan 2026") in text
-        assert _flat("Brand A · times in Europe/Paris") in text
+        assert _flat("Days and hours of Europe/Paris · generated 2026-01-12 07:00 UTC") in text
     for headline in ("81.2%", "00:00:31", "7.1%", "+23.5", "Target ≥ 80.0%", "◆ Near target"):
         assert _flat(headline) in pages[0]
 
