@@ -8,6 +8,7 @@ from pathlib import Path
 
 # Refresh runs read, newest first: a year of daily runs and their re-runs.
 _RUNS = 1000
+_PARTITION_TAG = "dagster/partition"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ def check_outcomes(dagster_home: Path, first: date, last: date) -> list[CheckOut
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
         runs = instance.get_run_records(filters=RunsFilter(job_name="refresh"), limit=_RUNS)
         for run in runs:  # newest first: the first outcome seen of a check and days wins
+            if not _may_overlap(run.dagster_run.tags, first, last):
+                continue
             records = instance.get_records_for_run(
                 run.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
             ).records
@@ -55,3 +58,15 @@ def check_outcomes(dagster_home: Path, first: date, last: date) -> list[CheckOut
                     (outcome.asset, outcome.check, outcome.first, outcome.last), outcome
                 )
     return sorted(latest.values(), key=lambda o: (o.first, o.asset, o.check))
+
+
+def _may_overlap(tags: dict[str, str], first: date, last: date) -> bool:
+    """False when the run's partition tags show it covered none of ``first``..``last``."""
+    from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+    start = tags.get(RANGE_START_TAG) or tags.get(_PARTITION_TAG)
+    end = tags.get(RANGE_END_TAG) or tags.get(_PARTITION_TAG)
+    try:
+        return not (date.fromisoformat(end) < first or date.fromisoformat(start) > last)
+    except (TypeError, ValueError):  # no such tags, or not days: look at its checks
+        return True

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.reports import build
+from orchestration.reports import tables
 from orchestration.reports.build import build_report
 from orchestration.reports.model import Period, Report, Table, Tile
 from schemas.knob_sets import configured_targets
@@ -28,7 +28,7 @@ from tests.warehouse.kpi_fixtures import (
 )
 from warehouse.build import build_warehouse, connect_read_only
 from warehouse.kpi_marts import refresh_marts
-from warehouse.kpis import current_knob_set
+from warehouse.kpis import KnobSetMissing, current_knob_set
 
 GENERATED_AT = datetime(2026, 1, 7, 6, 0, tzinfo=UTC)
 BOTH_DAYS = Period.between(DAY, NEXT_DAY)
@@ -262,8 +262,8 @@ def test_queues_and_agents_add_up_and_performers_are_ranked_fairly(warehouse, mo
     assert sum(column(acme.queues, "Offered")) == tile(acme, "offered.v1").value
     assert sum(column(acme.agents, "Handled")) == 6
     assert acme.top_performers.rows == ()  # nobody handled 20 contacts in two days
-    monkeypatch.setattr(build, "MIN_HANDLED", 1)
-    monkeypatch.setattr(build, "MIN_CSAT_ANSWERS", 1)
+    monkeypatch.setattr(tables, "MIN_HANDLED", 1)
+    monkeypatch.setattr(tables, "MIN_CSAT_ANSWERS", 1)
     acme = report(warehouse, tenant="acme")
     # agent-2: one CSAT 4 (100%); agent-1: 5 and 2 (50%); agent-3 has no CSAT answer
     assert column(acme.top_performers, "Agent") == ["agent-2"]
@@ -283,3 +283,25 @@ def test_data_quality_and_definitions_name_what_the_numbers_rest_on(warehouse):
     _, knobs = warehouse
     assert overall.knob_set == current_knob_set(knobs)
     assert overall.target_set == configured_targets(knobs)[0]
+
+
+def test_numbers_of_other_knobs_are_never_compared_nor_reported(tmp_path):
+    """The first day refreshed under voice T = 60 s only, the second under the settings' 20 s:
+    the second day's report has no previous value (nothing comparable), and a report of the
+    first day under 20 s is refused, naming what to refresh."""
+    knobs = with_overrides(settings(), home=tmp_path)
+    at_60 = with_overrides(knobs, kpis={"service_level_voice_seconds": 60.0})
+    write_lake(knobs, **small_centre())
+
+    def refresh(con):
+        refresh_marts(con, DAY, DAY, at_60)
+        refresh_marts(con, NEXT_DAY, NEXT_DAY, knobs)
+
+    build_warehouse(knobs, marts=refresh)
+    with connect_read_only(knobs) as con:
+        second = build_report(knobs, con, Period.ending("day", NEXT_DAY), None, GENERATED_AT)
+        sl = tile(second, "service_level.v1", "voice")
+        assert (sl.value, sl.previous) == (1.0, None)
+        with pytest.raises(KnobSetMissing) as refused:
+            build_report(knobs, con, Period.ending("day", DAY), None, GENERATED_AT)
+        assert refused.value.days == [DAY]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,26 @@ def test_a_target_set_names_every_target_in_force_and_changes_with_any_of_them(t
 def test_a_bad_target_is_an_error_at_load_naming_the_field(text, message, tmp_path):
     with pytest.raises(SettingsError, match=message):
         load_settings(environ={}, config_file=write(tmp_path, text))
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
+
+
+def test_the_example_of_docs_kpis_md_loads_and_its_errors_are_the_real_ones(tmp_path):
+    section = DOCS.read_text().split("## Targets")[1].split("\n## ")[0]
+    example, errors = re.findall(r"^```(?:toml)?\n(.*?)^```", section, re.DOTALL | re.MULTILINE)
+    settings = load_settings(environ={}, config_file=write(tmp_path, example))
+    brand_a = settings.tenant("brand-a").targets
+    assert resolve("service_level.v1", "email", settings.targets, brand_a).value == 0.95
+    assert resolve("service_level.v1", "voice", settings.targets, brand_a).value == 0.85
+    assert resolve("asa.v1", "voice", settings.targets) == Target("asa.v1", 30, "lower", 15)
+    assert resolve("abandon_rate.v1", None, settings.targets, brand_a).amber == 0.02
+    causes = [
+        "[targets.service_level]\ntarget = 80",
+        "[tenants.brand-a.targets.asa.channels.fax]\ntarget = 5",
+        "[targets.sl]\ntarget = 0.8",
+    ]
+    for cause, error in zip(causes, errors.strip().splitlines(), strict=True):
+        with pytest.raises(SettingsError) as raised:
+            load_settings(environ={}, config_file=write(tmp_path, cause))
+        assert str(raised.value) == error
