@@ -28,10 +28,11 @@ from dagster import (
 )
 
 from orchestration.partitions import clamp_to_partitions, first_partition, range_tags
+from orchestration.reports.assets import REPORT_GROUP
 from orchestration.resources import WarehouseResource
 
 # The reports (orchestration.reports.assets) have partitions of their own and jobs of their own.
-WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.groups("reports")
+WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.groups(REPORT_GROUP)
 REFRESH = define_asset_job(
     "refresh",
     selection=WAREHOUSE_ASSETS,

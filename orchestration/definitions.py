@@ -16,7 +16,7 @@ from orchestration.automation import JOBS, SCHEDULES, SENSORS
 from orchestration.checks.asset_checks import CHECKS
 from orchestration.partitions import daily_partitions, partitions_start
 from orchestration.reports.assets import JOBS as REPORT_JOBS
-from orchestration.reports.assets import report_definitions
+from orchestration.reports.assets import REPORT_GROUP, report_definitions
 from orchestration.resources import WarehouseResource
 from schemas.settings import Settings, load_settings
 
@@ -34,6 +34,16 @@ def build_definitions(settings: Settings) -> Definitions:
         resources={"warehouse": WarehouseResource()},
         executor=in_process_executor,
     )
+
+
+def warehouse_asset_names(defs: Definitions) -> set[str]:
+    """The assets the refresh job materializes: every asset but the reports'."""
+    graph = defs.resolve_asset_graph()
+    return {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name != REPORT_GROUP
+    }
 
 
 @definitions

@@ -15,6 +15,17 @@ from orchestration.reports.model import Chart, Period, Report, Series, Table, Ti
 from schemas.settings import Settings
 from warehouse.kpis import kpi_values
 
+# The headings that open a page each (the print style sheet breaks before each section).
+SECTIONS = (
+    "Headlines",
+    "Trends by day",
+    "Volume",
+    "Omnichannel view",
+    "Reasons behind repeat contacts, transfers and abandons",
+    "Queues and agents",
+    "Churn risk",
+    "Definitions and knobs",
+)
 PERIOD = Period.ending("week", date(2026, 1, 5))
 DAYS = PERIOD.dates()
 
@@ -311,6 +322,12 @@ def assert_html_equals_marts(
             if kpi == "offered.v1":  # a count: no contact of the channel that day is 0
                 expected = expected or 0
             assert number(cell["data-value"]) == expected, (chart, cell)
+
+
+def flat(text: str) -> str:
+    """Text without whitespace: a PDF's extracted text breaks lines where the page did and
+    may split a word at a kerned pair ("T arget")."""
+    return "".join(text.split())
 
 
 def pdf_pages(pdf: bytes) -> list[str]:

@@ -12,19 +12,7 @@ import pytest
 from orchestration.reports.model import Report
 from orchestration.reports.render import chart_keys, render_html, render_pdf
 from orchestration.reports.units import MISSING, format_change, format_value
-from tests.orchestration.report_fixtures import pdf_pages, read_hooks, sample_report
-
-# A section opens each page after the first (the print style sheet breaks before each).
-SECTIONS = (
-    "Headlines",
-    "Trends by day",
-    "Volume",
-    "Omnichannel view",
-    "Reasons behind repeat contacts, transfers and abandons",
-    "Queues and agents",
-    "Churn risk",
-    "Definitions and knobs",
-)
+from tests.orchestration.report_fixtures import SECTIONS, flat, pdf_pages, read_hooks, sample_report
 
 
 @pytest.mark.parametrize(
@@ -116,13 +104,7 @@ def rendered() -> Rendered:
     """The sample report rendered once for the module (a PDF takes seconds)."""
     report = sample_report()
     html = render_html(report)
-    return Rendered(report, html, [_flat(text) for text in pdf_pages(render_pdf(html))])
-
-
-def _flat(text: str) -> str:
-    """Text without whitespace: a PDF's extracted text breaks lines where the page did and
-    may split a word at a kerned pair ("T arget")."""
-    return "".join(text.split())
+    return Rendered(report, html, [flat(text) for text in pdf_pages(render_pdf(html))])
 
 
 def test_the_pdf_has_a_page_per_section_with_headers_footers_and_the_headline_numbers(
@@ -131,17 +113,17 @@ def test_the_pdf_has_a_page_per_section_with_headers_footers_and_the_headline_nu
     pages = rendered.pages
 
     # The trends take two pages (four charts a page); every other section one.
-    first_pages = {section: 1 + next(i for i, t in enumerate(pages) if _flat(section) in t)
+    first_pages = {section: 1 + next(i for i, t in enumerate(pages) if flat(section) in t)
                    for section in SECTIONS}  # fmt: skip
     assert first_pages == {section: i + (i > 2) for i, section in enumerate(SECTIONS, start=1)}
     assert len(pages) == len(SECTIONS) + 1
     for number, text in enumerate(pages, start=1):
         assert f"Page{number}of{len(pages)}" in text
-        assert _flat("Brand A · KPI report") in text
-        assert _flat("Week 2, 5–11 Jan 2026") in text
-        assert _flat("Days and hours of Europe/Paris · generated 2026-01-12 07:00 UTC") in text
+        assert flat("Brand A · KPI report") in text
+        assert flat("Week 2, 5–11 Jan 2026") in text
+        assert flat("Days and hours of Europe/Paris · generated 2026-01-12 07:00 UTC") in text
     for headline in ("81.2%", "00:00:31", "7.1%", "+23.5", "Target ≥ 80.0%", "◆ Near target"):
-        assert _flat(headline) in pages[0]
+        assert flat(headline) in pages[0]
 
 
 def test_every_chart_is_drawn_in_the_pdf(rendered: Rendered) -> None:
@@ -149,9 +131,9 @@ def test_every_chart_is_drawn_in_the_pdf(rendered: Rendered) -> None:
     label are on the page."""
     report, text = rendered.report, "".join(rendered.pages)
     for chart in (*report.trends, report.volume_by_channel):
-        assert _flat(chart.title) in text
-    assert _flat(report.heatmap.title) in text
-    assert _flat("hour of day (reporting time zone)") in text
+        assert flat(chart.title) in text
+    assert flat(report.heatmap.title) in text
+    assert flat("hour of day (reporting time zone)") in text
 
 
 def test_a_report_without_values_renders_dashes_in_both_formats() -> None:

@@ -56,7 +56,8 @@ def refresh(home: Path, *options: str) -> subprocess.CompletedProcess[str]:
 
 
 def asset_names() -> set[str]:
-    return {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
+    """The refresh job's assets (every asset but the reports)."""
+    return warehouse_asset_names(DEFS)
 
 
 REFRESH_JOB = DEFS.resolve_job_def("refresh")
