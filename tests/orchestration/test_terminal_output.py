@@ -20,6 +20,7 @@ from rich.console import Console
 
 from orchestration.commands.lag import _CatchUp
 from orchestration.commands.refresh import StepProgress
+from orchestration.definitions import warehouse_asset_names
 from orchestration.progress import progress_display
 from pipelines.logs import JSON_KEYS, configure_logging
 from schemas.settings import with_overrides
