@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from orchestration.reports.model import Chart, Table
 from orchestration.reports.units import axis_scale
@@ -146,8 +147,18 @@ def heatmap_chart(table: Table) -> str:
         axes.set_yticks(range(len(table.rows)), [str(row[0]) for row in table.rows])
         axes.set_xticks(range(len(table.columns) - 1), list(table.columns[1:]))
         axes.set_xlabel("hour of day (reporting time zone)")
-        axes.set_title(table.title, loc="left")
+        _title(figure, table.title)
         return _svg(figure, table.key)
+
+
+def _minutes_seconds(minutes: float, _position: int) -> str:
+    whole, seconds = divmod(round(minutes * 60), 60)
+    return f"{whole}:{seconds:02d}"
+
+
+def _title(figure: Figure, title: str) -> None:
+    # From the figure's left edge rather than the axes': a long title keeps the whole width.
+    figure.suptitle(title, x=0.01, ha="left", fontsize=8.5, fontweight="bold")
 
 
 def _all_days(chart: Chart) -> list[date]:
@@ -163,8 +174,8 @@ def _day_label(day: date, count: int) -> str:
 
 
 def _finish(axes, chart: Chart, label: str, days: list[date] | None) -> None:
-    axes.set_title(chart.title, loc="left")
-    axes.set_ylabel(label)
+    _title(axes.figure, chart.title)
+    axes.set_ylabel(label, labelpad=6)
     if days:
         axes.set_xticks(days, [_day_label(day, len(days)) for day in days])
         # Half a day of margin either side: a series with one value still spans the period.
@@ -175,7 +186,17 @@ def _finish(axes, chart: Chart, label: str, days: list[date] | None) -> None:
                 tick.set_visible(i % 2 == 0)
     if chart.unit == "fraction":
         axes.set_ylim(bottom=0)
+    if label == "minutes":  # 7:30 rather than 7.5
+        axes.yaxis.set_major_formatter(FuncFormatter(_minutes_seconds))
     if not _has_values(chart):
         axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", color="#555555")
     if len(chart.series) > 1:
-        axes.legend(fontsize=6.5, frameon=False, ncols=min(len(chart.series), 4), loc="best")
+        # Under the axes, never over the lines.
+        axes.legend(
+            fontsize=6.5,
+            frameon=False,
+            ncols=min(len(chart.series), 3),
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.13),
+            handlelength=2.5,
+        )

@@ -120,5 +120,6 @@ def _write_atomically(path: Path, content: bytes) -> Path:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(descriptor, "wb") as file:
         file.write(content)
+    os.chmod(temporary, 0o644)  # a report is read by others (a web server, a mailer)
     os.replace(temporary, path)
     return path

@@ -78,7 +78,7 @@ def _environment() -> Environment:
         unit_name=lambda unit: UNIT_NAMES.get(unit, unit),
         chart_days=chart_days,
         point=point,
-        day_label=lambda day: f"{day:%a} {day.isoformat()}",
+        day_label=lambda day: f"{day:%a} {day.day} {day:%b}",
         when=lambda moment: moment.strftime("%Y-%m-%d %H:%M %Z").strip(),
     )
     return env

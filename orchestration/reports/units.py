@@ -79,7 +79,7 @@ def axis_scale(unit: str, highest: float = 0.0) -> tuple[float, str]:
     """The factor a chart multiplies base values by, and its axis label: percent for rates,
     seconds or (from 3 minutes up) minutes for times, the base unit otherwise."""
     if unit == "seconds":
-        return (1.0, "seconds") if highest < 180 else (1 / 60, "minutes")
+        return (1.0, "seconds") if highest < 180 else (1 / 60, "minutes")  # ticks in m:ss
     return {
         "fraction": (100.0, "%"),
         "points": (1.0, "points"),
