@@ -68,7 +68,7 @@ def build(settings: Settings, period: Period, tenant: str | None, generated_at: 
     from warehouse.build import connect_read_only
 
     with connect_read_only(settings) as con:
-        if last_data_day(con, tenant) is None or not _has_contacts(con, period, tenant):
+        if not _has_contacts(con, period, tenant):
             who = f"tenant {tenant}" if tenant else "any tenant"
             raise NoReportData(
                 f"the warehouse holds no contact of {who} from {period.first_day} to "
