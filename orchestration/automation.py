@@ -40,11 +40,14 @@ from orchestration.partitions import (
     time_zones,
     today,
 )
+from orchestration.reports.assets import REPORT_GROUP
 from orchestration.resources import WarehouseResource
 
+# The reports (orchestration.reports.assets) have partitions of their own and jobs of their own.
+WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.groups(REPORT_GROUP)
 REFRESH = define_asset_job(
     "refresh",
-    selection=AssetSelection.all(),
+    selection=WAREHOUSE_ASSETS,
     description="Rebuild the warehouse views, check them, and refresh the KPI and churn marts.",
 )
 VALIDATE = define_asset_job(

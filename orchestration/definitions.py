@@ -15,21 +15,35 @@ from orchestration.assets import build_assets
 from orchestration.automation import JOBS, SCHEDULES, SENSORS
 from orchestration.checks.asset_checks import CHECKS
 from orchestration.partitions import daily_partitions, partitions_start
+from orchestration.reports.assets import JOBS as REPORT_JOBS
+from orchestration.reports.assets import REPORT_GROUP, report_definitions
 from orchestration.resources import WarehouseResource
 from schemas.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> Definitions:
     """Every asset, check, job, schedule and sensor, partitioned from the settings' start."""
+    start = partitions_start(settings)
+    report_assets, report_schedules = report_definitions(settings, start)
     return Definitions(
-        assets=build_assets(daily_partitions(partitions_start(settings), settings), settings),
+        assets=[*build_assets(daily_partitions(start, settings), settings), *report_assets],
         asset_checks=CHECKS,
-        jobs=JOBS,
-        schedules=SCHEDULES,
+        jobs=[*JOBS, *REPORT_JOBS],
+        schedules=[*SCHEDULES, *report_schedules],
         sensors=SENSORS,
         resources={"warehouse": WarehouseResource()},
         executor=in_process_executor,
     )
+
+
+def warehouse_asset_names(defs: Definitions) -> set[str]:
+    """The assets the refresh job materializes: every asset but the reports'."""
+    graph = defs.resolve_asset_graph()
+    return {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name != REPORT_GROUP
+    }
 
 
 @definitions

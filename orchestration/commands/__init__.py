@@ -8,6 +8,7 @@ from orchestration.commands.kpis import kpis
 from orchestration.commands.lag import lag
 from orchestration.commands.refresh import refresh
 from orchestration.commands.replay import replay_dead_letters
+from orchestration.commands.report import report
 from orchestration.commands.simulate import simulate
 from orchestration.commands.sink import sink
 from orchestration.commands.sql import sql
@@ -31,6 +32,7 @@ COMMANDS = [
     warehouse,
     refresh,
     kpis,
+    report,
     checks,
     alerts,
 ]

@@ -17,7 +17,7 @@ import duckdb
 import orjson
 import pytest
 
-from orchestration.definitions import build_definitions
+from orchestration.definitions import build_definitions, warehouse_asset_names
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
 from schemas.settings import Settings, with_overrides
 from tests.simulated_pipeline import (
@@ -54,7 +54,7 @@ def test_the_dagster_refresh_materializes_everything_and_every_check_passes(pipe
     assert {e.asset_check_key.name for e in evaluations} == checks
     failed = [e.asset_check_key.name for e in evaluations if not e.passed]
     assert failed == []
-    assets = {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
+    assets = warehouse_asset_names(DEFS)
     materialized = {
         e.asset_key.to_user_string() for e in refresh.get_asset_materialization_events()
     }

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from orchestration.commands.lag import _CatchUp
 from orchestration.commands.refresh import StepProgress
+from orchestration.definitions import warehouse_asset_names
 from orchestration.progress import progress_display
 from pipelines.logs import JSON_KEYS, configure_logging
 from schemas.settings import with_overrides
@@ -56,7 +57,8 @@ def refresh(home: Path, *options: str) -> subprocess.CompletedProcess[str]:
 
 
 def asset_names() -> set[str]:
-    return {key.to_user_string() for key in DEFS.resolve_asset_graph().get_all_asset_keys()}
+    """The refresh job's assets (every asset but the reports)."""
+    return warehouse_asset_names(DEFS)
 
 
 REFRESH_JOB = DEFS.resolve_job_def("refresh")

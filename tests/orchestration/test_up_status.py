@@ -118,7 +118,12 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert example and example[1] in {row["alert_id"] for row in listed}
         lags = re.findall(r"^  \S+\s+lag (\d+)$", output, re.M)
         assert lags and set(lags) == {"0"}
-        summary = output.rstrip().splitlines()[-8:]
+        # The report of the demo days: its two paths printed, each a file it wrote.
+        reports = [Path(line) for line in output.splitlines() if line.startswith(str(home))]
+        assert sorted(p.suffix for p in reports) == [".html", ".pdf"]
+        assert all(p.parent == home / "reports" and p.stat().st_size > 0 for p in reports)
+        assert any(f"{home}/reports" in line for line in output.splitlines()[-9:])
+        summary = output.rstrip().splitlines()[-9:]
         assert summary[0].split()[:3] == ["Dagster", "UI", f"http://127.0.0.1:{ui_port}"]
         assert any(f"{home}/warehouse.duckdb" in line for line in summary)
         assert summary[-1].endswith("omnicx down")
