@@ -29,7 +29,7 @@ def tenant_kpis(settings: Settings, first: date, last: date) -> dict[tuple[str, 
     outcome = CliRunner().invoke(
         main,
         ["--home", str(settings.home), "kpis", "--from", first.isoformat(), "--to",
-         last.isoformat(), "--by", "tenant", "--format", "json"],
+         last.isoformat(), "--by", "tenant", "--long", "--format", "json"],
         env=settings_env(settings),
     )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
