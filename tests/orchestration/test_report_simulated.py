@@ -11,11 +11,12 @@ import pytest
 
 from orchestration.reports.build import build_report
 from orchestration.reports.model import Period, Report, Tile
-from tests.simulated_pipeline import FIRST_DAY, LAST_DAY, SimulatedPipeline
+from tests.simulated_pipeline import FIRST_DAY, LAST_LOCAL_DAY, SimulatedPipeline
 from warehouse.build import connect_read_only
 
-PERIOD = Period.between(FIRST_DAY, LAST_DAY)
-GENERATED_AT = datetime.combine(LAST_DAY + timedelta(days=1), datetime.min.time(), UTC)
+# every tenant's local days of the run: Tokyo's end a day after the UTC tenants'
+PERIOD = Period.between(FIRST_DAY, LAST_LOCAL_DAY)
+GENERATED_AT = datetime.combine(LAST_LOCAL_DAY + timedelta(days=1), datetime.min.time(), UTC)
 # KPIs whose value is a mean of durations or scores: equal to the truth within 0.1%, as in
 # tests/orchestration/test_end_to_end.py (the warehouse stores times to the millisecond).
 MEANS = ("asa.v1", "aht.v1", "ces.v1")
@@ -76,7 +77,7 @@ def simulated(simulated_pipeline: SimulatedPipeline):
 def from_the_marts(con, tile: Tile, tenant: str | None) -> float | None:
     mart, numerator, denominator = FROM_THE_MARTS[tile.kpi]
     where = ["day between $first and $last"]
-    params = {"first": FIRST_DAY, "last": LAST_DAY}
+    params = {"first": FIRST_DAY, "last": LAST_LOCAL_DAY}
     for name, value in (("tenant", tenant), ("channel", tile.channel)):
         if value is not None:
             where.append(f"{name} = ${name}")
@@ -193,7 +194,7 @@ def test_data_quality_counts_the_dead_letters_and_the_checks_of_the_refresh(simu
     # a dead letter belongs to the day of its event's time, else to the day it was rejected
     (dead,) = con.execute(
         "select count(*) from int_dead_letters where business_day between ? and ?",
-        [FIRST_DAY, LAST_DAY],
+        [FIRST_DAY, LAST_LOCAL_DAY],
     ).fetchone()
     assert quality["Dead letters (messages rejected)"][0] == dead > 0
     failed, _, _, detail = quality["Failed data checks"]
@@ -203,6 +204,6 @@ def test_data_quality_counts_the_dead_letters_and_the_checks_of_the_refresh(simu
     assert quality["Days without contacts"][0] == 0
     churn = {row[0]: row[1] for row in reports[None].churn.rows}
     (flagged,) = con.execute(
-        "select count(*) from mart_churn_risk where as_of_day = ? and flagged", [LAST_DAY]
+        "select count(*) from mart_churn_risk where as_of_day = ? and flagged", [LAST_LOCAL_DAY]
     ).fetchone()
-    assert churn[f"Customers flagged at risk on {LAST_DAY}"] == flagged
+    assert churn[f"Customers flagged at risk on {LAST_LOCAL_DAY}"] == flagged
