@@ -49,7 +49,8 @@ def omnicx_staffing(home: Path, *args: str):
     config = home / "omnicx.toml"
     config.write_text("[staffing]\nshrinkage = 0.3\n")
     command = ["--home", str(home), "--config", str(config), "staffing", "--from", str(DAY)]
-    return CliRunner().invoke(main, [*command, *args], prog_name="omnicx")
+    # a terminal wide enough for the table's 15 columns on one line each
+    return CliRunner(env={"COLUMNS": "200"}).invoke(main, [*command, *args], prog_name="omnicx")
 
 
 def test_json_gives_the_reference_figures_and_the_under_staffed_hour(home):
