@@ -25,10 +25,10 @@ END_OF_DAY = "2026-01-06T00:00:00.000Z"
 
 
 def simulated_day(load: float):
-    """One simulated day of one tenant's 30 agents at ``load``, refreshed; its ALL rows by hour."""
+    """One simulated day of one tenant's 15 agents at ``load``, refreshed; its ALL rows by hour."""
     knobs = settings()
     config = SimulationConfig(
-        seed=7, agents=30, tenants=1, start=DAY, load=load, faults=FaultRates.none()
+        seed=7, agents=15, tenants=1, start=DAY, load=load, faults=FaultRates.none()
     )
     events = [event for _, event in Engine(config, knobs).run()]
     fold = ContactFold({}, short_abandon_seconds=5.0, idle_timeout_seconds=4 * 3600)
