@@ -193,8 +193,11 @@ def _answered_within(queue: list[float], busy_rate: float, patience: float, t: f
     result = 0.0
     mass = 0.0
     log_weight = -mean_steps
+    # Poisson mass beyond mean + 12 sd is below 1e-30; the cap also ends the loop should
+    # rounding keep the summed mass a hair under 1 - 1e-13.
+    last = math.ceil(mean_steps + 12 * math.sqrt(mean_steps) + 30)
     k = 0
-    while mass < 1 - 1e-13:
+    while mass < 1 - 1e-13 and k <= last:
         if k:
             log_weight += math.log(mean_steps / k)
         weight = math.exp(log_weight)

@@ -81,7 +81,13 @@ def birth_death_solution(agents, arrival, service, patience, threshold, states=4
 
 @pytest.mark.parametrize(
     ("agents", "traffic", "aht", "patience", "threshold"),
-    [(14, 10.0, 180.0, 120.0, 20.0), (9, 10.0, 180.0, 60.0, 20.0), (30, 31.0, 300.0, 200.0, 30.0)],
+    [
+        (14, 10.0, 180.0, 120.0, 20.0),
+        (9, 10.0, 180.0, 60.0, 20.0),
+        (30, 31.0, 300.0, 200.0, 30.0),
+        (9, 10.0, 180.0, 60.0, 2340.0),  # theta t = 39: still summed step by step
+        (9, 10.0, 180.0, 60.0, 2460.0),  # theta t = 41: the answered share
+    ],
 )
 def test_erlang_a_matches_an_independent_birth_death_solution(
     agents, traffic, aht, patience, threshold
