@@ -122,7 +122,9 @@ def staffing(
         if tenant is not None and r["tenant"] != tenant:
             continue
         count, seconds = handled[(r["tenant"], r["channel"])]
-        aht = r["handle_seconds"] / r["handled"] if r["handled"] else (seconds / count or None)
+        # None when no contact of the channel finished in the range: no traffic to size.
+        fallback = seconds / count if count else None
+        aht = r["handle_seconds"] / r["handled"] if r["handled"] else fallback
         key = (r["day"], r["hour"], r["hour_utc"], r["tenant"])
         hours.setdefault(key, []).append(
             _channel_interval(key, r["channel"], int(r["offered"]), aht, settings, patience)

@@ -18,7 +18,7 @@ from schemas.targets import KpiTargets, TargetOverride
 from streams.canonical import canonicalise
 from streams.contacts import ContactFold, is_contact_event
 from tests.pii import TEST_PII_KEY
-from tests.warehouse.kpi_fixtures import DAY, refreshed, settings
+from tests.warehouse.kpi_fixtures import DAY, contact, handled_call, refreshed, settings
 from warehouse import staffing
 
 END_OF_DAY = "2026-01-06T00:00:00.000Z"
@@ -128,3 +128,22 @@ def test_shrinkage_and_targets_come_from_the_settings(overloaded):
             assert i.required >= default[i.hour].required
             assert i.positions == 2 * i.required
     assert staffing.staffing(con, date(2026, 2, 1), date(2026, 2, 1), knobs) == []
+
+
+def test_patience_is_seconds_waited_per_abandon_and_unfinished_channels_need_no_one():
+    voice = [handled_call(f"v{n}", f"2026-01-05T09:0{n}:00", customer=f"v{n}") for n in range(3)]
+    voice.append(contact("v3", "2026-01-05T09:30:00", customer="v3", abandoned=60.0))
+    chats = [
+        contact(f"c{n}", f"2026-01-05T09:1{n}:00", channel="chat", customer=f"c{n}", abandoned=30.0)
+        for n in range(2)
+    ]
+    knobs = settings()
+    con = refreshed([*voice, *chats], knobs=knobs)
+    rows = {i.channel: i for i in staffing.staffing(con, DAY, DAY, knobs)}
+    # three answers after 10 s and one abandon after 60 s: 90 s waited per abandon
+    assert rows["voice"].mean_patience == pytest.approx(90.0)
+    assert rows["voice"].aht == 330.0 and rows["voice"].offered == 4
+    assert rows["voice"].required_a is not None
+    assert (rows["chat"].aht, rows["chat"].traffic, rows["chat"].required) == (None, 0.0, 0)
+    assert rows["chat"].mean_patience == pytest.approx(30.0)
+    assert (rows["all"].logged_in, rows["all"].status) == (0.0, staffing.UNDER)
