@@ -167,6 +167,20 @@ class ChurnSettings:
 
 
 @dataclass(frozen=True)
+class StaffingSettings:
+    """The staffing requirement (docs/staffing.md): ``shrinkage`` is the share of paid agent
+    time not available for contacts (breaks, training, absence), which turns required agents
+    into positions to schedule; ``interval_minutes`` the staffing interval: 60 only, the grain
+    of the hourly marts (15 and 30 would need finer marts); an interval is over-staffed when
+    the agents logged in exceed the required agents by more than ``over_staffed_margin`` of
+    them (0.25: a quarter)."""
+
+    shrinkage: float = bounded(0.3, 0, 0.95)
+    interval_minutes: int = bounded(60, 60, 60)
+    over_staffed_margin: float = bounded(0.25, 0)
+
+
+@dataclass(frozen=True)
 class ChecksSettings:
     """Thresholds of the data-quality checks that block the KPI marts."""
 
@@ -381,6 +395,7 @@ class Settings:
     stream: StreamSettings = field(default_factory=StreamSettings)
     kpis: KpiSettings = field(default_factory=KpiSettings)
     churn: ChurnSettings = field(default_factory=ChurnSettings)
+    staffing: StaffingSettings = field(default_factory=StaffingSettings)
     checks: ChecksSettings = field(default_factory=ChecksSettings)
     orchestration: OrchestrationSettings = field(default_factory=OrchestrationSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)

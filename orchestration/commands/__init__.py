@@ -12,6 +12,7 @@ from orchestration.commands.report import report
 from orchestration.commands.simulate import simulate
 from orchestration.commands.sink import sink
 from orchestration.commands.sql import sql
+from orchestration.commands.staffing import staffing
 from orchestration.commands.status import status
 from orchestration.commands.stream import stream
 from orchestration.commands.up import down, up
@@ -32,6 +33,7 @@ COMMANDS = [
     warehouse,
     refresh,
     kpis,
+    staffing,
     report,
     checks,
     alerts,
