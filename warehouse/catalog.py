@@ -172,12 +172,17 @@ def empty_warehouse_relations() -> list[Relation]:
     """The relations of a warehouse built on an empty lake, every mart included."""
     # Imported here: the build imports this module to write the comments.
     from warehouse.build import build_warehouse
+    from warehouse.forecast import create_forecast_tables
     from warehouse.kpi_marts import refresh_marts
+
+    def every_mart(con: duckdb.DuckDBPyConnection) -> None:
+        refresh_marts(con, day, day, settings)
+        create_forecast_tables(con)  # `omnicx forecast` writes them
 
     with tempfile.TemporaryDirectory() as home:
         settings = with_overrides(Settings(), home=Path(home))
         day = date(2026, 1, 5)
-        path = build_warehouse(settings, marts=lambda con: refresh_marts(con, day, day, settings))
+        path = build_warehouse(settings, marts=every_mart)
         with duckdb.connect(str(path), read_only=True) as con:
             return relations_of(con)
 

@@ -2,6 +2,7 @@
 
 from orchestration.commands.alerts import alerts
 from orchestration.commands.checks import checks
+from orchestration.commands.forecast import forecast
 from orchestration.commands.importer import import_
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
@@ -33,6 +34,7 @@ COMMANDS = [
     refresh,
     kpis,
     report,
+    forecast,
     checks,
     alerts,
 ]
