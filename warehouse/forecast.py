@@ -52,8 +52,7 @@ class Method:
     def name(self) -> str:
         """What made a stored forecast, as recorded in its rows."""
         return (
-            f"seasonal_mean_trend(season_weeks={self.season_weeks}, "
-            f"trend_weeks={self.trend_weeks})"
+            f"seasonal_mean_trend(season_weeks={self.season_weeks}, trend_weeks={self.trend_weeks})"
         )
 
 

@@ -67,9 +67,7 @@ def forecast(
 
     try:
         with connect_read_only(settings) as con:
-            (stored_last,) = con.execute(
-                "select max(day) from mart_contact_kpis_hourly"
-            ).fetchone()
+            (stored_last,) = con.execute("select max(day) from mart_contact_kpis_hourly").fetchone()
     except (duckdb.Error, WarehouseMissing) as exc:
         raise click.ClickException(f"{exc} (run `omnicx refresh` first)") from None
     if stored_last is None:

@@ -167,7 +167,9 @@ def test_write_forecast_replaces_the_rows_of_the_tenants_forecast():
 
     def run_of(tenant: str, per_hour: float) -> ForecastRun:
         series = weeks_of(4, lambda *_: per_hour)
-        return forecast_history(History({(tenant, "voice"): series}, {(tenant, "voice"): MONDAY}, last), 1)
+        return forecast_history(
+            History({(tenant, "voice"): series}, {(tenant, "voice"): MONDAY}, last), 1
+        )
 
     made_at = datetime(2026, 2, 2, 6, 0, tzinfo=UTC)
     write_forecast(con, run_of("acme", 10.0), "k1", made_at)
@@ -177,7 +179,10 @@ def test_write_forecast_replaces_the_rows_of_the_tenants_forecast():
         "select tenant, sum(offered), count(*), any_value(weekday order by hour) "
         "from mart_forecast group by tenant order by tenant"
     ).fetchall()
-    assert totals == [("acme", 20.0 * 56, 7 * 24, "Monday"), ("bluewave", 4.0 * 56, 7 * 24, "Monday")]
+    assert totals == [
+        ("acme", 20.0 * 56, 7 * 24, "Monday"),
+        ("bluewave", 4.0 * 56, 7 * 24, "Monday"),
+    ]
     backtests = con.execute(
         "select tenant, channel, wape, method, knob_set from mart_forecast_backtest order by all"
     ).fetchall()
