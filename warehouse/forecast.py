@@ -277,6 +277,37 @@ def write_forecast(
     create_forecast_tables(con)
     tenants = sorted({row.tenant for row in run.rows} | {key[0] for key in run.skipped})
     common = (run.method.name, knob_set)
+    forecasts = [
+        (
+            row.tenant,
+            row.channel,
+            row.hour.date(),
+            row.hour,
+            row.hour.strftime("%A"),
+            row.offered,
+            *common,
+            run.history_to,
+            made_at,
+        )
+        for row in run.rows
+    ]
+    backtests = [
+        (
+            test.tenant,
+            test.channel,
+            test.holdout_from,
+            test.holdout_to,
+            test.errors.intervals,
+            test.errors.intervals_with_contacts,
+            test.errors.actual,
+            test.errors.forecast,
+            test.errors.mape,
+            test.errors.wape,
+            *common,
+            made_at,
+        )
+        for test in run.backtests
+    ]
     con.execute("begin transaction")
     try:
         con.execute("delete from mart_forecast where tenant in (select unnest($t))", {"t": tenants})
@@ -285,43 +316,10 @@ def write_forecast(
             "or tenant is null",
             {"t": tenants},
         )
-        con.executemany(
-            "insert into mart_forecast values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    row.tenant,
-                    row.channel,
-                    row.hour.date(),
-                    row.hour,
-                    row.hour.strftime("%A"),
-                    row.offered,
-                    *common,
-                    run.history_to,
-                    made_at,
-                )
-                for row in run.rows
-            ],
-        )
-        con.executemany(
-            "insert into mart_forecast_backtest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    test.tenant,
-                    test.channel,
-                    test.holdout_from,
-                    test.holdout_to,
-                    test.errors.intervals,
-                    test.errors.intervals_with_contacts,
-                    test.errors.actual,
-                    test.errors.forecast,
-                    test.errors.mape,
-                    test.errors.wape,
-                    *common,
-                    made_at,
-                )
-                for test in run.backtests
-            ],
-        )
+        for table, rows in (("mart_forecast", forecasts), ("mart_forecast_backtest", backtests)):
+            if rows:  # executemany refuses an empty list
+                marks = ", ".join("?" * len(rows[0]))
+                con.executemany(f"insert into {table} values ({marks})", rows)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -78,6 +78,10 @@ def forecast(
     def store(con: duckdb.DuckDBPyConnection) -> None:
         history = load_history(con, settings, last, tenant)
         run = forecast_history(history, weeks, holdout_weeks)
+        if not run.rows:  # raised in the build: the warehouse file is left as it was
+            raise click.ClickException(
+                f"no tenant x channel has a complete week of history to {last}"
+            )
         write_forecast(con, run, knob_set_id(mart_knobs(settings)), datetime.now(UTC))
         runs.append(run)
 
@@ -85,8 +89,6 @@ def forecast(
     (run,) = runs
     for (name, channel), why in sorted(run.skipped.items()):
         click.echo(f"{name} {channel}: {why}", err=True)
-    if not run.rows:
-        raise click.ClickException(f"no tenant x channel has a complete week of history to {last}")
     summary = _summary(run)
     if fmt == "table":
         _tables(run, summary)
@@ -125,20 +127,28 @@ def _summary(run) -> list[dict]:
 
 def _tables(run, summary: list[dict]) -> None:
     forecast = Table(title=f"Forecast offered contacts ({run.method.name})")
-    for column in ("tenant", "channel", "week from", *WEEKDAYS, "week"):
-        forecast.add_column(column, justify="left" if column in ("tenant", "channel") else "right")
+    forecast.add_column("tenant")
+    forecast.add_column("channel")
+    forecast.add_column("week from", justify="right", min_width=10, no_wrap=True)
+    for column in (*WEEKDAYS, "week"):
+        forecast.add_column(column, justify="right")
     for row in summary:
         counts = [f"{row[day]:,.0f}" for day in (*WEEKDAYS, "week")]
         forecast.add_row(row["tenant"], row["channel"], str(row["week_from"]), *counts)
-    backtest = Table(title="Backtest (held-out weeks forecast from the weeks before)")
-    for column in ("tenant", "channel", "held out", "hours", "actual", "forecast", "MAPE", "WAPE"):
-        backtest.add_column(column, justify="left" if column in ("tenant", "channel") else "right")
+    # every backtest of a run holds out the same days
+    held_out = (
+        f"{run.backtests[0].holdout_from}..{run.backtests[0].holdout_to}" if run.backtests else "-"
+    )
+    backtest = Table(title=f"Backtest: {held_out} held out, forecast from the weeks before")
+    backtest.add_column("tenant")
+    backtest.add_column("channel")
+    for column in ("hours", "actual", "forecast", "MAPE", "WAPE"):
+        backtest.add_column(column, justify="right")
     for test in run.backtests:
         e = test.errors
         backtest.add_row(
             test.tenant or "all",
             test.channel or "all",
-            f"{test.holdout_from}..{test.holdout_to}",
             str(e.intervals),
             f"{e.actual:,.0f}",
             f"{e.forecast:,.0f}",

@@ -68,11 +68,16 @@ def test_json_gives_each_weekday_and_the_backtest(home):
 def test_the_table_shows_the_errors_and_the_forecast_is_stored(home):
     outcome = omnicx_forecast(home, "--weeks", "1")
     assert outcome.exit_code == 0, outcome.output
-    assert "Backtest" in outcome.stdout
-    backtest_line = next(
-        line for line in outcome.stdout.splitlines() if "2026-01-26..2026-02-01" in line
-    )
-    assert backtest_line.split()[-2:] == ["0.0%", "0.0%"]
+    lines = outcome.stdout.splitlines()
+    assert "Backtest: 2026-01-26..2026-02-01 held out" in outcome.stdout
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.split("│")[1:-1]]
+
+    forecast_row = next(cells(line) for line in lines if "2026-02-02" in line)
+    assert forecast_row == ["acme", "voice", "2026-02-02", *["80"] * 5, "0", "16", "416"]
+    overall = next(cells(line) for line in lines if line.startswith("│ all "))
+    assert overall == ["all", "all", "168", "416", "416", "0.0%", "0.0%"]
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         stored = con.execute(
             "select count(*), sum(offered), max(history_to) from mart_forecast "
