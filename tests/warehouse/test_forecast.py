@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import duckdb
 import pytest
 
+from schemas.knob_sets import knob_set_id, mart_knobs
+from schemas.settings import Settings
 from warehouse.forecast import (
     Errors,
     ForecastRun,
@@ -17,6 +19,7 @@ from warehouse.forecast import (
     backtest_pairs,
     errors,
     forecast_history,
+    forecast_offered,
     forecast_series,
     write_forecast,
 )
@@ -192,3 +195,34 @@ def test_write_forecast_replaces_the_rows_of_the_tenants_forecast():
         ("bluewave", "voice", 0.0, Method().name, "k1"),
         (None, None, 0.0, Method().name, "k1"),
     ]
+
+
+def test_forecast_offered_reads_the_current_knob_set_of_one_tenant():
+    settings = Settings()
+    current = knob_set_id(mart_knobs(settings))
+    con = duckdb.connect()
+    con.execute(
+        "create table mart_contact_kpis_hourly (day date, hour timestamp, tenant varchar, "
+        "channel varchar, knob_set varchar, offered bigint)"
+    )
+    last = MONDAY + timedelta(days=13)
+    open_hours = weeks_of(2, lambda *_: 1)
+    rows = [
+        (hour.date(), hour, tenant, "voice", knob_set, count)
+        for tenant, knob_set, count in (
+            ("acme", current, 6),
+            ("acme", "other", 50),
+            ("b", current, 1),
+        )
+        for hour in open_hours
+    ]
+    # two queues in one hour: the forecast is per tenant x channel, the queues add up
+    rows.append((MONDAY, at(MONDAY, 9), "acme", "voice", current, 2))
+    con.executemany("insert into mart_contact_kpis_hourly values (?, ?, ?, ?, ?, ?)", rows)
+    forecast = forecast_offered(con, settings, last, weeks=1, tenant="acme")
+    assert {(row.tenant, row.channel) for row in forecast} == {("acme", "voice")}
+    by_hour = {row.hour: row.offered for row in forecast}
+    assert len(by_hour) == 7 * 24
+    assert by_hour[at(last + timedelta(days=1), 9)] == pytest.approx((8 + 6) / 2)
+    assert by_hour[at(last + timedelta(days=2), 9)] == pytest.approx(6.0)
+    assert by_hour[at(last + timedelta(days=2), 20)] == 0.0
