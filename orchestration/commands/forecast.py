@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from warehouse.forecast import ForecastRun
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -62,7 +66,7 @@ def forecast(
 
     from orchestration.partitions import today
     from warehouse.build import WarehouseMissing, build_warehouse, connect_read_only
-    from warehouse.forecast import ForecastRun, forecast_history, load_history, write_forecast
+    from warehouse.forecast import forecast_history, load_history, write_forecast
     from warehouse.kpi_marts import knob_set_id, mart_knobs
 
     try:
@@ -99,7 +103,7 @@ def forecast(
         click.echo(render(Result(columns, [tuple(r.values()) for r in summary]), fmt))
 
 
-def _summary(run) -> list[dict]:
+def _summary(run: ForecastRun) -> list[dict]:
     """One row per tenant x channel x forecast week: offered per weekday and in the week, and
     the backtest errors of that tenant x channel (fractions)."""
     by_week: dict[tuple[str, str, date], list[float]] = defaultdict(lambda: [0.0] * 7)
@@ -125,7 +129,7 @@ def _summary(run) -> list[dict]:
     return summary
 
 
-def _tables(run, summary: list[dict]) -> None:
+def _tables(run: ForecastRun, summary: list[dict]) -> None:
     forecast = Table(title=f"Forecast offered contacts ({run.method.name})")
     forecast.add_column("tenant")
     forecast.add_column("channel")
