@@ -168,16 +168,25 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def create_every_mart(con: duckdb.DuckDBPyConnection, day: date, settings: Settings) -> None:
+    """Every mart in a warehouse being built: the KPI marts refreshed for ``day``, and the
+    forecast's tables (``omnicx forecast`` fills them), empty."""
+    from warehouse.forecast import create_forecast_tables
+    from warehouse.kpi_marts import refresh_marts
+
+    refresh_marts(con, day, day, settings)
+    create_forecast_tables(con)
+
+
 def empty_warehouse_relations() -> list[Relation]:
     """The relations of a warehouse built on an empty lake, every mart included."""
     # Imported here: the build imports this module to write the comments.
     from warehouse.build import build_warehouse
-    from warehouse.kpi_marts import refresh_marts
 
     with tempfile.TemporaryDirectory() as home:
         settings = with_overrides(Settings(), home=Path(home))
         day = date(2026, 1, 5)
-        path = build_warehouse(settings, marts=lambda con: refresh_marts(con, day, day, settings))
+        path = build_warehouse(settings, marts=lambda con: create_every_mart(con, day, settings))
         with duckdb.connect(str(path), read_only=True) as con:
             return relations_of(con)
 

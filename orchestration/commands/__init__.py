@@ -2,6 +2,7 @@
 
 from orchestration.commands.alerts import alerts
 from orchestration.commands.checks import checks
+from orchestration.commands.forecast import forecast
 from orchestration.commands.importer import import_
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
@@ -35,6 +36,7 @@ COMMANDS = [
     kpis,
     staffing,
     report,
+    forecast,
     checks,
     alerts,
 ]

@@ -298,7 +298,17 @@ def _insert(
                 for name, kind in columns.items()
             ]
         )
-    con.executemany(f"insert into {relation} ({names}) values ({marks})", values)
+    # many rows per statement: executemany runs one statement per row, 10x slower on the
+    # thousands of contacts of a simulated month
+    for first in range(0, len(values), _ROWS_PER_INSERT):
+        chunk = values[first : first + _ROWS_PER_INSERT]
+        tuples = ", ".join([f"({marks})"] * len(chunk))
+        con.execute(
+            f"insert into {relation} ({names}) values {tuples}", [v for row in chunk for v in row]
+        )
+
+
+_ROWS_PER_INSERT = 200
 
 
 def _time_value(text: str | None, tz: bool) -> datetime | None:

@@ -21,12 +21,12 @@ from warehouse.build import build_warehouse
 from warehouse.catalog import (
     DOCS_BEGIN,
     DOCS_END,
+    create_every_mart,
     load_catalog,
     relations_of,
     render_docs,
     replace_generated,
 )
-from warehouse.kpi_marts import refresh_marts
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "warehouse.md"
 DAY = date(2026, 1, 5)
@@ -37,7 +37,7 @@ MART_SQL = "select cast(sum(inbound_contacts) as bigint) as inbound from mart_co
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = lake_settings(tmp_path_factory.mktemp("catalog"))
     build_fixture_lake(settings)
-    return build_warehouse(settings, marts=lambda con: refresh_marts(con, DAY, DAY, settings))
+    return build_warehouse(settings, marts=lambda con: create_every_mart(con, DAY, settings))
 
 
 def test_the_duckdb_cli_users_install_queries_the_views(published: Path) -> None:
