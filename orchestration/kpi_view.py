@@ -286,7 +286,15 @@ def _group_text(value: Any, utc_start: datetime | None = None) -> str:
 
 
 NOT_REPRODUCIBLE = "n/a"  # a profile whose vendor definition the contract's events cannot give
-_KPI_TITLES = {kpi: text for family in FAMILIES for kpi, text in family.columns}
+# Out of their family's table some headers need the family's name.
+_KPI_TITLES = {kpi: text for family in FAMILIES for kpi, text in family.columns} | {
+    "transfer_rate.v1.warm": "Transfer rate, warm",
+    "transfer_rate.v1.cold": "Transfer rate, cold",
+    "ivr_containment.v1": "IVR contained",
+    "ivr_containment.v1.front_end_message": "IVR contained by front-end message",
+    "ivr_containment.v1.self_service": "IVR contained by self-service",
+    "ivr_containment.v1.ivr_menu": "IVR contained by IVR menu",
+}
 # The treatment variants of service level are the same under every profile; the headline
 # service_level.v1 carries each profile's own treatment.
 _SAME_UNDER_EVERY_PROFILE = {f"service_level.v1.{t}" for t in TREATMENTS}

@@ -95,10 +95,10 @@ _PROFILES = (
             "repeat_rate.v1": "Genesys Cloud publishes no contacts per journey",
         },
         caveats={
-            "fcr.v1": "resolution = contacts with no next contact within the 7-day window; "
-            "Genesys looks for the next contact on the same queue (or agent), omnicx on any "
-            "channel and queue of the stitched customer (its journeys), so omnicx's is lower "
-            "where customers switch queues",
+            "fcr.v1": "resolution = contacts with no next contact within the 7-day window "
+            "(journeys / their contacts); Genesys counts contacts connected to an agent and "
+            "looks for the next one on the same queue (or agent), omnicx counts every offered "
+            "contact and looks across the stitched customer's channels and queues",
         },
     ),
     Profile(

@@ -12,6 +12,7 @@ one, rather than show numbers made with other knobs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import click
@@ -166,8 +167,8 @@ def kpis(
     if fmt == "table":
         if chosen is not None:
             click.echo(f"profile {chosen.name}: {chosen.title}")
-            for kpi, why in chosen.not_reproducible.items():
-                click.echo(f"  {kpi} not shown: {why}")
+            for why, kpis in _by_reason(chosen.not_reproducible).items():
+                click.echo(f"  {', '.join(kpis)} not shown: {why}")
         for shown, knobs in _knob_sets(rows).items():
             values = ", ".join(f"{name}={value}" for name, value in sorted(knobs.items()))
             click.echo(f"knob set {shown}: {values}")
@@ -274,8 +275,16 @@ def _compare(
     for chosen in profiles:
         sets = ", ".join(knob_sets[chosen.name]) or "none"
         click.echo(f"{chosen.name}: {chosen.title} (knob set {sets})")
-        for kpi, why in {**chosen.not_reproducible, **chosen.caveats}.items():
-            click.echo(f"  {kpi}: {why}")
+        for why, kpis in _by_reason({**chosen.not_reproducible, **chosen.caveats}).items():
+            click.echo(f"  {', '.join(kpis)}: {why}")
+
+
+def _by_reason(notes: Mapping[str, str]) -> dict[str, list[str]]:
+    """KPI notes grouped by their text: one line for the KPIs sharing a reason."""
+    grouped: dict[str, list[str]] = {}
+    for kpi, why in notes.items():
+        grouped.setdefault(why, []).append(kpi)
+    return grouped
 
 
 def _missing_message(
