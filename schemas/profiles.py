@@ -30,7 +30,9 @@ class Profile:
 
     name: str
     title: str
-    short_abandon_seconds: float
+    # None: the vendor leaves the short-abandon interval to its administrator and publishes no
+    # default; the settings' short_abandon_seconds stands for it.
+    short_abandon_seconds: float | None
     abandon_treatment: str
     sources: tuple[str, ...]
     formulas: Mapping[str, str] = field(default_factory=dict)
@@ -40,10 +42,10 @@ class Profile:
     @property
     def knobs(self) -> dict[str, float | str]:
         """The ``KpiSettings`` values this profile sets (the others stay the settings')."""
-        return {
-            "short_abandon_seconds": self.short_abandon_seconds,
-            "abandon_treatment": self.abandon_treatment,
-        }
+        knobs: dict[str, float | str] = {"abandon_treatment": self.abandon_treatment}
+        if self.short_abandon_seconds is not None:
+            knobs["short_abandon_seconds"] = self.short_abandon_seconds
+        return knobs
 
 
 DEFAULT = "default"
@@ -81,12 +83,13 @@ _PROFILES = (
     Profile(
         name="genesys",
         title="Genesys Cloud, abandons included, short abandons excluded, no flow-outs",
-        # Genesys Cloud's short-abandon interval (Configure abandon intervals) defaults to 10 s.
-        short_abandon_seconds=10.0,
+        # answered within / (answered + abandoned - short abandons); the short-abandon interval
+        # is the organisation's (Configure abandon intervals): the settings' stands for it
+        short_abandon_seconds=None,
         abandon_treatment="negative",
         sources=(
             "https://help.mypurecloud.com/articles/configure-the-service-level-calculation/",
-            "https://help.mypurecloud.com/articles/configure-abandon-intervals/",
+            "https://developer.genesys.cloud/analyticsdatamanagement/analytics/aggregate/resolutions-query",
         ),
         formulas={"fcr.v1": "no_next_contact"},
         not_reproducible={
@@ -95,16 +98,16 @@ _PROFILES = (
             "repeat_rate.v1": "Genesys Cloud publishes no contacts per journey",
         },
         caveats={
-            "fcr.v1": "resolution = contacts with no next contact within the 7-day window "
-            "(journeys / their contacts); Genesys counts contacts connected to an agent and "
-            "looks for the next one on the same queue (or agent), omnicx counts every offered "
-            "contact and looks across the stitched customer's channels and queues",
+            "fcr.v1": "next contact avoided: contacts the customer did not follow with another "
+            "within 7 days (Genesys's default window; omnicx's repeat window), i.e. journeys / "
+            "their contacts; Genesys counts handled conversations of a known external contact, "
+            "omnicx every offered contact of the stitched customer, abandoned ones included",
         },
     ),
     Profile(
         name="genesys-no-abandons",
         title="Genesys Cloud with Include Abandons in Calculation off",
-        short_abandon_seconds=10.0,
+        short_abandon_seconds=None,
         abandon_treatment="ignore",
         sources=("https://help.mypurecloud.com/articles/configure-the-service-level-calculation/",),
         formulas={"fcr.v1": "no_next_contact"},

@@ -64,7 +64,8 @@ def test_compare_gives_each_profiles_exact_values_side_by_side(home):
     rows = json.loads(outcome.stdout)
     voice = {r["kpi"]: r for r in rows if r["channel"] in ("voice", "all")}
     sl = voice["service_level.v1"]
-    assert (sl[DEFAULT], sl["amazon-connect"], sl["genesys"]) == (0.25, 0.6, 1 / 3)
+    # Genesys at omnicx's short-abandon interval: the same service level, another resolution
+    assert (sl[DEFAULT], sl["amazon-connect"], sl["genesys"]) == (0.25, 0.6, 0.25)
     assert (voice["fcr.v1"][DEFAULT], voice["fcr.v1"]["genesys"]) == (0.0, 0.75)
     assert voice["fcr.v1"]["amazon-connect"] is None
     # every value equals the profile's own exact value
@@ -83,7 +84,7 @@ def test_compare_table_shows_people_units_and_says_what_cannot_be_reproduced(hom
     header = next(line for line in lines if "amazon-connect" in line and "KPI" in line)
     assert header.split()[-3:] == ["default", "amazon-connect", "genesys"]
     sl = next(line for line in lines if line.split()[:3] == ["voice", "Service", "level"])
-    assert sl.split()[-3:] == ["25.0%", "60.0%", "33.3%"]
+    assert sl.split()[-3:] == ["25.0%", "60.0%", "25.0%"]
     fcr = next(line for line in lines if line.split()[:2] == ["all", "FCR"])
     assert fcr.split()[-3:] == ["0.0%", "n/a", "75.0%"]
     assert "IVR contained by self-service" in outcome.stdout  # named outside its family
@@ -106,9 +107,10 @@ def test_a_profile_whose_knob_set_was_not_refreshed_names_the_refresh(tmp_path):
     assert "not for the knobs of profile talkdesk " in line
     assert "(short_abandon_seconds=0)" in line
     assert f"(run `omnicx refresh --profile talkdesk --from {DAY} --to {DAY}` to compute" in line
+    # Genesys reads the default knob set (same short-abandon interval), Talkdesk lacks its own
     compared = omnicx_kpis(tmp_path, "--compare", "genesys,talkdesk")
     assert compared.exit_code == 1
-    assert "`omnicx refresh --profile genesys --from" in compared.stderr
+    assert "`omnicx refresh --profile talkdesk --from" in compared.stderr
 
 
 def test_profiles_with_the_same_knobs_share_a_knob_set(home):
@@ -130,8 +132,8 @@ def test_unknown_profiles_and_mixed_options_are_usage_errors(home):
 
 
 def test_the_refresh_resource_computes_under_the_profiles_knobs(home):
-    resource = WarehouseResource(config_file=str(home / "omnicx.toml"), profile="genesys")
+    resource = WarehouseResource(config_file=str(home / "omnicx.toml"), profile="amazon-connect")
     kpis = resource.settings().kpis
-    assert (kpis.short_abandon_seconds, kpis.abandon_treatment) == (10.0, "negative")
+    assert (kpis.short_abandon_seconds, kpis.abandon_treatment) == (0.0, "positive")
     plain = WarehouseResource(config_file=str(home / "omnicx.toml")).settings().kpis
     assert plain.short_abandon_seconds == 5.0

@@ -12,7 +12,10 @@ from tests.warehouse.kpi_fixtures import refreshed as refreshed_layer
 from warehouse.kpi_marts import knob_set_id, mart_knobs, refresh_marts
 from warehouse.kpis import kpi_values
 
-KNOBS = settings()  # voice service level T = 20 s
+KNOBS = settings()  # voice service level T = 20 s, short abandons under 5 s
+# A Genesys organisation whose short-abandon interval is 10 s (Genesys leaves it to the admin:
+# the settings' short_abandon_seconds stands for it)
+GENESYS_10 = settings(short_abandon_seconds=10.0)
 
 
 def centre():
@@ -21,7 +24,7 @@ def centre():
     - alice: answered after 10 s (within T, resolved), then again an hour later after 30 s;
     - dave: abandoned after 3 s, bob after 8 s, carol after 40 s.
 
-    Short abandons: under 5 s (omnicx) dave's; under 10 s (Genesys) dave's and bob's; none
+    Short abandons: under 5 s (omnicx) dave's; under a 10 s interval dave's and bob's; none
     for Amazon Connect and Talkdesk (no short-abandon filter by default).
     """
     return [
@@ -39,11 +42,12 @@ def con():
     con = refreshed_layer(centre(), knobs=KNOBS)
     for name in PROFILES:
         refresh_marts(con, DAY, DAY, profile_settings(KNOBS, name))
+    refresh_marts(con, DAY, DAY, profile_settings(GENESYS_10, "genesys"))
     return con
 
 
-def values(con, name: str) -> dict[str, dict]:
-    rows = kpi_values(con, DAY, DAY, ["channel"], KNOBS, profile=profile(name))
+def values(con, name: str, knobs=KNOBS) -> dict[str, dict]:
+    rows = kpi_values(con, DAY, DAY, ["channel"], knobs, profile=profile(name))
     return {r["kpi"]: r for r in rows}
 
 
@@ -53,8 +57,9 @@ SERVICE_LEVELS = [
     (DEFAULT, 1, 4),
     # removed from the queue within T / queued: alice's 10 s, dave's and bob's abandons
     ("amazon-connect", 3, 5),
-    # answered within / (answered + abandoned - short abandons under 10 s): 1 / (2 + 3 - 2)
-    ("genesys", 1, 3),
+    # answered within / (answered + abandoned - short abandons): with the same short-abandon
+    # interval, omnicx's definition: 1 / (2 + 3 - 1)
+    ("genesys", 1, 4),
     # Include Abandons off: answered within / answered
     ("genesys-no-abandons", 1, 2),
     # answered within / (inbound contacts - short abandoned, none with the filter off)
@@ -72,9 +77,17 @@ def test_each_profile_gives_its_vendors_service_level(con, name, met, total):
     assert row["knobs"]["service_level_voice_seconds"] == 20.0  # T stays the settings'
 
 
+def test_genesys_removes_the_short_abandons_of_its_organisations_interval(con):
+    # answered within / (answered + abandoned - short abandons under 10 s): 1 / (2 + 3 - 2)
+    sl = values(con, "genesys", GENESYS_10)["service_level.v1"]
+    assert (sl["numerator"], sl["denominator"], sl["value"]) == (1, 3, 1 / 3)
+    assert sl["knobs"]["short_abandon_seconds"] == 10.0
+
+
 def test_abandon_rates_follow_each_vendors_short_abandons(con):
     rates = {name: values(con, name)["abandon_rate.v1"] for name in PROFILES}
-    # omnicx: bob and carol of the 4 offered (dave is short); Genesys: carol of 3 offered
+    rates["genesys"] = values(con, "genesys", GENESYS_10)["abandon_rate.v1"]
+    # omnicx: bob and carol of the 4 offered (dave is short); Genesys at 10 s: carol of 3
     assert (rates[DEFAULT]["numerator"], rates[DEFAULT]["denominator"]) == (2, 4)
     assert (rates["genesys"]["numerator"], rates["genesys"]["denominator"]) == (1, 3)
     # Amazon Connect: abandoned / queued, every abandon counts
@@ -111,6 +124,8 @@ def test_the_default_profile_is_the_spec_defaults_and_reads_their_knob_set(con):
     amazon = profile_settings(stricter, "amazon-connect").kpis
     assert (amazon.service_level_voice_seconds, amazon.short_abandon_seconds) == (30.0, 0.0)
     assert amazon.abandon_treatment == "positive"
+    # Genesys's interval is the organisation's: the settings' one stands for it
+    assert profile_settings(stricter, "genesys").kpis.short_abandon_seconds == 2.0
 
 
 def test_an_unknown_profile_names_the_choices():
