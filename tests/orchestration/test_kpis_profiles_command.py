@@ -107,6 +107,8 @@ def test_a_profile_whose_knob_set_was_not_refreshed_names_the_refresh(tmp_path):
     assert "not for the knobs of profile talkdesk " in line
     assert "(short_abandon_seconds=0)" in line
     assert f"(run `omnicx refresh --profile talkdesk --from {DAY} --to {DAY}` to compute" in line
+    docs = Path(__file__).resolve().parents[2] / "docs" / "kpis.md"
+    assert line in docs.read_text().splitlines()  # the example of docs/kpis.md is this one
     # Genesys reads the default knob set (same short-abandon interval), Talkdesk lacks its own
     compared = omnicx_kpis(tmp_path, "--compare", "genesys,talkdesk")
     assert compared.exit_code == 1
