@@ -94,7 +94,7 @@ _PROFILES = (
         formulas={"fcr.v1": "no_next_contact"},
         not_reproducible={
             "fcr_net.v1": "Genesys Cloud has no net resolution",
-            "fcr_channel.v1": "Genesys Cloud's resolution is per queue or agent, not per channel",
+            "fcr_channel.v1": "Genesys Cloud publishes no single-channel resolution",
             "repeat_rate.v1": "Genesys Cloud publishes no contacts per journey",
         },
         caveats={
@@ -113,7 +113,7 @@ _PROFILES = (
         formulas={"fcr.v1": "no_next_contact"},
         not_reproducible={
             "fcr_net.v1": "Genesys Cloud has no net resolution",
-            "fcr_channel.v1": "Genesys Cloud's resolution is per queue or agent, not per channel",
+            "fcr_channel.v1": "Genesys Cloud publishes no single-channel resolution",
             "repeat_rate.v1": "Genesys Cloud publishes no contacts per journey",
         },
     ),

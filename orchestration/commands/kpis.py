@@ -169,6 +169,8 @@ def kpis(
             click.echo(f"profile {chosen.name}: {chosen.title}")
             for why, kpis in _by_reason(chosen.not_reproducible).items():
                 click.echo(f"  {', '.join(kpis)} not shown: {why}")
+            for why, kpis in _by_reason(chosen.caveats).items():
+                click.echo(f"  {', '.join(kpis)}: {why}")
         for shown, knobs in _knob_sets(rows).items():
             values = ", ".join(f"{name}={value}" for name, value in sorted(knobs.items()))
             click.echo(f"knob set {shown}: {values}")

@@ -58,6 +58,16 @@ def test_profile_reads_the_numbers_under_the_vendors_definitions(home):
     assert "fcr.v1" not in rows  # Amazon Connect has no contact FCR
 
 
+def test_profile_table_says_what_it_leaves_out_and_what_it_approximates(home):
+    outcome = omnicx_kpis(home, "--profile", "genesys")
+    assert outcome.exit_code == 0, outcome.stderr
+    lines = outcome.stdout.splitlines()
+    fcr = lines[lines.index("Resolution (journeys)") + 3]
+    assert fcr.split() == ["75.0%"]  # next contact avoided, the only resolution shown
+    assert "  fcr_net.v1 not shown: Genesys Cloud has no net resolution" in lines
+    assert any(line.startswith("  fcr.v1: next contact avoided: ") for line in lines)
+
+
 def test_compare_gives_each_profiles_exact_values_side_by_side(home):
     outcome = omnicx_kpis(home, "--compare", "amazon-connect,genesys", "--format", "json")
     assert (outcome.exit_code, outcome.stderr) == (0, "")
