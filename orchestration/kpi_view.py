@@ -295,9 +295,9 @@ _KPI_TITLES = {kpi: text for family in FAMILIES for kpi, text in family.columns}
     "ivr_containment.v1.self_service": "IVR contained by self-service",
     "ivr_containment.v1.ivr_menu": "IVR contained by IVR menu",
 }
-# The treatment variants of service level are the same under every profile; the headline
-# service_level.v1 carries each profile's own treatment.
-_SAME_UNDER_EVERY_PROFILE = {f"service_level.v1.{t}" for t in TREATMENTS}
+# The treatment variants of service level are omnicx's three readings of one knob set, no
+# vendor's definition: the comparison shows service_level.v1, under each profile's treatment.
+_NOT_COMPARED = {f"service_level.v1.{t}" for t in TREATMENTS}
 
 
 def compare_rows(
@@ -313,7 +313,7 @@ def compare_rows(
         for row in wide:
             key = tuple(row.get(k) for k in keys)
             values.setdefault(key, {})[name] = row
-    order = [k.id for k in catalog(TREATMENTS[0]) if k.id not in _SAME_UNDER_EVERY_PROFILE]
+    order = [k.id for k in catalog(TREATMENTS[0]) if k.id not in _NOT_COMPARED]
     compared = []
     for key, by_profile in values.items():
         for kpi in order:
