@@ -283,3 +283,72 @@ def _group_text(value: Any, utc_start: datetime | None = None) -> str:
         return text
     sign, minutes = ("+" if offset > 0 else "-"), abs(offset)
     return f"{text} UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+NOT_REPRODUCIBLE = "n/a"  # a profile whose vendor definition the contract's events cannot give
+# Out of their family's table some headers need the family's name.
+_KPI_TITLES = {kpi: text for family in FAMILIES for kpi, text in family.columns} | {
+    "transfer_rate.v1.warm": "Transfer rate, warm",
+    "transfer_rate.v1.cold": "Transfer rate, cold",
+    "ivr_containment.v1": "IVR contained",
+    "ivr_containment.v1.front_end_message": "IVR contained by front-end message",
+    "ivr_containment.v1.self_service": "IVR contained by self-service",
+    "ivr_containment.v1.ivr_menu": "IVR contained by IVR menu",
+}
+# The treatment variants of service level are omnicx's three readings of one knob set, no
+# vendor's definition: the comparison shows service_level.v1, under each profile's treatment.
+_NOT_COMPARED = {f"service_level.v1.{t}" for t in TREATMENTS}
+
+
+def compare_rows(
+    wide_by_profile: dict[str, list[dict[str, Any]]], groups: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per group and KPI with each profile's exact value side by side: the group
+    columns (``channel`` included when the rows were split by channel), ``kpi``, ``unit``,
+    then one key per profile (its value, None when it has none). ``wide_by_profile``: the
+    ``wide_rows`` of each profile, in the order of the columns."""
+    keys = list(dict.fromkeys([*groups, "channel"]))
+    values: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for name, wide in wide_by_profile.items():
+        for row in wide:
+            key = tuple(row.get(k) for k in keys)
+            values.setdefault(key, {})[name] = row
+    order = [k.id for k in catalog(TREATMENTS[0]) if k.id not in _NOT_COMPARED]
+    compared = []
+    for key, by_profile in values.items():
+        for kpi in order:
+            if not any(column(kpi) in row for row in by_profile.values()):
+                continue
+            row = {k: v for k, v in zip(keys, key, strict=True) if k in groups or v is not None}
+            row |= {"kpi": kpi, "unit": unit(kpi)}
+            row |= {name: by_profile.get(name, {}).get(column(kpi)) for name in wide_by_profile}
+            compared.append(row)
+    return compared
+
+
+def compare_table(
+    compared: list[dict[str, Any]],
+    groups: Sequence[str],
+    not_reproducible: dict[str, Iterable[str]],
+) -> Table:
+    """``compare_rows`` for people: the groups, the KPI, each profile's value in people's units
+    (``n/a`` where the profile's vendor definition cannot be reproduced)."""
+    names = list(not_reproducible)
+    shown = [g for g in dict.fromkeys([*groups, "channel"]) if g != HOUR_UTC]
+    shown = [g for g in shown if any(g in r for r in compared)]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for label in [*shown, "KPI"]:
+        table.add_column(label, overflow="fold")
+    for name in names:
+        table.add_column(name, justify="right")
+    for r in compared:
+        cells = [_group_text(r.get(g), r.get(HOUR_UTC) if g == "hour" else None) for g in shown]
+        cells = [c if r.get(g) is not None else "" for c, g in zip(cells, shown, strict=True)]
+        cells.append(_KPI_TITLES.get(r["kpi"], r["kpi"]))
+        for name in names:
+            missing = r["kpi"] in set(not_reproducible[name])
+            cells.append(
+                NOT_REPRODUCIBLE if missing else human(r["kpi"], r[name], r.get("channel"))
+            )
+        table.add_row(*cells)
+    return table

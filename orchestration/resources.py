@@ -19,16 +19,22 @@ class WarehouseResource(ConfigurableResource):
 
     ``config_file``: the settings file (default: ``$OMNICX_CONFIG``, else ``./omnicx.toml``);
     ``home``: overrides the state directory of the settings (the lake and the DuckDB file live
-    under it).
+    under it); ``profile``: a vendor definition profile (``schemas.profiles``) whose KPI knobs
+    replace the settings' (``omnicx refresh --profile NAME``).
     """
 
     config_file: str | None = None
     home: str | None = None
+    profile: str | None = None
 
     def settings(self) -> Settings:
+        from schemas.profiles import profile_settings
+
         config = Path(self.config_file) if self.config_file else None
         settings = load_settings(config_file=config)
-        return settings if self.home is None else with_overrides(settings, home=Path(self.home))
+        if self.home is not None:
+            settings = with_overrides(settings, home=Path(self.home))
+        return settings if self.profile is None else profile_settings(settings, self.profile)
 
     def build(self, marts: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> Path:
         """Rebuild the warehouse file from the lake and swap it in; ``marts`` writes into the new

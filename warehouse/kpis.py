@@ -35,10 +35,12 @@ days that other sets hold, it raises ``KnobSetMissing`` rather than report fewer
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from schemas.profiles import Profile, profile_settings
 from schemas.settings import Settings
 from warehouse.kpi_marts import knob_set_id, mart_knobs
 
@@ -154,12 +156,32 @@ def _service_level(kpi_id: str, treatment: str) -> Kpi:
     return Kpi(kpi_id, CONTACTS, _SL_MET[treatment], _SL_TOTAL[treatment], knobs=_SL_KNOBS)
 
 
-def catalog(abandon_treatment: str) -> list[Kpi]:
-    """Every KPI id, in report order; ``service_level.v1`` uses ``abandon_treatment``."""
+# Other stored counts a vendor's definition of a KPI divides (``Profile.formulas``), by name.
+FORMULAS = {
+    # Genesys Cloud's resolution: contacts not followed by another within the next-contact
+    # window. Every contact of a journey but its last is followed within the window.
+    "no_next_contact": ("sum(journeys)", "sum(journey_contacts)"),
+}
+
+
+def catalog(abandon_treatment: str, formulas: Mapping[str, str] | None = None) -> list[Kpi]:
+    """Every KPI id, in report order; ``service_level.v1`` uses ``abandon_treatment``;
+    ``formulas`` (KPI id -> name in ``FORMULAS``) replaces what some KPIs divide."""
     if abandon_treatment not in TREATMENTS:
         raise ValueError(
             f"abandon treatment {abandon_treatment!r} is not one of {', '.join(TREATMENTS)}"
         )
+    kpis = _catalog(abandon_treatment)
+    for kpi_id, name in (formulas or {}).items():
+        numerator, denominator = FORMULAS[name]
+        kpis = [
+            replace(k, numerator=numerator, denominator=denominator) if k.id == kpi_id else k
+            for k in kpis
+        ]
+    return kpis
+
+
+def _catalog(abandon_treatment: str) -> list[Kpi]:
     handled = "sum(handled_contacts)"
     voice = "sum(voice_contacts_started)"
     return [
@@ -256,6 +278,7 @@ def kpi_values(
     by: list[str],
     settings: Settings,
     knob_set: str | None = None,
+    profile: Profile | None = None,
 ) -> list[dict[str, Any]]:
     """Every KPI over the days ``date_from``..``date_to`` (inclusive), per group of ``by``.
 
@@ -265,14 +288,21 @@ def kpi_values(
     ``knob_set`` chooses the rows read: None for the knob set of ``settings``, an id, or
     ``ALL_KNOB_SETS``. Rows made with different knob sets are never added together: each set
     gives its own row. Raises ``KnobSetMissing`` when the chosen set lacks days others hold.
+    ``profile``: a vendor's definitions (``schemas.profiles``): its knobs replace the settings'
+    (so its knob set is read by default), its formulas apply, and the KPIs it cannot reproduce
+    have no row.
     """
+    if profile is not None:
+        settings = profile_settings(settings, profile.name)
     unknown = [d for d in by if d not in DIMENSIONS]
     if unknown:
         raise ValueError(f"cannot group by {unknown}: choose among {', '.join(DIMENSIONS)}")
     by = list(dict.fromkeys(by))
     columns = [c for d in by for c in ((d, HOUR_UTC) if d == "hour" else (d,))]
     treatment = settings.kpis.abandon_treatment
-    kpis = catalog(treatment)
+    kpis = catalog(treatment, profile.formulas if profile else None)
+    if profile is not None:
+        kpis = [k for k in kpis if k.id not in profile.not_reproducible]
     knob_sets = stored_knob_sets(con)
     if knob_set != ALL_KNOB_SETS:
         knob_set = knob_set or current_knob_set(settings)

@@ -33,6 +33,13 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
     "--to", "date_to", type=DAY, help="Last day (each tenant's local day); default: today."
 )
 @click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Compute the marts under a vendor definition profile's knobs (docs/kpis.md, Vendor "
+    "definitions), for `omnicx kpis --profile NAME` and `--compare`.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress (asset partitions and checks done, the running step) on stderr "
@@ -43,6 +50,7 @@ def refresh(
     settings: Settings,
     date_from: datetime | None,
     date_to: datetime | None,
+    profile_name: str | None,
     progress: bool | None,
 ) -> None:
     """Rebuild the warehouse views, run the data-quality checks and, when the blocking ones
@@ -52,7 +60,13 @@ def refresh(
     `DAGSTER_HOME=$OMNICX_HOME/dagster dagster dev -m orchestration.definitions` shows.
     """
     from orchestration.partitions import today as latest_day
+    from schemas.profiles import UnknownProfile, profile
 
+    if profile_name is not None:
+        try:
+            profile(profile_name)
+        except UnknownProfile as exc:
+            raise click.BadParameter(str(exc), param_hint="--profile") from None
     # the latest day in progress in the tenants' reporting time zones
     today = latest_day(settings)
     last = date_to.date() if date_to else today
@@ -67,7 +81,9 @@ def refresh(
     # --progress draws even when stderr is not a terminal, --no-progress never; else when it is
     with progress_display(Console(stderr=True, force_terminal=progress)) as bar:
         steps = StepProgress(bar, job, first, last)
-        result = run_refresh(settings, first, last, config_file, steps, job=job)
+        result = run_refresh(
+            settings, first, last, config_file, steps, job=job, profile=profile_name
+        )
     for line in _report(result):
         click.echo(line)
     if Services(settings).reload_ui_definitions():
@@ -103,12 +119,14 @@ def run_refresh(
     on_event: Callable[[EventLogEntry], None] | None = None,
     *,
     job: JobDefinition | None = None,
+    profile: str | None = None,
 ):
     """Execute the ``refresh`` job over the partitions ``first``..``last`` with the settings of
     ``config_file`` and the home of ``settings``; its result. Dagster's log goes to the Python
     logger ``dagster.run`` (the log file, not the terminal: ``pipelines.logs``); ``on_event``
     sees each event of the run as it happens. ``job``: the ``refresh`` job of the settings'
-    definitions (``refresh_job``), when the caller has it already."""
+    definitions (``refresh_job``), when the caller has it already; ``profile``: a vendor
+    definition profile whose KPI knobs the marts are computed under."""
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
@@ -118,6 +136,8 @@ def run_refresh(
     resource_config = {"home": str(settings.home)}
     if config_file is not None:
         resource_config["config_file"] = str(config_file)
+    if profile is not None:
+        resource_config["profile"] = profile
     instance_dir = prepare_dagster_home(settings)
     run_id = make_new_run_id()
     with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:

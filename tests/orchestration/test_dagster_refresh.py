@@ -20,6 +20,7 @@ from orchestration.cli import main
 from orchestration.commands.refresh import run_refresh
 from orchestration.definitions import build_definitions, warehouse_asset_names
 from orchestration.reports.checks import check_outcomes
+from schemas.profiles import profile, profile_settings
 from schemas.settings import Settings, with_overrides
 from tests.warehouse.kpi_fixtures import (
     DAY,
@@ -35,6 +36,7 @@ from tests.warehouse.kpi_fixtures import (
 )
 from warehouse.build import connect_read_only
 from warehouse.kpi_marts import knob_set_id, mart_knobs
+from warehouse.kpis import kpi_values
 
 DEFS = build_definitions(
     with_overrides(settings(), orchestration={"partitions_start": DAY.isoformat()})
@@ -300,3 +302,41 @@ def test_a_refresh_under_other_knobs_adds_a_set_and_names_it(refreshed_home, tmp
             "where channel = 'voice' group by knob_set"
         ).fetchall()
     assert dict(met) == {first: 3, second: 4}
+
+
+def test_a_refresh_under_a_profile_adds_its_knob_set_for_compare(refreshed_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(refreshed_home[0], home)
+    amazon = knob_set_id(mart_knobs(profile_settings(settings(), "amazon-connect")))
+    days = ["--from", DAY.isoformat(), "--to", NEXT_DAY.isoformat()]
+    before = omnicx(home, "kpis", *days, "--compare", "amazon-connect")
+    assert before.exit_code == 1
+    assert "run `omnicx refresh --profile amazon-connect --from" in before.stderr
+    outcome = omnicx(home, "refresh", *days, "--profile", "amazon-connect")
+    assert outcome.exit_code == 0, outcome.output
+    with DagsterInstance.local_temp(tempdir=str(home / "dagster")) as instance:
+        latest = instance.get_latest_materialization_event(AssetKey("mart_contact_kpis_hourly"))
+        assert latest.asset_materialization.metadata["knob_set"].value == amazon
+    compared = omnicx(home, "kpis", *days, "--by", "channel", "--compare", "amazon-connect")
+    assert compared.exit_code == 0, compared.output
+    with connect_read_only(home_settings(home)) as con:
+        expected = {
+            (r["kpi"], r["channel"]): r["value"]
+            for r in kpi_values(
+                con, DAY, NEXT_DAY, ["channel"], settings(), profile=profile("amazon-connect")
+            )
+        }
+    rows = json.loads(
+        omnicx(
+            home,
+            "kpis",
+            *days,
+            "--by",
+            "channel",
+            "--compare",
+            "amazon-connect",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert rows and all(r["amazon-connect"] == expected.get((r["kpi"], r["channel"])) for r in rows)
