@@ -10,12 +10,15 @@ One shared run for both formats (two tenants), so the suite pays for one pipelin
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
+from orchestration.reports.build import build_report
+from orchestration.reports.model import Period
 from pipelines.importers.framework import contact_id
 from schemas.settings import Settings, with_overrides
 from schemas.settings_env import settings_env
@@ -155,3 +158,17 @@ def test_importing_the_same_files_again_changes_nothing(imported) -> None:
     assert second["counts"] == first["counts"]
     assert second["kpis"] == first["kpis"]
     assert first["counts"]["int_dead_letters"] == 4
+
+
+def test_the_2021_call_log_reports_at_its_real_dates(imported) -> None:
+    settings, *_, first, _ = imported
+    report = build_report(
+        settings, None, Period.between(FIRST, LAST), CRM, datetime(2021, 1, 18, 7, tzinfo=UTC)
+    )
+    (offered,) = [t.value for t in report.tiles if t.kpi == "offered.v1"]
+    assert offered == first["kpis"][("offered.v1", CRM)] > 0
+    days = {day for series in report.volume_by_channel.series for day, v in series.points if v}
+    assert min(days) == FIRST and max(days) == LAST
+    assert not days & {date(2021, 1, 9), date(2021, 1, 10)}  # the closed weekend
+    saturday, sunday = report.heatmap.rows[5], report.heatmap.rows[6]
+    assert saturday[0] == "Sat" and sum(saturday[1:]) == sum(sunday[1:]) == 0
