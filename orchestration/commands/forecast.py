@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from orchestration.commands.options import tabular_format
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,13 +42,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     help="Last day of history (each tenant's local day); default: the day before the latest "
     "day in progress, or the marts' last day if earlier.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@tabular_format
 @click.pass_obj
 def forecast(
     settings: Settings,

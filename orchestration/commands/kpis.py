@@ -18,6 +18,7 @@ from datetime import date, datetime
 import click
 from rich.console import Console
 
+from orchestration.commands.options import tabular_format
 from orchestration.kpi_view import (
     LEGEND,
     NOT_REPRODUCIBLE,
@@ -80,13 +81,7 @@ def _dimensions(_ctx, _param, value: str) -> list[str]:
     help="One row per KPI and group: exact value, numerator, denominator and knob set, the "
     "overall figures that mix channels included.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@tabular_format
 @click.pass_obj
 def kpis(
     settings: Settings,

@@ -6,18 +6,13 @@ import sys
 
 import click
 
+from orchestration.commands.options import tabular_format
 from schemas.settings import Settings
 
 
 @click.command()
 @click.argument("query", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@tabular_format
 @click.pass_obj
 def sql(settings: Settings, query: str | None, fmt: str) -> None:
     """Run QUERY on the warehouse (read-only), or, without QUERY, read statements ending in `;`

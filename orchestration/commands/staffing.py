@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from orchestration.commands.options import tabular_format
 from orchestration.kpi_view import duration
 from schemas.settings import Settings
 
@@ -29,13 +30,7 @@ STYLE = {"under": "bold red", "over": "yellow", "ok": "green"}
 )
 @click.option("--to", "date_to", type=DAY, help="Last day, inclusive; default: --from.")
 @click.option("--tenant", help="Only this tenant; default: every tenant.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@tabular_format
 @click.pass_obj
 def staffing(
     settings: Settings, date_from: datetime, date_to: datetime | None, tenant: str | None, fmt: str
