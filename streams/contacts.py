@@ -9,6 +9,7 @@ an open contact cost an insertion each.
 Stored form of one contact (JSON-serialisable, one value of a Faust table keyed by contact_id)::
 
     {"tenant": str, "channel": str | None,
+     "imported_from": str | None,  # the importer of its first event: its lane (ContactFold)
      "events": [[millis, type_rank, event_id, data | None], ...],  # sorted
      "last_ms": int,            # latest event time: the idle timeout counts from it
      "closed": bool,            # a wrap-up, abandon or deflection was seen
@@ -34,6 +35,7 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.importers.framework import IMPORTED_FROM
 from schemas.records import ContactFacts
 from schemas.times import format_utc
 
@@ -134,9 +136,10 @@ class ContactRecord:
         return cls(ContactFacts(**facts), version)
 
 
-def new_state(tenant: str, channel: str | None) -> dict[str, Any]:
+def new_state(tenant: str, channel: str | None, imported_from: str | None = None) -> dict[str, Any]:
     return {
         "tenant": tenant,
+        "imported_from": imported_from,
         "channel": channel,
         "events": [],
         "last_ms": -1,
@@ -163,10 +166,10 @@ def add_event(state: dict[str, Any], event: dict[str, Any]) -> bool:
     return True
 
 
-def contact_status(state: dict[str, Any], watermark: float, idle_timeout_ms: int) -> str:
+def contact_status(state: dict[str, Any], watermark_ms: float, idle_timeout_ms: int) -> str:
     if state["closed"]:
         return "closed"
-    if watermark * 1000 >= state["last_ms"] + idle_timeout_ms:
+    if watermark_ms >= state["last_ms"] + idle_timeout_ms:
         return "incomplete"
     return "open"
 
@@ -304,16 +307,54 @@ def _time(ms: int | None) -> str | None:
     return None if ms is None else format_utc(ms / 1000)
 
 
+LaneKey = tuple[str, str] | None  # (tenant, importer) of an import's lane, None: the partition's
+
+
+@dataclass(slots=True)
+class _Lane:
+    """The timers of the contacts one clock judges: idle-timeout deadlines and retention
+    expiries, heaps of (ms, contact_id) with at most one entry per contact (the sets): a contact
+    whose time moved is re-pushed when its stale entry comes up."""
+
+    now_ms: float = -math.inf  # an import lane's clock: its latest event folded (epoch ms)
+    deadlines: list[tuple[int, str]] = field(default_factory=list)
+    scheduled: set[str] = field(default_factory=set)
+    expiries: list[tuple[float, str]] = field(default_factory=list)
+    expiring: set[str] = field(default_factory=set)
+
+
+def imported_from(event: dict[str, Any]) -> str | None:
+    """The importer that produced an event (``attributes.imported_from``), None for others."""
+    attributes = event.get("attributes")
+    source = attributes.get(IMPORTED_FROM) if attributes else None
+    return source if isinstance(source, str) and source else None
+
+
+def lane_of(state: dict[str, Any]) -> LaneKey:
+    # states stored before lanes existed have no "imported_from": the partition's lane
+    source = state.get("imported_from")
+    return None if source is None else (state["tenant"], source)
+
+
 class ContactFold:
     """Contact states in ``store`` (a MutableMapping contact_id -> state, e.g. a Faust table)
-    plus the in-memory index of idle-timeout deadlines, rebuilt from the store on start."""
+    plus the in-memory indexes of idle-timeout deadlines and retention expiries, rebuilt from
+    the store on start.
+
+    **Lanes.** A contact is judged by one event clock: the partition's watermark given by the
+    caller, or, for a contact its first event says was imported (``attributes.imported_from``),
+    the clock of its import lane, one per tenant and importer: the latest event time folded
+    into the lane's contacts, minus ``lateness_seconds``. History older than the partition's
+    clock (last year's export into a live deployment) then times out, is pruned and is judged
+    too late by its own time, so none of it is lost, while the partition's clock keeps judging
+    the live contacts (docs/streams.md, Retention). A lane's clock is the latest ``last_ms`` of
+    its stored contacts (the contact holding it is never pruned), so ``reload`` restores it.
+    """
 
     __slots__ = (
-        "_deadlines",
-        "_expiries",
-        "_expiring",
-        "_scheduled",
+        "_lanes",
         "idle_timeout_ms",
+        "lateness_ms",
         "pruned",
         "retention_ms",
         "short_abandon_ms",
@@ -328,35 +369,29 @@ class ContactFold:
         short_abandon_seconds: float,
         idle_timeout_seconds: float,
         retention_seconds: float = math.inf,
+        lateness_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.short_abandon_ms = round(short_abandon_seconds * 1000)
         self.idle_timeout_ms = round(idle_timeout_seconds * 1000)
         self.retention_ms = retention_seconds * 1000
-        # A heap of (deadline_ms, contact_id) with at most one entry per contact (the set):
-        # a contact whose deadline moved is re-pushed when its stale entry comes up, so the
-        # heap holds one entry per open contact, not one per event.
-        self._deadlines: list[tuple[int, str]] = []
-        self._scheduled: set[str] = set()
-        # The same for finished (closed or timed-out) contacts: (last_ms + retention, id).
-        self._expiries: list[tuple[float, str]] = []
-        self._expiring: set[str] = set()
+        self.lateness_ms = lateness_seconds * 1000
+        self._lanes: dict[LaneKey, _Lane] = {}
         self.pruned = 0  # contact states dropped after the retention
         self.too_late = 0  # events of unknown contacts older than the retention: not folded
         self.reload()
 
     def reload(self) -> None:
-        """Rebuild the deadline and expiry indexes from the store (after a restart or a table
-        recovery)."""
-        self._deadlines.clear()
-        self._scheduled.clear()
-        self._expiries.clear()
-        self._expiring.clear()
+        """Rebuild the lanes (their clocks, deadline and expiry indexes) from the store (after a
+        restart or a table recovery)."""
+        self._lanes.clear()
         for contact_id, state in self.store.items():
+            lane = self._lane(lane_of(state))
+            lane.now_ms = max(lane.now_ms, state["last_ms"])
             if state["closed"]:
-                self._expire_later(contact_id, state)
+                self._expire_later(lane, contact_id, state)
             else:
-                self._schedule(contact_id, state)
+                self._schedule(lane, contact_id, state)
 
     def apply(
         self,
@@ -371,99 +406,130 @@ class ContactFold:
         ``watermark``). Only a contact whose event is more than the retention behind it can
         have been pruned: judging by the batch's own watermark would drop the older contacts
         of a batch spanning more than the retention (a bulk import of history, docs/importers.md).
+        An imported event is judged by its lane's clock before the batch, likewise.
         """
         store = self.store
         touched: dict[str, dict[str, Any]] = {}
         before = watermark if pruned_until is None else min(pruned_until, watermark)
-        horizon_ms = before * 1000 - self.retention_ms
+        horizons: dict[LaneKey, float] = {None: before * 1000 - self.retention_ms}
         for event in events:
             contact_id = event["contact_id"]
             state = touched.get(contact_id) or store.get(contact_id)
             if state is None:
-                if event["ts"] * 1000 <= horizon_ms:
+                source = imported_from(event)
+                key = None if source is None else (event["tenant"], source)
+                horizon = horizons.get(key)
+                if horizon is None:  # the lane's watermark before the batch
+                    horizons[key] = horizon = self._watermark_ms(key, before) - self.retention_ms
+                if event["ts"] * 1000 <= horizon:
                     # Its contact may have been pruned: folding the event alone would publish a
                     # record of that one event over the real one. It still went to `events`.
                     self.too_late += 1
                     continue
-                state = new_state(event["tenant"], event.get("channel"))
+                state = new_state(event["tenant"], event.get("channel"), source)
             if add_event(state, event):
                 touched[contact_id] = state
+                key = lane_of(state)
+                if key is not None:
+                    lane = self._lane(key)
+                    lane.now_ms = max(lane.now_ms, state["last_ms"])
         records = []
         for contact_id, state in touched.items():
-            record = self._refresh(contact_id, state, watermark)
+            key = lane_of(state)
+            record = self._refresh(contact_id, state, self._watermark_ms(key, watermark))
             if record is not None:
                 records.append(record)
             if state["closed"]:
-                self._expire_later(contact_id, state)
+                self._expire_later(self._lane(key), contact_id, state)
             else:
-                self._schedule(contact_id, state)
+                self._schedule(self._lane(key), contact_id, state)
             store[contact_id] = state
         return records
 
     def sweep(self, watermark: float) -> list[ContactRecord]:
-        """Time out the open contacts whose deadline the watermark reached: their records. Then
-        drop the finished contacts the watermark passed by the retention (``prune``).
+        """Time out the open contacts whose deadline their lane's watermark reached: their
+        records. Then drop the finished contacts the watermark passed by the retention
+        (``prune``).
 
-        ``sweep(math.inf)`` times out every open contact (the end of a finite replay).
+        ``sweep(math.inf)`` times out every open contact of every lane (the end of a finite
+        replay).
         """
-        limit = watermark * 1000
-        deadlines, store = self._deadlines, self.store
+        store = self.store
         records = []
-        while deadlines and deadlines[0][0] <= limit:
-            _, contact_id = heapq.heappop(deadlines)
-            state = store.get(contact_id)
-            if state is None or state["closed"]:
-                self._scheduled.discard(contact_id)
-                continue
-            deadline = state["last_ms"] + self.idle_timeout_ms
-            if deadline > limit:  # a later event moved it
-                heapq.heappush(deadlines, (deadline, contact_id))
-                continue
-            self._scheduled.discard(contact_id)
-            record = self._refresh(contact_id, state, watermark)
-            if record is not None:
-                records.append(record)
-                store[contact_id] = state
-            self._expire_later(contact_id, state)
-        if limit < math.inf:
+        for key, lane in self._lanes.items():
+            limit = self._watermark_ms(key, watermark)
+            deadlines = lane.deadlines
+            while deadlines and deadlines[0][0] <= limit:
+                _, contact_id = heapq.heappop(deadlines)
+                state = store.get(contact_id)
+                if state is None or state["closed"]:
+                    lane.scheduled.discard(contact_id)
+                    continue
+                deadline = state["last_ms"] + self.idle_timeout_ms
+                if deadline > limit:  # a later event moved it
+                    heapq.heappush(deadlines, (deadline, contact_id))
+                    continue
+                lane.scheduled.discard(contact_id)
+                record = self._refresh(contact_id, state, limit)
+                if record is not None:
+                    records.append(record)
+                    store[contact_id] = state
+                self._expire_later(lane, contact_id, state)
+        if watermark < math.inf:
             self.prune(watermark)
         return records
 
     def prune(self, watermark: float) -> None:
         """Delete the state of every finished (closed or timed-out) contact whose last event is
-        more than the retention behind the watermark. A later event of such a contact is not
-        folded (``too_late``): it would start a record of its own over the real one."""
-        limit = watermark * 1000
-        expiries, store = self._expiries, self.store
-        while expiries and expiries[0][0] <= limit:
-            _, contact_id = heapq.heappop(expiries)
-            self._expiring.discard(contact_id)
-            state = store.get(contact_id)
-            if state is None:
-                continue
-            if not state["closed"] and contact_id in self._scheduled:
-                continue  # re-opened by a late event: expires once it times out again
-            expiry = state["last_ms"] + self.retention_ms
-            if expiry > limit:  # a later event moved it
-                self._expire_later(contact_id, state)
-                continue
-            del store[contact_id]
-            self.pruned += 1
+        more than the retention behind its lane's watermark. A later event of such a contact is
+        not folded (``too_late``): it would start a record of its own over the real one."""
+        store = self.store
+        for key, lane in self._lanes.items():
+            limit = self._watermark_ms(key, watermark)
+            expiries = lane.expiries
+            while expiries and expiries[0][0] <= limit:
+                _, contact_id = heapq.heappop(expiries)
+                lane.expiring.discard(contact_id)
+                state = store.get(contact_id)
+                if state is None:
+                    continue
+                if not state["closed"] and contact_id in lane.scheduled:
+                    continue  # re-opened by a late event: expires once it times out again
+                expiry = state["last_ms"] + self.retention_ms
+                if expiry > limit:  # a later event moved it
+                    self._expire_later(lane, contact_id, state)
+                    continue
+                del store[contact_id]
+                self.pruned += 1
 
-    def _expire_later(self, contact_id: str, state: dict[str, Any]) -> None:
-        if contact_id not in self._expiring and self.retention_ms < math.inf:
-            self._expiring.add(contact_id)
-            heapq.heappush(self._expiries, (state["last_ms"] + self.retention_ms, contact_id))
+    def _lane(self, key: LaneKey) -> _Lane:
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+        return lane
 
-    def _schedule(self, contact_id: str, state: dict[str, Any]) -> None:
-        if contact_id not in self._scheduled:
-            self._scheduled.add(contact_id)
-            heapq.heappush(self._deadlines, (state["last_ms"] + self.idle_timeout_ms, contact_id))
+    def _watermark_ms(self, key: LaneKey, watermark: float) -> float:
+        """A lane's watermark in epoch ms: the partition's (``watermark``) for live contacts;
+        an import lane's own clock minus the lateness, or infinity for a final flush."""
+        if key is None or watermark == math.inf:
+            return watermark * 1000
+        lane = self._lanes.get(key)
+        return -math.inf if lane is None else lane.now_ms - self.lateness_ms
+
+    def _expire_later(self, lane: _Lane, contact_id: str, state: dict[str, Any]) -> None:
+        if contact_id not in lane.expiring and self.retention_ms < math.inf:
+            lane.expiring.add(contact_id)
+            heapq.heappush(lane.expiries, (state["last_ms"] + self.retention_ms, contact_id))
+
+    def _schedule(self, lane: _Lane, contact_id: str, state: dict[str, Any]) -> None:
+        if contact_id not in lane.scheduled:
+            lane.scheduled.add(contact_id)
+            heapq.heappush(lane.deadlines, (state["last_ms"] + self.idle_timeout_ms, contact_id))
 
     def _refresh(
-        self, contact_id: str, state: dict[str, Any], watermark: float
+        self, contact_id: str, state: dict[str, Any], watermark_ms: float
     ) -> ContactRecord | None:
-        status = contact_status(state, watermark, self.idle_timeout_ms)
+        status = contact_status(state, watermark_ms, self.idle_timeout_ms)
         if status == "open" and state["emitted"] is None:
             return None
         facts = fold_contact(contact_id, state, self.short_abandon_ms, status)

@@ -170,6 +170,7 @@ class PartitionIngest:
             short_abandon_seconds=settings.kpis.short_abandon_seconds,
             idle_timeout_seconds=settings.stream.idle_timeout_seconds,
             retention_seconds=settings.stream.contact_retention_days * 86400,
+            lateness_seconds=settings.stream.lateness_seconds,
         )
 
     def process(self, messages: list[RawMessage]) -> IngestOutput:

@@ -23,6 +23,10 @@ from typing import Any, Protocol
 from schemas.validation import validate_event
 
 SCHEMA_VERSION = 1
+# The attribute every imported event carries: the importer's name. The stream judges the
+# contacts an importer creates by the clock of their own import (streams.contacts, lanes), so
+# history older than what it has already seen is folded, not dropped as too late.
+IMPORTED_FROM = "imported_from"
 _ID_SEPARATOR = "\x1f"  # cannot occur in a name, tenant or source id read from a text export
 
 
@@ -121,6 +125,7 @@ def envelope(
         "tenant": tenant,
     }
     event.update({name: value for name, value in fields.items() if value is not None})
+    event["attributes"] = {**event.get("attributes", {}), IMPORTED_FROM: importer}
     return event
 
 
