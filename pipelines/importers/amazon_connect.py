@@ -22,6 +22,8 @@ field mapping; the decisions that shape the code:
   ``contact.wrapped_up`` after that by their summed ACW, so the contract's talk, hold, ACW and
   handle time equal Connect's; the real disconnect time stays in ``attributes.disconnected_at``.
   Each leg's hold is one span ending where its agent interaction ends.
+- **Outcomes from contact attributes.** Connect records no disposition; the contact attributes
+  ``disposition`` or ``resolved`` (any case) of the last leg naming one give it.
 - **Buffering.** Legs are held per ``InitialContactId`` until the latest ``LastUpdateTimestamp``
   read is ``settle_seconds`` past the group's own, then converted: memory holds the contacts
   updated within that window, whatever the file size.
@@ -49,6 +51,7 @@ from pipelines.importers.cloud_records import (
 from pipelines.importers.framework import Rejection, SourceRecord, contact_id, envelope
 from pipelines.importers.json_values import read_json_records
 from schemas.times import format_utc
+from schemas.validation import schema_documents
 
 CTR_IMPORTER = "amazon-connect-ctr"
 AGENT_EVENTS_IMPORTER = "amazon-connect-agent-events"
@@ -71,6 +74,12 @@ _CHAT_SUBTYPES = {
 }
 _ENDED_BY = {"CUSTOMER_DISCONNECT": "customer", "AGENT_DISCONNECT": "agent"}
 _ENDPOINT_KINDS = {"TELEPHONE_NUMBER": "phone", "EMAIL_ADDRESS": "email"}
+# Contact attributes (``Attributes``, set by a contact flow or the agent's workspace) naming the
+# outcome: Connect has no wrap-up outcome field of its own (docs/importers.md, Amazon Connect).
+_DISPOSITION_ATTRIBUTE = "disposition"  # one of the contract's dispositions
+_RESOLVED_ATTRIBUTE = "resolved"  # yes / no
+_YES = ("true", "yes", "y", "1")
+_NO = ("false", "no", "n", "0")
 # The identifier kind an unidentified customer is reported with ("anonymous" never links).
 _ANONYMOUS_KIND = {"voice": "phone", "sms": "phone", "email": "email", "social": "social_handle"}
 
@@ -100,6 +109,7 @@ class Leg:
     hold_ms: int
     holds: int
     acw_ms: int | None
+    disposition: str | None = None
 
     @property
     def is_transfer(self) -> bool:
@@ -152,7 +162,34 @@ def parse_leg(record: SourceRecord) -> Leg | None:
         hold_ms=_seconds(agent, "CustomerHoldDuration") or 0,
         holds=int(field_number(agent, "NumberOfHolds") or 0),
         acw_ms=_seconds(agent, "AfterContactWorkDuration"),
+        disposition=_disposition(field_object(data, "Attributes")),
     )
+
+
+def _disposition(attributes: Mapping[str, Any]) -> str | None:
+    """The contract disposition of a leg's contact attributes (names case-insensitive):
+    ``disposition`` (resolved, unresolved, escalated, follow_up), else ``resolved`` (yes/no:
+    resolved/unresolved); None without either. BadRecord for a value it cannot read."""
+    named = {str(name).lower(): name for name in attributes}
+    if _DISPOSITION_ATTRIBUTE in named:
+        text = field_text(attributes, named[_DISPOSITION_ATTRIBUTE])
+        value = text.strip().lower().replace("-", "_").replace(" ", "_") if text else None
+        if value is not None and value not in _dispositions():
+            raise BadRecord("an unknown disposition", "Attributes.disposition")
+        return value
+    if _RESOLVED_ATTRIBUTE not in named:
+        return None
+    text = (field_text(attributes, named[_RESOLVED_ATTRIBUTE]) or "").strip().lower()
+    if text in _YES:
+        return "resolved"
+    if text in _NO:
+        return "unresolved"
+    raise BadRecord("an unreadable yes/no", "Attributes.resolved")
+
+
+def _dispositions() -> tuple[str, ...]:
+    wrapped_up = schema_documents()["contact.wrapped_up"]["properties"]["attributes"]
+    return tuple(wrapped_up["properties"]["disposition"]["enum"])
 
 
 class ContactRecordImporter:
@@ -321,7 +358,10 @@ def legs_events(tenant: str, contact: str, legs: list[Leg]) -> list[dict[str, An
         ended_ms = answered_ms + talk_ms + hold_ms
         events.add("contact.ended", ended_ms, contact, attributes=ended)
         if last_handled.acw_ms is not None:  # its after-contact work is over
-            events.add("contact.wrapped_up", ended_ms + acw_ms, contact)
+            # the outcome the last leg that names one gives (attributes follow a transfer)
+            disposition = next((leg.disposition for leg in reversed(legs) if leg.disposition), None)
+            outcome = {"disposition": disposition}
+            events.add("contact.wrapped_up", ended_ms + acw_ms, contact, attributes=outcome)
         if last_queued is last and last.connected_ms is None:
             # Answered, transferred to a queue and given up there: answered and abandoned.
             left_queue_ms = last.dequeued_ms or last.disconnected_ms or last.enqueued_ms
