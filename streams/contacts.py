@@ -20,10 +20,11 @@ Stored form of one contact (JSON-serialisable, one value of a Faust table keyed 
 events at the same millisecond in lifecycle order. ``data`` holds only the fields the record
 needs (see ``_FIELDS``) and the event's customer hashes.
 
-Status: ``closed`` once a closing event is present; ``incomplete`` when the watermark reaches the
-last event time + the idle timeout without one; ``open`` otherwise. The first version is emitted
-at close or timeout, then a new version on every change of the record (a late survey, a late
-event re-opening an incomplete contact ...), never when nothing changed.
+Status: ``closed`` once a closing event is present; ``incomplete`` when the watermark (of the
+contact's lane, ``ContactFold``) reaches the last event time + the idle timeout without one;
+``open`` otherwise. The first version is emitted at close or timeout, then a new version on every
+change of the record (a late survey, a late event re-opening an incomplete contact ...), never
+when nothing changed.
 """
 
 from __future__ import annotations
