@@ -67,6 +67,11 @@ MARTS = (
         "as_of_day",
         sql_rules,
     ),
+    # Outbound campaigns, apart from the inbound KPIs (docs/outbound.md).
+    Mart("kpi_outbound_attempts", ("int_events", "int_contacts", "int_customer_keys")),
+    Mart("kpi_opt_outs", ("int_events", "int_customer_keys")),
+    Mart("mart_outbound_kpis_daily", ("kpi_outbound_attempts",), "day"),
+    Mart("mart_opt_out_violations", ("kpi_outbound_attempts", "kpi_opt_outs"), "day"),
 )
 MART_BY_NAME = {mart.name: mart for mart in MARTS}
 

@@ -227,3 +227,78 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dic
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- the warehouse side: the requirement of the refreshed days into a mart ---
+
+_COLUMNS = (
+    ("day", "date"),
+    ("hour", "timestamp"),
+    ("hour_utc", "timestamp"),
+    ("tenant", "varchar"),
+    ("channel", "varchar"),
+    ("offered", "integer"),
+    ("aht", "double"),
+    ("traffic", "double"),
+    ("threshold", "double"),
+    ("target", "double"),
+    ("required", "integer"),
+    ("service_level", "double"),
+    ("asa", "double"),
+    ("p_wait", "double"),
+    ("occupancy", "double"),
+    ("positions", "integer"),
+    ("mean_patience", "double"),
+    ("required_a", "integer"),
+    ("service_level_a", "double"),
+    ("p_abandon_a", "double"),
+    ("logged_in", "double"),
+    ("status", "varchar"),
+)
+
+
+def create_staffing_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``mart_staffing_hourly``, empty, unless it exists."""
+    columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
+    con.execute(
+        f"create table if not exists mart_staffing_hourly ({columns}, knob_set varchar, "
+        "shrinkage double)"
+    )
+
+
+def write_staffing(
+    con: duckdb.DuckDBPyConnection, date_from: date, date_to: date, settings: Settings
+) -> int:
+    """Recompute the requirement of ``date_from..date_to`` into ``mart_staffing_hourly`` under
+    the settings' knob set (its rows of other days and knob sets stay), in one transaction;
+    how many rows those days have now."""
+    create_staffing_table(con)
+    knob_set = current_knob_set(settings)
+    import pyarrow as pa
+
+    intervals = staffing(con, date_from, date_to, settings)
+    columns = {name: [getattr(i, name) for i in intervals] for name, _ in _COLUMNS}
+    incoming = pa.table(
+        {
+            **columns,
+            "knob_set": [knob_set] * len(intervals),
+            "shrinkage": [settings.staffing.shrinkage] * len(intervals),
+        }
+    )
+    days = {"date_from": date_from, "date_to": date_to, "knob_set": knob_set}
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "delete from mart_staffing_hourly "
+            "where day between $date_from and $date_to and knob_set = $knob_set",
+            days,
+        )
+        if intervals:  # one insert of every row (executemany runs a statement per row)
+            con.register("incoming_staffing", incoming)
+            con.execute("insert into mart_staffing_hourly by name select * from incoming_staffing")
+            con.unregister("incoming_staffing")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(intervals)
