@@ -15,7 +15,6 @@ Both are in the ``refresh`` job (every asset outside the reports' group), so the
 schedule, the daily close and the new-data sensor run them after the marts.
 """
 
-
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
