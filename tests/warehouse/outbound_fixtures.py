@@ -4,7 +4,6 @@ marts (tests/warehouse/test_kpi_outbound.py) and the opt-out violation alerts
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -36,7 +35,7 @@ def attempt(
         "channel": "voice",
         "contact_id": contact_id,
         "customer_ids": [],
-        "attributes": json.dumps(attributes),
+        "attributes": attributes,
     }
 
 
@@ -51,7 +50,7 @@ def opted_out(
         "channel": "voice",
         "contact_id": None,
         "customer_ids": [f"phone:{customer}"],
-        "attributes": json.dumps({} if scope is None else {"scope": scope}),
+        "attributes": {} if scope is None else {"scope": scope},
     }
 
 
