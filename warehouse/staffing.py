@@ -17,8 +17,9 @@ and offline not counted) over the hour.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from schemas import targets
 from schemas.settings import Settings
@@ -27,6 +28,8 @@ from warehouse.kpis import current_knob_set
 
 if TYPE_CHECKING:
     import duckdb
+
+    from warehouse.forecast import ForecastRow
 
 ALL = "all"
 UNDER = "under"
@@ -45,7 +48,7 @@ class Interval:
     hour_utc: datetime
     tenant: str
     channel: str
-    offered: int
+    offered: float  # contacts (a forecast's: a mean, not rounded)
     aht: float | None  # seconds
     traffic: float  # Erlangs
     threshold: float | None  # seconds
@@ -145,7 +148,7 @@ def staffing(
 def _channel_interval(
     key: tuple,
     channel: str,
-    offered: int,
+    offered: float,
     aht: float | None,
     settings: Settings,
     patience: dict[tuple[str, str], float],
@@ -189,7 +192,10 @@ def _channel_interval(
     )
 
 
-def _total(key: tuple, channels: list[Interval], logged_in: float, settings: Settings) -> Interval:
+def _total(
+    key: tuple, channels: list[Interval], logged_in: float | None, settings: Settings
+) -> Interval:
+    """The tenant's ``ALL`` row of an hour; no comparison without ``logged_in`` (a forecast)."""
     day, hour, hour_utc, tenant = key
     required = sum(i.required for i in channels)
     return Interval(
@@ -210,8 +216,51 @@ def _total(key: tuple, channels: list[Interval], logged_in: float, settings: Set
         occupancy=sum(i.traffic for i in channels) / logged_in if logged_in else None,
         positions=erlang.positions(required, settings.staffing.shrinkage),
         logged_in=logged_in,
-        status=status(required, logged_in, settings.staffing.over_staffed_margin),
+        status=None
+        if logged_in is None
+        else status(required, logged_in, settings.staffing.over_staffed_margin),
     )
+
+
+def forecast_staffing(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    forecast: list[ForecastRow],
+    history_from: date,
+    history_to: date,
+) -> list[Interval]:
+    """The requirement of forecast hours (``warehouse.forecast.forecast_offered``): each
+    hour's forecast offered contacts with the AHT and patience of its tenant and channel
+    measured over ``history_from..history_to``; channel rows then the tenant's ``ALL`` row per
+    hour, without agents logged in or a status. Hours forecast at 0 are left out."""
+    params = {"date_from": history_from, "date_to": history_to}
+    patience = {
+        (r["tenant"], r["channel"]): r["waited"] / r["abandons"]
+        for r in _records(con, _PATIENCE, params)
+        if r["abandons"]
+    }
+    handled: dict[tuple[str, str], list[float]] = {}
+    for r in _records(con, _CONTACTS, {**params, "knob_set": current_knob_set(settings)}):
+        pair = handled.setdefault((r["tenant"], r["channel"]), [0, 0.0])
+        pair[0] += r["handled"]
+        pair[1] += r["handle_seconds"]
+    hours: dict[tuple, list[Interval]] = {}
+    for row in forecast:
+        if row.offered <= 0:
+            continue
+        count, seconds = handled.get((row.tenant, row.channel), (0, 0.0))
+        zone = ZoneInfo(settings.tenant(row.tenant).time_zone)
+        hour_utc = row.hour.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        key = (row.hour.date(), row.hour, hour_utc, row.tenant)
+        aht = seconds / count if count else None
+        hours.setdefault(key, []).append(
+            _channel_interval(key, row.channel, row.offered, aht, settings, patience)
+        )
+    intervals: list[Interval] = []
+    for key in sorted(hours, key=lambda k: (k[2], k[3])):
+        channels = sorted(hours[key], key=lambda i: i.channel)
+        intervals += [*channels, _total(key, channels, None, settings)]
+    return intervals
 
 
 def status(required: int, logged_in: float, over_margin: float) -> str:
