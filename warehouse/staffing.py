@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from schemas import targets
 from schemas.settings import Settings
 from warehouse import erlang
+from warehouse.kpi_marts import mart_sql
 from warehouse.kpis import current_knob_set
 
 if TYPE_CHECKING:
@@ -39,8 +40,9 @@ OK = "ok"
 
 @dataclass(frozen=True)
 class Interval:
-    """One hour of one tenant and channel (``ALL``: the tenant's channels added up, compared
-    with the agents logged in). Erlang C figures are at ``required`` agents; ``*_a`` fields are
+    """One interval of one tenant and channel (``ALL``: the tenant's channels added up,
+    compared with the agents logged in): an hour, or a quarter or half hour whose local start
+    ``hour`` and ``hour_utc`` hold. Erlang C figures are at ``required`` agents; ``*_a`` fields are
     Erlang A's (None without measured abandons, or on an ``ALL`` row)."""
 
     day: date
@@ -98,17 +100,70 @@ group by all
 """
 
 
+# Finer intervals (15 or 30 minutes) from the per-contact view: the offered contacts and
+# handle time of each local quarter or half hour (bucket: how far into its local hour it started).
+_CONTACTS_BY_INTERVAL = """
+select day,
+    hour + to_minutes(bucket * $minutes) as hour,
+    make_timestamp(epoch_us(hour_utc) + bucket * $minutes * 60000000) as hour_utc,
+    tenant, channel,
+    count(*) filter (where offered) as offered,
+    count(*) filter (where handled) as handled,
+    coalesce(sum(handle_seconds) filter (where handled), 0) as handle_seconds
+from (
+    select *,
+        cast((epoch_us(attributed_at) - epoch_us(hour_utc)) // ($minutes * 60000000) as bigint)
+            as bucket
+    from kpi_contacts
+    where day between $date_from and $date_to
+)
+group by all
+having count(*) filter (where offered) > 0
+"""
+
+INTERVALS = (15, 30, 60)
+
+
+def _logged_in_by_interval() -> str:
+    """Agents logged in per local quarter or half hour: the occupancy mart's own SQL, its spans
+    cut at ``$interval_us`` instead of hours."""
+    return f"""
+select day, hour, hour_utc, tenant,
+    sum(busy_seconds + after_contact_work_seconds + available_seconds) / ($minutes * 60)
+        as logged_in
+from ({mart_sql("mart_agent_occupancy_hourly")})
+group by all
+"""
+
+
 def staffing(
     con: duckdb.DuckDBPyConnection,
     date_from: date,
     date_to: date,
     settings: Settings,
     tenant: str | None = None,
+    interval_minutes: int | None = None,
 ) -> list[Interval]:
     """Every interval of ``date_from..date_to`` (of ``tenant``, or all), channel rows then the
-    tenant's ``ALL`` row per hour, in hour order."""
+    tenant's ``ALL`` row per interval, in time order. Intervals are ``interval_minutes`` long
+    (15, 30 or 60; default ``[staffing] interval_minutes``): hours come from the hourly marts
+    under the settings' knob set, quarters and halves from ``kpi_contacts`` and the agent spans
+    under the knobs the marts were last refreshed with."""
+    minutes = interval_minutes or settings.staffing.interval_minutes
+    if minutes not in INTERVALS:
+        raise ValueError(f"the staffing interval is 15, 30 or 60 minutes, not {minutes}")
     params = {"date_from": date_from, "date_to": date_to, "knob_set": current_knob_set(settings)}
-    contacts = _records(con, _CONTACTS, params)
+    if minutes == 60:
+        contacts = _records(con, _CONTACTS, params)
+        logged_in = _records(con, _LOGGED_IN, params)
+    else:
+        finer = {"date_from": date_from, "date_to": date_to, "minutes": minutes}
+        contacts = _records(con, _CONTACTS_BY_INTERVAL, finer)
+        logged_in = _records(
+            con,
+            _logged_in_by_interval(),
+            {**finer, "interval_us": minutes * 60_000_000},
+        )
     patience = {
         (r["tenant"], r["channel"]): r["waited"] / r["abandons"]
         for r in _records(con, _PATIENCE, {k: params[k] for k in ("date_from", "date_to")})
@@ -130,11 +185,13 @@ def staffing(
         aht = r["handle_seconds"] / r["handled"] if r["handled"] else fallback
         key = (r["day"], r["hour"], r["hour_utc"], r["tenant"])
         hours.setdefault(key, []).append(
-            _channel_interval(key, r["channel"], int(r["offered"]), aht, settings, patience)
+            _channel_interval(
+                key, r["channel"], int(r["offered"]), aht, settings, patience, minutes
+            )
         )
     logged = {
         (r["day"], r["hour"], r["hour_utc"], r["tenant"]): float(r["logged_in"])
-        for r in _records(con, _LOGGED_IN, params)
+        for r in logged_in
         if tenant is None or r["tenant"] == tenant
     }
     intervals: list[Interval] = []
@@ -152,6 +209,7 @@ def _channel_interval(
     aht: float | None,
     settings: Settings,
     patience: dict[tuple[str, str], float],
+    minutes: int = 60,
 ) -> Interval:
     day, hour, hour_utc, tenant = key
     threshold = settings.kpis.service_level_seconds(channel)
@@ -159,8 +217,7 @@ def _channel_interval(
         "service_level.v1", channel, settings.targets, settings.tenant(tenant).targets
     )
     target = goal.value if goal else 0.8
-    interval_seconds = settings.staffing.interval_minutes * 60
-    traffic = offered * aht / interval_seconds if aht else 0.0
+    traffic = offered * aht / (minutes * 60) if aht else 0.0
     c = erlang.required_agents_c(traffic, aht or 1.0, threshold, target)
     mean_patience = patience.get((tenant, channel))
     a = (

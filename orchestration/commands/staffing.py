@@ -36,6 +36,12 @@ STYLE = {"under": "bold red", "over": "yellow", "ok": "green"}
     "next WEEKS weeks (omnicx forecast's method) after the last complete day, with the AHT "
     "of the 4 weeks before it.",
 )
+@click.option(
+    "--interval",
+    "interval_minutes",
+    type=click.Choice(["15", "30", "60"]),
+    help="Interval length in minutes; default: [staffing] interval_minutes (60).",
+)
 @tabular_format
 @click.pass_obj
 def staffing(
@@ -44,6 +50,7 @@ def staffing(
     date_to: datetime | None,
     tenant: str | None,
     forecast_weeks: int | None,
+    interval_minutes: str | None,
     fmt: str,
 ) -> None:
     """Agents required per hour to meet each channel's service-level target (Erlang C on the
@@ -56,9 +63,12 @@ def staffing(
     from warehouse.build import WarehouseMissing, connect_read_only
     from warehouse.staffing import staffing as intervals_of
 
+    minutes = int(interval_minutes) if interval_minutes else settings.staffing.interval_minutes
     if forecast_weeks is not None:
         if date_from or date_to:
             raise click.UsageError("--forecast sizes the weeks after the history: no --from/--to")
+        if minutes != 60:
+            raise click.UsageError("--forecast sizes hours: the forecast is per hour")
         intervals = _forecast_intervals(settings, forecast_weeks, tenant)
     elif date_from is None:
         raise click.UsageError("give --from (measured days) or --forecast WEEKS")
@@ -70,7 +80,7 @@ def staffing(
         refresh = f"run `omnicx refresh --from {first} --to {last}` first"
         try:
             with connect_read_only(settings) as con:
-                intervals = intervals_of(con, first, last, settings, tenant)
+                intervals = intervals_of(con, first, last, settings, tenant, minutes)
         except (duckdb.Error, WarehouseMissing) as exc:
             raise click.ClickException(f"{exc} ({refresh})") from None
         if not intervals:
@@ -94,7 +104,8 @@ def staffing(
     shrinkage = settings.staffing.shrinkage
     console.print(
         ("Forecast hours: no agents logged in to compare. " if forecast_weeks else "")
-        + f"{under} under-staffed hour(s). Required: Erlang C agents for the channel's target; "
+        + f"{under} under-staffed {'hour' if minutes == 60 else f'{minutes}-minute interval'}"
+        + "(s). Required: Erlang C agents for the channel's target; "
         f"positions: required / (1 - shrinkage {shrinkage:g}); logged in: mean agents "
         "available, busy or in after-contact work over the hour; Erlang A: with abandons."
     )

@@ -96,3 +96,17 @@ def test_forecast_weeks_need_a_week_of_history_and_no_from(home):
     both = runner.invoke(main, [*base, "--from", str(DAY)], prog_name="omnicx")
     assert both.exit_code == 2
     assert "no --from/--to" in both.output
+
+
+def test_half_hour_intervals_size_each_half_of_the_reference_hour(home):
+    outcome = omnicx_staffing(home, "--interval", "30", "--format", "json")
+    assert (outcome.exit_code, outcome.stderr) == (0, "")
+    totals = {r["hour"][11:16]: r for r in json.loads(outcome.stdout) if r["channel"] == "all"}
+    # 100 calls of 180 s per half hour: the reference's 10 Erlangs, 14 agents, in each half
+    assert {hour: (r["offered"], r["required"], r["status"]) for hour, r in totals.items()} == {
+        "10:00": (100, 14, "under"),
+        "10:30": (100, 14, "under"),
+        "11:00": (10, 3, "over"),
+        "11:30": (10, 3, "over"),
+    }
+    assert totals["10:30"]["logged_in"] == 10.0
