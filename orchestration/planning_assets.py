@@ -4,7 +4,7 @@
 
 - ``planning`` (group ``planning``): one warehouse build whose hook writes, for the run's days,
   the staffing requirement (``mart_staffing_hourly``, ``warehouse.staffing``) and the volume
-  forecast of the weeks after the run's last complete day with its backtest
+  forecast of the weeks after the marts' last complete day with its backtest
   (``mart_forecast``, ``mart_forecast_backtest``, ``warehouse.forecast``), under the current
   knobs. Built aside and swapped in like every build, so readers never see half of it.
 - ``opt_out_violation_alerts`` (group ``alerts``): the violations of the run's days in
@@ -69,7 +69,7 @@ def build_planning_assets(
             "mart_forecast",
             ["mart_contact_kpis_hourly"],
             f"Offered contacts per tenant, channel and local hour for the {FORECAST_WEEKS} weeks "
-            "after the run's last complete day (docs/forecast.md).\n\nSource: "
+            "after the marts' last complete day (docs/forecast.md).\n\nSource: "
             "`warehouse/forecast.py`.",
             owner,
         ),
@@ -99,12 +99,17 @@ def build_planning_assets(
         date_from, date_to = partition_days(context)
         current = warehouse.settings()
         knob_set = current_knob_set(current)
-        # the day in progress is not history
-        history_to = min(date_to, today(current) - timedelta(days=1))
         outcome: dict = {}
 
         def write(con) -> None:
             outcome["staffing_rows"] = write_staffing(con, date_from, date_to, current)
+            # The forecast is always of the weeks ahead, whatever days the run refreshed (a
+            # backfill of old days must not replace it with one made from their history): from
+            # the marts' last day, the day in progress not being history.
+            (stored,) = con.execute(
+                "select max(day) from mart_contact_kpis_hourly where knob_set = ?", [knob_set]
+            ).fetchone()
+            history_to = min(stored or date_to, today(current) - timedelta(days=1))
             run = forecast_history(load_history(con, current, history_to), FORECAST_WEEKS)
             write_forecast(con, run, knob_set, datetime.now(UTC))
             outcome["run"] = run
@@ -125,7 +130,7 @@ def build_planning_assets(
             asset_key="mart_forecast",
             metadata={
                 **common,
-                "history_to": str(history_to),
+                "history_to": str(run.history_to),
                 "rows": len(run.rows),
                 "skipped": MetadataValue.json(
                     {f"{t} {c}": why for (t, c), why in sorted(run.skipped.items())}

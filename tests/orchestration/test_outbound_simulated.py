@@ -13,6 +13,7 @@ import pytest
 from tests.simulated_pipeline import FIRST_DAY, LAST_LOCAL_DAY, SimulatedPipeline
 from warehouse.build import connect_read_only
 from warehouse.outbound import opt_out_violations, outbound_kpis
+from warehouse.staffing import staffing
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,16 @@ def outcome(simulated_pipeline: SimulatedPipeline):
         kpis = outbound_kpis(con, FIRST_DAY, LAST_LOCAL_DAY, run.settings)
         violations = opt_out_violations(con, FIRST_DAY, LAST_LOCAL_DAY, run.settings)
     return run.truth, kpis, violations
+
+
+def materialized(run: SimulatedPipeline, asset: str) -> dict:
+    """The metadata of the refresh's materialization of ``asset``."""
+    (event,) = [
+        e
+        for e in run.refresh.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def test_opt_out_violations_equal_the_simulators_ground_truth(outcome) -> None:
@@ -49,3 +60,23 @@ def test_outbound_kpis_count_every_simulated_dial(outcome) -> None:
     assert sum(k.abandoned for k in kpis) == 0  # its predictive dialer waits for a free agent
     assert {k.dialer for k in kpis} <= {"predictive", "preview", "manual"}
     assert all(k.campaign for k in kpis)
+
+
+def test_the_refresh_alerted_on_the_violations_and_stored_the_staffing(
+    simulated_pipeline: SimulatedPipeline,
+) -> None:
+    run = simulated_pipeline
+    alerts = materialized(run, "opt_out_violation_alerts")
+    expected = len(run.truth.ground_truth["opt_out_violations"])
+    # no channel configured in that run: counted, not sent
+    assert (alerts["violations"], alerts["delivered"], alerts["channels"]) == (expected, 0, False)
+    with connect_read_only(run.settings) as con:
+        stored = con.execute(
+            "select tenant, channel, hour_utc, required, logged_in from mart_staffing_hourly "
+            "order by all"
+        ).fetchall()
+        computed = staffing(con, FIRST_DAY, LAST_LOCAL_DAY, run.settings)
+    assert stored == sorted(
+        (i.tenant, i.channel, i.hour_utc, i.required, i.logged_in) for i in computed
+    )
+    assert any(row[3] > 0 for row in stored)
