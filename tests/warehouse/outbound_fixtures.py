@@ -22,8 +22,11 @@ def attempt(
     campaign: str | None = "renewals",
     dialer: str = "predictive",
     tenant: str = "acme",
+    customer_ids: tuple[str, ...] | list[str] = (),
     **extra: Any,
 ) -> dict[str, Any]:
+    """An ``outbound.attempted`` event; ``customer_ids`` its own identifiers (usually none: the
+    contact's start event names the customer)."""
     attributes = {"dialer": dialer, "result": result, **extra}
     if campaign is not None:
         attributes["campaign"] = campaign
@@ -34,7 +37,7 @@ def attempt(
         "tenant": tenant,
         "channel": "voice",
         "contact_id": contact_id,
-        "customer_ids": [],
+        "customer_ids": list(customer_ids),
         "attributes": attributes,
     }
 
