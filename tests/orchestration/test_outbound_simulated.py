@@ -26,13 +26,16 @@ def outcome(simulated_pipeline: SimulatedPipeline):
 
 
 def materialized(run: SimulatedPipeline, asset: str) -> dict:
-    """The metadata of the refresh's materialization of ``asset``."""
-    (event,) = [
+    """The metadata of the refresh's materialization of ``asset`` (one run over the range: an
+    event per day's partition, each with the run's metadata)."""
+    events = [
         e
         for e in run.refresh.get_asset_materialization_events()
         if e.asset_key.to_user_string() == asset
     ]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
+    metadata = [{k: v.value for k, v in e.materialization.metadata.items()} for e in events]
+    assert metadata and all(m == metadata[0] for m in metadata)
+    return metadata[0]
 
 
 def test_opt_out_violations_equal_the_simulators_ground_truth(outcome) -> None:
