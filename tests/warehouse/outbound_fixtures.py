@@ -22,11 +22,10 @@ def attempt(
     campaign: str | None = "renewals",
     dialer: str = "predictive",
     tenant: str = "acme",
-    customer_ids: tuple[str, ...] | list[str] = (),
     **extra: Any,
 ) -> dict[str, Any]:
-    """An ``outbound.attempted`` event; ``customer_ids`` its own identifiers (usually none: the
-    contact's start event names the customer)."""
+    """An ``outbound.attempted`` event (no identifiers of its own: the contact's start event
+    names the customer)."""
     attributes = {"dialer": dialer, "result": result, **extra}
     if campaign is not None:
         attributes["campaign"] = campaign
@@ -37,7 +36,7 @@ def attempt(
         "tenant": tenant,
         "channel": "voice",
         "contact_id": contact_id,
-        "customer_ids": list(customer_ids),
+        "customer_ids": [],
         "attributes": attributes,
     }
 
@@ -106,3 +105,11 @@ def violations_day() -> tuple[list, list[dict]]:
         attempt("a8", "o8", "2026-01-05T12:00:00", result="no_answer"),
     ]
     return contacts, events
+
+
+def with_a_violation(centre: dict[str, Any]) -> dict[str, Any]:
+    """``small_centre()`` (tests/warehouse/kpi_fixtures.py) plus a dialer's attempt to ben an
+    hour after his opt-out, so that the outbound marts have rows too."""
+    dial = attempt("dial-1", "o1", "2026-01-06T13:00:00", result="no_answer")
+    centre["events"] = [*centre["events"], {**dial, "customer_ids": ["phone:ben"]}]
+    return centre

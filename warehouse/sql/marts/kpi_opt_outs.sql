@@ -5,6 +5,8 @@
 -- customer_key is the stitched customer of the event's identifiers (the smallest key among
 -- them, as int_contacts); null when it has none or only hubs: such a request matches no
 -- attempt (mart_opt_out_violations).
+-- knob_set: the current knobs' (kpi_knobs), as every row of the marts' layer; no knob changes
+-- these rows.
 -- Units: opted_out_at a TIMESTAMP in UTC.
 with opt_outs as (
     select * from int_events
@@ -27,10 +29,12 @@ final as (
         o.contact_id,
         o.occurred_at as opted_out_at,
         coalesce(nullif(o.attributes ->> 'scope', ''), 'all') as scope,
-        k.customer_key
+        k.customer_key,
+        knobs.knob_set
     from opt_outs as o
     left join keys as k
         on k.event_id = o.event_id and k.contact_id is not distinct from o.contact_id
+    cross join kpi_knobs as knobs
 )
 
 select * from final
