@@ -134,6 +134,10 @@ def synthetic_layer(agents: int, days: int, seed: int = 7) -> dict[str, pa.Table
             "customer_ids": [
                 [f"phone:{c}"] for c in np.concatenate([customer, customer[opted_out]])
             ],
+            "channel": np.full(n + len(opted_out), "voice"),
+            "contact_id": np.concatenate([ids, ids[opted_out]]),
+            # no outbound attempt here; opt-outs of scope `all` (the default of a missing scope)
+            "attributes": pa.array([None] * (n + len(opted_out)), type=pa.string()),
         }
     )
     keys = np.unique(customer)

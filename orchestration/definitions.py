@@ -15,6 +15,7 @@ from orchestration.assets import build_assets
 from orchestration.automation import JOBS, SCHEDULES, SENSORS
 from orchestration.checks.asset_checks import CHECKS
 from orchestration.partitions import daily_partitions, partitions_start
+from orchestration.planning_assets import build_planning_assets
 from orchestration.reports.assets import JOBS as REPORT_JOBS
 from orchestration.reports.assets import REPORT_GROUP, report_definitions
 from orchestration.resources import WarehouseResource
@@ -25,8 +26,13 @@ def build_definitions(settings: Settings) -> Definitions:
     """Every asset, check, job, schedule and sensor, partitioned from the settings' start."""
     start = partitions_start(settings)
     report_assets, report_schedules = report_definitions(settings, start)
+    partitions = daily_partitions(start, settings)
     return Definitions(
-        assets=[*build_assets(daily_partitions(start, settings), settings), *report_assets],
+        assets=[
+            *build_assets(partitions, settings),
+            *build_planning_assets(partitions, settings),
+            *report_assets,
+        ],
         asset_checks=CHECKS,
         jobs=[*JOBS, *REPORT_JOBS],
         schedules=[*SCHEDULES, *report_schedules],

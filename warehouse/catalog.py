@@ -170,12 +170,14 @@ def _ident(name: str) -> str:
 
 def create_every_mart(con: duckdb.DuckDBPyConnection, day: date, settings: Settings) -> None:
     """Every mart in a warehouse being built: the KPI marts refreshed for ``day``, and the
-    forecast's tables (``omnicx forecast`` fills them), empty."""
+    forecast's and staffing's tables (the planning assets fill them), empty."""
     from warehouse.forecast import create_forecast_tables
     from warehouse.kpi_marts import refresh_marts
+    from warehouse.staffing import create_staffing_table
 
     refresh_marts(con, day, day, settings)
     create_forecast_tables(con)
+    create_staffing_table(con)
 
 
 def empty_warehouse_relations() -> list[Relation]:

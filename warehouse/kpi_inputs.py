@@ -22,6 +22,7 @@ INPUTS: dict[str, dict[str, str]] = {
         "contact_id": "VARCHAR",
         "agent_id": "VARCHAR",
         "customer_ids": "VARCHAR[]",
+        "attributes": "JSON",  # outbound.attempted's campaign, dialer, result; opt-out scope
     },
     "int_contacts": {
         "contact_id": "VARCHAR",

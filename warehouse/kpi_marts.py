@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     import duckdb
 
 
+HOUR_US = 3_600_000_000
+
+
 @dataclass(frozen=True)
 class Mart:
     name: str
@@ -54,7 +57,12 @@ MARTS = (
     Mart("mart_journeys_recomputed", ("kpi_contacts",), "day"),
     Mart("kpi_journeys", ("int_journeys", "kpi_contacts")),
     Mart("mart_journey_kpis_daily", ("kpi_journeys", "mart_journeys_recomputed"), "day"),
-    Mart("mart_agent_occupancy_hourly", ("int_agent_state_spans",), "day"),
+    Mart(
+        "mart_agent_occupancy_hourly",
+        ("int_agent_state_spans",),
+        "day",
+        lambda: {"interval_us": HOUR_US},  # its spans cut at hours (warehouse.staffing: finer)
+    ),
     Mart(
         "mart_churn_risk",
         (
@@ -67,6 +75,11 @@ MARTS = (
         "as_of_day",
         sql_rules,
     ),
+    # Outbound campaigns, apart from the inbound KPIs (docs/outbound.md).
+    Mart("kpi_outbound_attempts", ("int_events", "int_contacts", "int_customer_keys")),
+    Mart("kpi_opt_outs", ("int_events", "int_customer_keys")),
+    Mart("mart_outbound_kpis_daily", ("kpi_outbound_attempts",), "day"),
+    Mart("mart_opt_out_violations", ("kpi_outbound_attempts", "kpi_opt_outs"), "day"),
 )
 MART_BY_NAME = {mart.name: mart for mart in MARTS}
 

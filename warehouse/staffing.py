@@ -17,16 +17,20 @@ and offline not counted) over the hour.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from schemas import targets
 from schemas.settings import Settings
 from warehouse import erlang
+from warehouse.kpi_marts import mart_sql
 from warehouse.kpis import current_knob_set
 
 if TYPE_CHECKING:
     import duckdb
+
+    from warehouse.forecast import ForecastRow
 
 ALL = "all"
 UNDER = "under"
@@ -36,8 +40,9 @@ OK = "ok"
 
 @dataclass(frozen=True)
 class Interval:
-    """One hour of one tenant and channel (``ALL``: the tenant's channels added up, compared
-    with the agents logged in). Erlang C figures are at ``required`` agents; ``*_a`` fields are
+    """One interval of one tenant and channel (``ALL``: the tenant's channels added up,
+    compared with the agents logged in): an hour, or a quarter or half hour whose local start
+    ``hour`` and ``hour_utc`` hold. Erlang C figures are at ``required`` agents; ``*_a`` fields are
     Erlang A's (None without measured abandons, or on an ``ALL`` row)."""
 
     day: date
@@ -45,7 +50,7 @@ class Interval:
     hour_utc: datetime
     tenant: str
     channel: str
-    offered: int
+    offered: float  # contacts (a forecast's: a mean, not rounded)
     aht: float | None  # seconds
     traffic: float  # Erlangs
     threshold: float | None  # seconds
@@ -95,17 +100,70 @@ group by all
 """
 
 
+# Finer intervals (15 or 30 minutes) from the per-contact view: the offered contacts and
+# handle time of each local quarter or half hour (bucket: how far into its local hour it started).
+_CONTACTS_BY_INTERVAL = """
+select day,
+    hour + to_minutes(bucket * $minutes) as hour,
+    make_timestamp(epoch_us(hour_utc) + bucket * $minutes * 60000000) as hour_utc,
+    tenant, channel,
+    count(*) filter (where offered) as offered,
+    count(*) filter (where handled) as handled,
+    coalesce(sum(handle_seconds) filter (where handled), 0) as handle_seconds
+from (
+    select *,
+        cast((epoch_us(attributed_at) - epoch_us(hour_utc)) // ($minutes * 60000000) as bigint)
+            as bucket
+    from kpi_contacts
+    where day between $date_from and $date_to
+)
+group by all
+having count(*) filter (where offered) > 0
+"""
+
+INTERVALS = (15, 30, 60)
+
+
+def _logged_in_by_interval() -> str:
+    """Agents logged in per local quarter or half hour: the occupancy mart's own SQL, its spans
+    cut at ``$interval_us`` instead of hours."""
+    return f"""
+select day, hour, hour_utc, tenant,
+    sum(busy_seconds + after_contact_work_seconds + available_seconds) / ($minutes * 60)
+        as logged_in
+from ({mart_sql("mart_agent_occupancy_hourly")})
+group by all
+"""
+
+
 def staffing(
     con: duckdb.DuckDBPyConnection,
     date_from: date,
     date_to: date,
     settings: Settings,
     tenant: str | None = None,
+    interval_minutes: int | None = None,
 ) -> list[Interval]:
     """Every interval of ``date_from..date_to`` (of ``tenant``, or all), channel rows then the
-    tenant's ``ALL`` row per hour, in hour order."""
+    tenant's ``ALL`` row per interval, in time order. Intervals are ``interval_minutes`` long
+    (15, 30 or 60; default ``[staffing] interval_minutes``): hours come from the hourly marts
+    under the settings' knob set, quarters and halves from ``kpi_contacts`` and the agent spans
+    under the knobs the marts were last refreshed with."""
+    minutes = interval_minutes or settings.staffing.interval_minutes
+    if minutes not in INTERVALS:
+        raise ValueError(f"the staffing interval is 15, 30 or 60 minutes, not {minutes}")
     params = {"date_from": date_from, "date_to": date_to, "knob_set": current_knob_set(settings)}
-    contacts = _records(con, _CONTACTS, params)
+    if minutes == 60:
+        contacts = _records(con, _CONTACTS, params)
+        logged_in = _records(con, _LOGGED_IN, params)
+    else:
+        finer = {"date_from": date_from, "date_to": date_to, "minutes": minutes}
+        contacts = _records(con, _CONTACTS_BY_INTERVAL, finer)
+        logged_in = _records(
+            con,
+            _logged_in_by_interval(),
+            {**finer, "interval_us": minutes * 60_000_000},
+        )
     patience = {
         (r["tenant"], r["channel"]): r["waited"] / r["abandons"]
         for r in _records(con, _PATIENCE, {k: params[k] for k in ("date_from", "date_to")})
@@ -127,11 +185,13 @@ def staffing(
         aht = r["handle_seconds"] / r["handled"] if r["handled"] else fallback
         key = (r["day"], r["hour"], r["hour_utc"], r["tenant"])
         hours.setdefault(key, []).append(
-            _channel_interval(key, r["channel"], int(r["offered"]), aht, settings, patience)
+            _channel_interval(
+                key, r["channel"], int(r["offered"]), aht, settings, patience, minutes
+            )
         )
     logged = {
         (r["day"], r["hour"], r["hour_utc"], r["tenant"]): float(r["logged_in"])
-        for r in _records(con, _LOGGED_IN, params)
+        for r in logged_in
         if tenant is None or r["tenant"] == tenant
     }
     intervals: list[Interval] = []
@@ -145,10 +205,11 @@ def staffing(
 def _channel_interval(
     key: tuple,
     channel: str,
-    offered: int,
+    offered: float,
     aht: float | None,
     settings: Settings,
     patience: dict[tuple[str, str], float],
+    minutes: int = 60,
 ) -> Interval:
     day, hour, hour_utc, tenant = key
     threshold = settings.kpis.service_level_seconds(channel)
@@ -156,8 +217,7 @@ def _channel_interval(
         "service_level.v1", channel, settings.targets, settings.tenant(tenant).targets
     )
     target = goal.value if goal else 0.8
-    interval_seconds = settings.staffing.interval_minutes * 60
-    traffic = offered * aht / interval_seconds if aht else 0.0
+    traffic = offered * aht / (minutes * 60) if aht else 0.0
     c = erlang.required_agents_c(traffic, aht or 1.0, threshold, target)
     mean_patience = patience.get((tenant, channel))
     a = (
@@ -189,7 +249,10 @@ def _channel_interval(
     )
 
 
-def _total(key: tuple, channels: list[Interval], logged_in: float, settings: Settings) -> Interval:
+def _total(
+    key: tuple, channels: list[Interval], logged_in: float | None, settings: Settings
+) -> Interval:
+    """The tenant's ``ALL`` row of an hour; no comparison without ``logged_in`` (a forecast)."""
     day, hour, hour_utc, tenant = key
     required = sum(i.required for i in channels)
     return Interval(
@@ -210,8 +273,51 @@ def _total(key: tuple, channels: list[Interval], logged_in: float, settings: Set
         occupancy=sum(i.traffic for i in channels) / logged_in if logged_in else None,
         positions=erlang.positions(required, settings.staffing.shrinkage),
         logged_in=logged_in,
-        status=status(required, logged_in, settings.staffing.over_staffed_margin),
+        status=None
+        if logged_in is None
+        else status(required, logged_in, settings.staffing.over_staffed_margin),
     )
+
+
+def forecast_staffing(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    forecast: list[ForecastRow],
+    history_from: date,
+    history_to: date,
+) -> list[Interval]:
+    """The requirement of forecast hours (``warehouse.forecast.forecast_offered``): each
+    hour's forecast offered contacts with the AHT and patience of its tenant and channel
+    measured over ``history_from..history_to``; channel rows then the tenant's ``ALL`` row per
+    hour, without agents logged in or a status. Hours forecast at 0 are left out."""
+    params = {"date_from": history_from, "date_to": history_to}
+    patience = {
+        (r["tenant"], r["channel"]): r["waited"] / r["abandons"]
+        for r in _records(con, _PATIENCE, params)
+        if r["abandons"]
+    }
+    handled: dict[tuple[str, str], list[float]] = {}
+    for r in _records(con, _CONTACTS, {**params, "knob_set": current_knob_set(settings)}):
+        pair = handled.setdefault((r["tenant"], r["channel"]), [0, 0.0])
+        pair[0] += r["handled"]
+        pair[1] += r["handle_seconds"]
+    hours: dict[tuple, list[Interval]] = {}
+    for row in forecast:
+        if row.offered <= 0:
+            continue
+        count, seconds = handled.get((row.tenant, row.channel), (0, 0.0))
+        zone = ZoneInfo(settings.tenant(row.tenant).time_zone)
+        hour_utc = row.hour.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        key = (row.hour.date(), row.hour, hour_utc, row.tenant)
+        aht = seconds / count if count else None
+        hours.setdefault(key, []).append(
+            _channel_interval(key, row.channel, row.offered, aht, settings, patience)
+        )
+    intervals: list[Interval] = []
+    for key in sorted(hours, key=lambda k: (k[2], k[3])):
+        channels = sorted(hours[key], key=lambda i: i.channel)
+        intervals += [*channels, _total(key, channels, None, settings)]
+    return intervals
 
 
 def status(required: int, logged_in: float, over_margin: float) -> str:
@@ -227,3 +333,78 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dic
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- the warehouse side: the requirement of the refreshed days into a mart ---
+
+_COLUMNS = (
+    ("day", "date"),
+    ("hour", "timestamp"),
+    ("hour_utc", "timestamp"),
+    ("tenant", "varchar"),
+    ("channel", "varchar"),
+    ("offered", "integer"),
+    ("aht", "double"),
+    ("traffic", "double"),
+    ("threshold", "double"),
+    ("target", "double"),
+    ("required", "integer"),
+    ("service_level", "double"),
+    ("asa", "double"),
+    ("p_wait", "double"),
+    ("occupancy", "double"),
+    ("positions", "integer"),
+    ("mean_patience", "double"),
+    ("required_a", "integer"),
+    ("service_level_a", "double"),
+    ("p_abandon_a", "double"),
+    ("logged_in", "double"),
+    ("status", "varchar"),
+)
+
+
+def create_staffing_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``mart_staffing_hourly``, empty, unless it exists."""
+    columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
+    con.execute(
+        f"create table if not exists mart_staffing_hourly ({columns}, knob_set varchar, "
+        "shrinkage double)"
+    )
+
+
+def write_staffing(
+    con: duckdb.DuckDBPyConnection, date_from: date, date_to: date, settings: Settings
+) -> int:
+    """Recompute the requirement of ``date_from..date_to`` into ``mart_staffing_hourly`` under
+    the settings' knob set (its rows of other days and knob sets stay), in one transaction;
+    how many rows those days have now."""
+    create_staffing_table(con)
+    knob_set = current_knob_set(settings)
+    import pyarrow as pa
+
+    intervals = staffing(con, date_from, date_to, settings)
+    columns = {name: [getattr(i, name) for i in intervals] for name, _ in _COLUMNS}
+    incoming = pa.table(
+        {
+            **columns,
+            "knob_set": [knob_set] * len(intervals),
+            "shrinkage": [settings.staffing.shrinkage] * len(intervals),
+        }
+    )
+    days = {"date_from": date_from, "date_to": date_to, "knob_set": knob_set}
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "delete from mart_staffing_hourly "
+            "where day between $date_from and $date_to and knob_set = $knob_set",
+            days,
+        )
+        if intervals:  # one insert of every row (executemany runs a statement per row)
+            con.register("incoming_staffing", incoming)
+            con.execute("insert into mart_staffing_hourly by name select * from incoming_staffing")
+            con.unregister("incoming_staffing")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(intervals)

@@ -7,6 +7,7 @@ from orchestration.commands.importer import import_
 from orchestration.commands.kafka import kafka
 from orchestration.commands.kpis import kpis
 from orchestration.commands.lag import lag
+from orchestration.commands.outbound import outbound
 from orchestration.commands.refresh import refresh
 from orchestration.commands.replay import replay_dead_letters
 from orchestration.commands.report import report
@@ -37,6 +38,7 @@ COMMANDS = [
     staffing,
     report,
     forecast,
+    outbound,
     checks,
     alerts,
 ]

@@ -9,7 +9,7 @@ seconds, Erlangs), one row per tenant, channel and hour plus the tenant's ``all`
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from rich.console import Console
@@ -25,15 +25,33 @@ STYLE = {"under": "bold red", "over": "yellow", "ok": "green"}
 
 
 @click.command()
-@click.option(
-    "--from", "date_from", type=DAY, required=True, help="First day (each tenant's local day)."
-)
+@click.option("--from", "date_from", type=DAY, help="First day (each tenant's local day).")
 @click.option("--to", "date_to", type=DAY, help="Last day, inclusive; default: --from.")
 @click.option("--tenant", help="Only this tenant; default: every tenant.")
+@click.option(
+    "--forecast",
+    "forecast_weeks",
+    type=click.IntRange(1, 26),
+    help="Instead of measured days: the requirement of the forecast offered contacts of the "
+    "next WEEKS weeks (omnicx forecast's method) after the last complete day, with the AHT "
+    "of the 4 weeks before it.",
+)
+@click.option(
+    "--interval",
+    "interval_minutes",
+    type=click.Choice(["15", "30", "60"]),
+    help="Interval length in minutes; default: [staffing] interval_minutes (60).",
+)
 @tabular_format
 @click.pass_obj
 def staffing(
-    settings: Settings, date_from: datetime, date_to: datetime | None, tenant: str | None, fmt: str
+    settings: Settings,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    tenant: str | None,
+    forecast_weeks: int | None,
+    interval_minutes: str | None,
+    fmt: str,
 ) -> None:
     """Agents required per hour to meet each channel's service-level target (Erlang C on the
     measured offered contacts and AHT; threshold from [kpis], target from [targets]), with the
@@ -45,18 +63,30 @@ def staffing(
     from warehouse.build import WarehouseMissing, connect_read_only
     from warehouse.staffing import staffing as intervals_of
 
-    first = date_from.date()
-    last = date_to.date() if date_to else first
-    if last < first:
-        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
-    refresh = f"run `omnicx refresh --from {first} --to {last}` first"
-    try:
-        with connect_read_only(settings) as con:
-            intervals = intervals_of(con, first, last, settings, tenant)
-    except (duckdb.Error, WarehouseMissing) as exc:
-        raise click.ClickException(f"{exc} ({refresh})") from None
-    if not intervals:
-        raise click.ClickException(f"the marts hold no contacts for {first}..{last} ({refresh})")
+    minutes = int(interval_minutes) if interval_minutes else settings.staffing.interval_minutes
+    if forecast_weeks is not None:
+        if date_from or date_to:
+            raise click.UsageError("--forecast sizes the weeks after the history: no --from/--to")
+        if minutes != 60:
+            raise click.UsageError("--forecast sizes hours: the forecast is per hour")
+        intervals = _forecast_intervals(settings, forecast_weeks, tenant)
+    elif date_from is None:
+        raise click.UsageError("give --from (measured days) or --forecast WEEKS")
+    else:
+        first = date_from.date()
+        last = date_to.date() if date_to else first
+        if last < first:
+            raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+        refresh = f"run `omnicx refresh --from {first} --to {last}` first"
+        try:
+            with connect_read_only(settings) as con:
+                intervals = intervals_of(con, first, last, settings, tenant, minutes)
+        except (duckdb.Error, WarehouseMissing) as exc:
+            raise click.ClickException(f"{exc} ({refresh})") from None
+        if not intervals:
+            raise click.ClickException(
+                f"the marts hold no contacts for {first}..{last} ({refresh})"
+            )
     if fmt != "table":
         from warehouse.query import Result, render
 
@@ -73,7 +103,9 @@ def staffing(
     under = sum(i.status == "under" for i in intervals)
     shrinkage = settings.staffing.shrinkage
     console.print(
-        f"{under} under-staffed hour(s). Required: Erlang C agents for the channel's target; "
+        ("Forecast hours: no agents logged in to compare. " if forecast_weeks else "")
+        + f"{under} under-staffed {'hour' if minutes == 60 else f'{minutes}-minute interval'}"
+        + "(s). Required: Erlang C agents for the channel's target; "
         f"positions: required / (1 - shrinkage {shrinkage:g}); logged in: mean agents "
         "available, busy or in after-contact work over the hour; Erlang A: with abandons."
     )
@@ -104,7 +136,7 @@ def _table(title: str, rows: list) -> Table:
         table.add_row(
             i.hour.strftime("%H:%M"),
             i.channel,
-            f"{i.offered:,}",
+            f"{i.offered:,.1f}" if isinstance(i.offered, float) else f"{i.offered:,}",
             duration(i.aht) if i.aht is not None else NONE,
             f"{i.traffic:.1f}",
             f"{_percent(i.target)} in {duration(i.threshold)}" if i.threshold else NONE,
@@ -124,3 +156,31 @@ def _table(title: str, rows: list) -> Table:
 
 def _percent(fraction: float | None) -> str:
     return NONE if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def _forecast_intervals(settings: Settings, weeks: int, tenant: str | None) -> list:
+    """The requirement of the forecast weeks after the marts' last complete day (the day
+    before the day in progress at most), AHT and patience from the season weeks before."""
+    import duckdb
+
+    from orchestration.partitions import today
+    from warehouse.build import WarehouseMissing, connect_read_only
+    from warehouse.forecast import SEASON_WEEKS, forecast_offered
+    from warehouse.staffing import forecast_staffing
+
+    try:
+        with connect_read_only(settings) as con:
+            (stored_last,) = con.execute("select max(day) from mart_contact_kpis_hourly").fetchone()
+            if stored_last is None:
+                raise click.ClickException("the KPI marts hold no contacts (run `omnicx refresh`)")
+            last = min(stored_last, today(settings) - timedelta(days=1))
+            rows = forecast_offered(con, settings, last, weeks, tenant)
+            first = last - timedelta(days=7 * SEASON_WEEKS - 1)
+            intervals = forecast_staffing(con, settings, rows, first, last)
+    except (duckdb.Error, WarehouseMissing) as exc:
+        raise click.ClickException(f"{exc} (run `omnicx refresh` first)") from None
+    if not intervals:
+        raise click.ClickException(
+            f"nothing to forecast: no tenant x channel has a complete week of history to {last}"
+        )
+    return intervals

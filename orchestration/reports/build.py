@@ -15,7 +15,7 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration.reports import quality, tables
+from orchestration.reports import planning, quality, tables
 from orchestration.reports.kpis import KPI_BY_ID, KPIS, MORE_DEFINITIONS, ReportKpi
 from orchestration.reports.model import Chart, Period, Report, Series, Table, Tile
 from orchestration.reports.reader import Reader, plain_table
@@ -85,6 +85,10 @@ def build_report(
         definitions=definitions(reader),
         knob_set=reader.knob_set,
         target_set=configured_targets(settings)[0],
+        staffing_gaps=planning.staffing_gaps(reader),
+        forecast=planning.forecast(reader),
+        outbound=planning.outbound(reader),
+        compliance=planning.compliance(reader),
     )
 
 

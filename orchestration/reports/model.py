@@ -157,3 +157,8 @@ class Report:
     definitions: Table  # KPI id, one-line definition, knobs used
     knob_set: str  # the knob set that produced the numbers (kpi_knob_sets)
     target_set: str = ""  # the targets the statuses were judged by (kpi_target_sets)
+    # What next (orchestration.reports.planning): None in a report built without them.
+    staffing_gaps: Table | None = None  # under-staffed hours, largest gap first
+    forecast: Table | None = None  # offered contacts per channel, the weeks after the period
+    outbound: Table | None = None  # campaigns and dialer modes, apart from the inbound KPIs
+    compliance: Table | None = None  # opt-out violations per campaign and scope

@@ -83,3 +83,30 @@ def test_no_data_is_an_error(home):
     outcome = omnicx_staffing(home, "--tenant", "nobody")
     assert outcome.exit_code == 1
     assert "hold no contacts" in outcome.output
+
+
+def test_forecast_weeks_need_a_week_of_history_and_no_from(home):
+    config = home / "omnicx.toml"
+    config.write_text("[staffing]\nshrinkage = 0.3\n")
+    base = ["--home", str(home), "--config", str(config), "staffing", "--forecast", "1"]
+    runner = CliRunner(env={"COLUMNS": "200"})
+    one_day = runner.invoke(main, base, prog_name="omnicx")
+    assert one_day.exit_code == 1
+    assert "no tenant x channel has a complete week of history to 2026-01-05" in one_day.output
+    both = runner.invoke(main, [*base, "--from", str(DAY)], prog_name="omnicx")
+    assert both.exit_code == 2
+    assert "no --from/--to" in both.output
+
+
+def test_half_hour_intervals_size_each_half_of_the_reference_hour(home):
+    outcome = omnicx_staffing(home, "--interval", "30", "--format", "json")
+    assert (outcome.exit_code, outcome.stderr) == (0, "")
+    totals = {r["hour"][11:16]: r for r in json.loads(outcome.stdout) if r["channel"] == "all"}
+    # 100 calls of 180 s per half hour: the reference's 10 Erlangs, 14 agents, in each half
+    assert {hour: (r["offered"], r["required"], r["status"]) for hour, r in totals.items()} == {
+        "10:00": (100, 14, "under"),
+        "10:30": (100, 14, "under"),
+        "11:00": (10, 3, "over"),
+        "11:30": (10, 3, "over"),
+    }
+    assert totals["10:30"]["logged_in"] == 10.0

@@ -62,8 +62,9 @@ def asset_names() -> set[str]:
 
 
 REFRESH_JOB = DEFS.resolve_job_def("refresh")
-# the two multi-assets (orchestration.assets); every other step of the job runs a check
-ASSET_STEPS = {"warehouse_views", "kpi_marts"}
+# the asset steps (orchestration.assets, orchestration.planning_assets); every other step of
+# the job runs a check
+ASSET_STEPS = {"warehouse_views", "kpi_marts", "planning", "opt_out_violation_alerts"}
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from tests.warehouse.kpi_fixtures import (
     settings,
     small_centre,
 )
+from tests.warehouse.outbound_fixtures import with_a_violation
 from warehouse.kpi_checks import journey_mismatches
 from warehouse.kpi_marts import MARTS, knob_set_id, mart_knobs, refresh_marts
 from warehouse.kpis import ALL_KNOB_SETS, KnobSetMissing, kpi_values
@@ -79,7 +80,7 @@ def test_the_settings_of_a_third_set_are_refused_naming_the_stored_ones():
 
 
 def test_refreshing_another_set_leaves_the_first_sets_rows_identical():
-    centre = small_centre()
+    centre = with_a_violation(small_centre())
     con = refreshed(centre.pop("contacts"), date_to=NEXT_DAY, knobs=AT_20, **centre)
 
     def rows_of(knob_set: str) -> dict[str, list[tuple]]:

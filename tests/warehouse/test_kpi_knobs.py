@@ -20,6 +20,7 @@ from tests.warehouse.kpi_fixtures import (
     settings,
     small_centre,
 )
+from tests.warehouse.outbound_fixtures import with_a_violation
 from warehouse.kpi_inputs import missing_inputs
 from warehouse.kpi_marts import DEFINITIONS, MARTS, knob_set_id, mart_knobs, refresh_marts
 from warehouse.kpis import ALL_KNOB_SETS, KnobSetMissing, format_days, kpi_values
@@ -34,7 +35,7 @@ def two_days():
 
 def test_every_mart_row_carries_the_knob_set_that_produced_it():
     knobs = settings(service_level_voice_seconds=45.0)
-    centre = small_centre()
+    centre = with_a_violation(small_centre())
     con = refreshed(centre.pop("contacts"), date_to=NEXT_DAY, knobs=knobs, **centre)
     expected = knob_set_id(mart_knobs(knobs))
     for mart in MARTS:  # small_centre gives every mart rows

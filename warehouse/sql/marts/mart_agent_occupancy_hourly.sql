@@ -4,6 +4,9 @@
 -- the end of the day it started, in its tenant's reporting time zone (kpi_time_zones; UTC for a
 -- tenant not listed): the part past midnight is not counted. Each span is then cut at the local
 -- hour boundaries, so that a span from 10:40 to 11:20 gives 20 minutes to each hour.
+-- $interval_us is the length of those pieces: an hour here (warehouse.kpi_marts); the staffing
+-- requirement of 15- or 30-minute intervals reads this same SQL with a quarter or half hour,
+-- whose pieces start at the local hour's quarters or halves (warehouse.staffing).
 -- Grain: one row per hour x tenant x agent x knob set, for the local days $date_from..$date_to:
 -- day and hour are the local date and wall-clock hour, hour_utc the UTC instant that hour
 -- started (as mart_contact_kpis_hourly: a daylight-saving day has 23 or 25 of them).
@@ -45,8 +48,9 @@ days as (
         epoch_us(timezone(time_zone, cast(cast(started_local as date) + 1 as timestamp)))
             as day_end_us,
         -- the start of the local hour the span started in
-        started_us - (epoch_us(started_local) - epoch_us(date_trunc('hour', started_local)))
-            as first_hour_us
+        started_us
+            - (epoch_us(started_local) - epoch_us(date_trunc('hour', started_local)))
+            % $interval_us as first_hour_us
     from localised
 ),
 
@@ -61,7 +65,7 @@ spans as (
 hourly as (
     select
         s.*,
-        unnest(range(s.first_hour_us, s.until_us, 3600000000)) as hour_us
+        unnest(range(s.first_hour_us, s.until_us, $interval_us)) as hour_us
     from spans as s
     where s.until_us > s.started_us
 ),
@@ -74,7 +78,7 @@ pieces as (
         tenant,
         agent_id,
         state,
-        (least(until_us, hour_us + 3600000000) - greatest(started_us, hour_us)) / 1e6
+        (least(until_us, hour_us + $interval_us) - greatest(started_us, hour_us)) / 1e6
             as seconds
     from hourly
 ),
