@@ -2,6 +2,7 @@
 
 from orchestration.commands.alerts import alerts
 from orchestration.commands.checks import checks
+from orchestration.commands.erase import erase
 from orchestration.commands.forecast import forecast
 from orchestration.commands.importer import import_
 from orchestration.commands.kafka import kafka
@@ -16,6 +17,7 @@ from orchestration.commands.sql import sql
 from orchestration.commands.staffing import staffing
 from orchestration.commands.status import status
 from orchestration.commands.stream import stream
+from orchestration.commands.tenants import tenants
 from orchestration.commands.up import down, up
 from orchestration.commands.warehouse import warehouse
 
@@ -39,4 +41,6 @@ COMMANDS = [
     forecast,
     checks,
     alerts,
+    erase,
+    tenants,
 ]
