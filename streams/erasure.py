@@ -8,6 +8,9 @@ a tombstone for an entry that belongs to the person (or the tenant), a new value
 entry that mentions them (the per-tenant link journal and recent split contacts of the identity
 graph). This module decides, for one entry, which; the caller reads and writes the topics.
 
+A hub of the person's set (a shared number, never erased: it is not theirs alone) becomes a set
+of its own, still a hub, so that it links nobody afterwards either.
+
 An entry belongs to the person when a part of its key (split on ``|`` and ``/``: table keys are
 ``<tenant>|<hash>``, ``c|<tenant>|<customer key>``, ``k|<tenant>|<contact id>``,
 ``<partition>/<contact id>`` ...) is one of their identifier hashes, customer keys or contact
@@ -50,6 +53,8 @@ def erase_entry(key: str, value: Any, erasure: StateErasure) -> tuple[bool, Any]
         return True, DELETE
     if not _mentions(value, erasure.forget):
         return False, value
+    if isinstance(value, dict) and "root" in value:
+        return True, _hub_left(parts[-1], value, erasure.forget)
     if isinstance(value, list):
         kept = [item for item in value if not _mentions(item, erasure.forget)]
         return True, kept if kept else DELETE
@@ -57,6 +62,17 @@ def erase_entry(key: str, value: Any, erasure: StateErasure) -> tuple[bool, Any]
         kept = {k: v for k, v in value.items() if not _mentions([k, v], erasure.forget)}
         return True, kept if kept else DELETE
     return True, DELETE
+
+
+def _hub_left(own: str, node: dict[str, Any], forget: frozenset[str]) -> dict[str, Any]:
+    """An identity node of the erased set that stays: a hub (a shared number, not theirs
+    alone), now in a set without them; still a hub, so that it links nobody afterwards."""
+    if node["root"] in forget:
+        return {"root": own, "members": [own], "key": None, "hub": True}
+    kept = {**node, "members": [m for m in node.get("members", [own]) if m not in forget]}
+    if kept.get("key") in forget:
+        kept["key"] = None  # what is left of the set is hubs: no customer key
+    return kept
 
 
 def _record_of(value: Any, tenant: str) -> bool:

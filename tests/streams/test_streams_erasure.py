@@ -76,6 +76,16 @@ def test_shared_lists_lose_only_the_entries_that_mention_the_person() -> None:
     assert erase_entry("acme|~contacts", recent, erasure) == (True, [[2.0, "c2", ["email:z"]]])
     assert erase_entry("acme|~contacts", recent[:1], erasure) == (True, DELETE)
     assert erase_entry("acme|phone:a", {"root": "email:b"}, erasure) == (True, DELETE)
+    # a hub of their set (a switchboard) stays a hub, alone
+    assert erase_entry("acme|phone:h", {"root": "phone:a", "hub": True}, erasure) == (
+        True,
+        {"root": "phone:h", "members": ["phone:h"], "key": None, "hub": True},
+    )
+    root = {"root": "phone:h", "members": ["phone:a", "phone:h"], "key": "phone:a", "hub": True}
+    assert erase_entry("acme|phone:h", root, erasure) == (
+        True,
+        {"root": "phone:h", "members": ["phone:h"], "key": None, "hub": True},
+    )
     # another tenant's node of the same hash (the same phone at another brand) stays
     assert erase_entry("nova|phone:a", {"root": "phone:a"}, erasure) == (False, {"root": "phone:a"})
 
