@@ -193,8 +193,9 @@ def landed_entries(lake_dir: Path, table: LakeTable) -> list[Entry]:
 
 def erase_lake(lake_dir: Path, erasure: LakeErasure) -> tuple[dict[str, int], set[str]]:
     """Apply ``erasure`` to every landed file (hold ``lake_maintenance``); the rows changed (or
-    dropped) per table, and the business days of the files rewritten (``YYYY-MM-DD``). Files
-    without such a row are left as they are."""
+    dropped) per table, and the business days of the rows changed (``YYYY-MM-DD``) of the
+    tables whose rows have one (the days whose marts change). Files without such a row are
+    left as they are."""
     changed: dict[str, int] = {}
     days: set[str] = set()
     for table in LAKE_TABLES:
@@ -204,7 +205,8 @@ def erase_lake(lake_dir: Path, erasure: LakeErasure) -> tuple[dict[str, int], se
             if count:
                 _rewrite(lake_dir, table, entry, new)
                 changed[table.name] = changed.get(table.name, 0) + count
-                days.add(entry.lake_file.path.parent.name.removeprefix("day="))
+                if table.day_from:  # else the day it was landed, which no KPI is of
+                    days.add(entry.lake_file.path.parent.name.removeprefix("day="))
     journal = _journal(lake_dir)
     journal.unlink(missing_ok=True)  # every rewrite is renamed and recorded
     return changed, days
