@@ -93,6 +93,7 @@ def apply_and_say(settings: Settings, plan: ErasurePlan, refresh: bool) -> None:
     from orchestration.erasure import ErasureError, apply_plan, refresh_range
     from pipelines.kafka_io import KafkaUnavailable
     from warehouse.erasure import LakeBusy
+    from warehouse.landing import SINK_DIR
 
     try:
         report = apply_plan(settings, plan)
@@ -107,6 +108,12 @@ def apply_and_say(settings: Settings, plan: ErasurePlan, refresh: bool) -> None:
     ):
         listed = ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
         click.echo(f"  {what}: {listed}")
+    quarantined = sum(1 for _ in (settings.lake_dir / SINK_DIR / "quarantine").rglob("*.parquet*"))
+    if quarantined:
+        click.echo(
+            f"  not erased: {quarantined} quarantined lake files in "
+            f"{settings.lake_dir / SINK_DIR / 'quarantine'} (check them, delete them)"
+        )
     days = refresh_range(report.days)
     if days is None:
         return
