@@ -141,26 +141,7 @@ def plan_customers(
                 "an identifier shared by several customers (a hub, docs/identity.md) cannot "
                 "name one person: erase by another of their identifiers"
             )
-    found: set[str] = set(hashes)
-    keys: set[str] = set()
-    while True:  # the sets of the identifiers, in the graph and in the lake, to a fixed point
-        before = (len(found), len(keys))
-        for identifier in list(found):
-            node = graph.get(f"{tenant}|{identifier}")
-            root = graph.get(f"{tenant}|{node['root']}") if node is not None else None
-            if root is not None:
-                found.update(m for m in root["members"] if not _hub(graph, tenant, m))
-                if root.get("key"):
-                    keys.add(root["key"])
-            elif identifier in customer_keys:
-                if customer_keys[identifier] is not None:
-                    keys.add(customer_keys[identifier])
-            else:
-                keys.add(identifier)  # never joined to anything: its own key
-        for k in list(keys):
-            found.update(members.get(k, ()))
-        if (len(found), len(keys)) == before:
-            break
+    found, keys = customer_sets(tenant, hashes, graph, customer_keys, members)
     contacts = _contacts_of(settings, tenant, found)
     known = bool(contacts) or any(i in customer_keys or f"{tenant}|{i}" in graph for i in found)
     plan = ErasurePlan(uuid.uuid4().hex[:12], tenant, whole_tenant=False)
@@ -179,6 +160,37 @@ def plan_customers(
     plan.contacts = sorted(contacts)
     plan.customers, plan.identifiers, plan.alerts = len(keys), len(found), len(alerts)
     return plan
+
+
+def customer_sets(
+    tenant: str,
+    hashes: set[str],
+    graph: dict[str, Any],
+    customer_keys: dict[str, str | None],
+    members: dict[str, list[str]],
+) -> tuple[set[str], set[str]]:
+    """Every identifier and customer key of the customers behind ``hashes``: their sets in the
+    identity graph (hubs left out: shared, not theirs), and in the lake's latest customer keys
+    (``customer_keys``, ``members`` of each key), to a fixed point."""
+    found, keys = set(hashes), set()
+    while True:
+        before = (len(found), len(keys))
+        for identifier in list(found):
+            node = graph.get(f"{tenant}|{identifier}")
+            root = graph.get(f"{tenant}|{node['root']}") if node is not None else None
+            if root is not None:
+                found.update(m for m in root["members"] if not _hub(graph, tenant, m))
+                if root.get("key"):
+                    keys.add(root["key"])
+            elif identifier in customer_keys:
+                if customer_keys[identifier] is not None:
+                    keys.add(customer_keys[identifier])
+            else:
+                keys.add(identifier)  # never joined to anything: its own key
+        for key in list(keys):
+            found.update(members.get(key, ()))
+        if (len(found), len(keys)) == before:
+            return found, keys
 
 
 def plan_tenant(tenant: str) -> ErasurePlan:
