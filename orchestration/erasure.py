@@ -35,9 +35,9 @@ from typing import Any
 
 import duckdb
 import orjson
-from kafka import TopicPartition
 
-from pipelines.kafka_io import admin_client, consumer, producer
+from orchestration.kafka.records import read_latest, send
+from pipelines.kafka_io import admin_client, consumer
 from schemas.identifiers import IDENTIFIER_KINDS, hash_identifier, normalise
 from schemas.settings import Settings, with_pii_key
 from schemas.topics import topic_names
@@ -57,8 +57,6 @@ STREAM_TABLES = (
     "churn-state",
 )
 TOKEN_PREFIX = "erased:"
-
-Latest = dict[tuple[int, bytes], bytes]  # (partition, key) -> the latest value of the key
 
 
 class ErasureError(RuntimeError):
@@ -409,55 +407,6 @@ def _anonymised(record: dict[str, Any], replace: dict[str, str]) -> dict[str, An
     if "customer_key" in out:
         out["customer_key"] = replace.get(out["customer_key"], out["customer_key"])
     return out
-
-
-# ------------------------------------------------------------------------- Kafka plumbing
-
-
-def read_latest(settings: Settings, topic: str) -> Latest:
-    """The latest value of every key of a topic (tombstones remove the key); {} for a topic
-    that does not exist."""
-    reader = consumer(settings)
-    try:
-        partitions = reader.partitions_for_topic(topic)
-        if not partitions:
-            return {}
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        ends = reader.end_offsets(tps)
-        reader.assign(tps)
-        reader.seek_to_beginning()
-        latest: Latest = {}
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            for tp, records in reader.poll(timeout_ms=1000).items():
-                for record in records:
-                    if record.offset >= ends[tp] or record.key is None:
-                        continue
-                    if record.value is None:
-                        latest.pop((tp.partition, record.key), None)
-                    else:
-                        latest[(tp.partition, record.key)] = record.value
-            remaining = {tp for tp in remaining if reader.position(tp) < ends[tp]}
-        return latest
-    finally:
-        reader.close()
-
-
-def send(settings: Settings, topic: str, changes: dict[tuple[int, bytes], bytes | None]) -> None:
-    """Produce each change to its partition, and wait until the broker has them all."""
-    if not changes:
-        return
-    writer = producer(settings)
-    try:
-        futures = [
-            writer.send(topic, key=key, value=value, partition=partition)
-            for (partition, key), value in sorted(changes.items())
-        ]
-        writer.flush()
-        for future in futures:
-            future.get(timeout=settings.kafka.request_timeout_seconds)
-    finally:
-        writer.close()
 
 
 # ---------------------------------------------------------------------- plans and the log

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.commands.refresh import run_refresh
-from orchestration.erasure import STREAM_TABLES, changelog_topic, read_latest
+from orchestration.erasure import STREAM_TABLES, changelog_topic
+from orchestration.kafka.records import read_latest
 from pipelines.producer import produce
 from pipelines.simulator.config import SimulationConfig
 from pipelines.simulator.run import Simulation
