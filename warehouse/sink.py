@@ -20,7 +20,9 @@ broker accepts them, and again on assignment) so that consumer lag can be monito
 processes ever rewrite the same files.
 
 Each sink holds a lock on its group instance id (warehouse.instances): two sinks sharing a lake
-never join with the same id, and one that the group fences (another host took its id) stops.
+never join with the same id, and one that the group fences (another host took its id) stops. It
+also holds the lake's maintenance lock shared (warehouse.erasure): an erasure, which rewrites
+lake files, takes it exclusively, so the two never run at once.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pipelines.kafka_io import consumer as kafka_consumer
 from schemas.settings import Settings
 from streams.metrics import serve_metrics
 from warehouse.compaction import CompactionPolicy, compact_directory
+from warehouse.erasure import hold_for_landing
 from warehouse.instances import InstanceLock, lock_instance
 from warehouse.landing import (
     KafkaRecord,
@@ -82,6 +85,8 @@ class LakeSink:
         self.settings = settings
         self.lake_dir = settings.lake_dir
         check_layout(self.lake_dir)
+        # Shared with other sinks, exclusive for an erasure rewriting the lake (warehouse.erasure)
+        self.maintenance = hold_for_landing(self.lake_dir)
         self.instance: InstanceLock = lock_instance(
             self.lake_dir, w.sink_group_id, instance_id or w.sink_instance_id or None
         )
@@ -117,6 +122,7 @@ class LakeSink:
             ) from exc
         finally:
             self.instance.release()
+            self.maintenance.close()
 
     def _run(self, should_stop: Callable[[], bool]) -> None:
         self.consumer = kafka_consumer(

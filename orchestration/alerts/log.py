@@ -229,6 +229,34 @@ class DeliveryLog:
         )
         return dict(rows)
 
+    # -- erasure (orchestration.erasure) --------------------------------------------------
+
+    def erase(self, tenant: str, replace: dict[str, str], whole_tenant: bool) -> int:
+        """Forget a tenant's customers: their business keys and alert records go, their
+        deliveries keep their outcome under the alert's token (``replace``); or, with
+        ``whole_tenant``, everything of the tenant goes. How many rows changed."""
+        with self._txn() as db:
+            records = db.execute("select alert_id, record from alerts").fetchall()
+            if whole_tenant:
+                alerts = [a for a, r in records if orjson.loads(r).get("tenant") == tenant]
+                changed = db.execute("delete from deliveries where tenant = ?", (tenant,)).rowcount
+                changed += db.execute(
+                    "delete from business_keys where tenant = ?", (tenant,)
+                ).rowcount
+            else:
+                alerts = [a for a, _ in records if a in replace]
+                changed = db.executemany(
+                    "update deliveries set alert_id = ? where alert_id = ?",
+                    [(new, old) for old, new in replace.items()],
+                ).rowcount
+                changed += db.executemany(
+                    "delete from business_keys where tenant = ? and identifier = ?",
+                    [(tenant, identifier) for identifier in replace],
+                ).rowcount
+            for alert_id in alerts:
+                changed += db.execute("delete from alerts where alert_id = ?", (alert_id,)).rowcount
+        return changed
+
 
 _COLUMNS = (
     "alert_id, channel, tenant, status, attempts, last_error, first_attempt_at, finished_at, "

@@ -78,7 +78,7 @@ class DeliveryWorker:
         self.retry_failed = retry_failed
         self.counts = DeliveryCounts()
         self.metrics = DeliveryMetrics()
-        self._lock_fd = _lock(settings.alert_delivery_log)
+        self._lock_fd = lock_delivery_log(settings.alert_delivery_log)
         self.log = DeliveryLog(settings.alert_delivery_log)
         self.channels: list[Channel] = []
         self.queues: dict[str, asyncio.Queue] = {}
@@ -336,8 +336,9 @@ class DeliveryWorker:
         self.log.mark_published(outcomes)
 
 
-def _lock(log_path: Path) -> int:
-    """An exclusive lock on the delivery log, held while the worker runs."""
+def lock_delivery_log(log_path: Path) -> int:
+    """An exclusive lock on the delivery log, held while the worker runs (or an erasure
+    changes the log: orchestration.erasure); close the descriptor to release it."""
     log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = f"{log_path}.lock"
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)

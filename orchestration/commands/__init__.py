@@ -2,6 +2,7 @@
 
 from orchestration.commands.alerts import alerts
 from orchestration.commands.checks import checks
+from orchestration.commands.erase import erase
 from orchestration.commands.forecast import forecast
 from orchestration.commands.importer import import_
 from orchestration.commands.kafka import kafka
@@ -17,6 +18,7 @@ from orchestration.commands.sql import sql
 from orchestration.commands.staffing import staffing
 from orchestration.commands.status import status
 from orchestration.commands.stream import stream
+from orchestration.commands.tenants import tenants
 from orchestration.commands.up import down, up
 from orchestration.commands.warehouse import warehouse
 
@@ -41,4 +43,6 @@ COMMANDS = [
     outbound,
     checks,
     alerts,
+    erase,
+    tenants,
 ]

@@ -29,6 +29,9 @@ MIN_JAVA = 17
 _POLL_SECONDS = 0.25
 
 
+MAX_COMPACTION_LAG_MS = 7 * 24 * 3600 * 1000
+
+
 class BrokerStartError(RuntimeError):
     """The broker could not be started; the message says why in one line (plus its log tail)."""
 
@@ -227,6 +230,10 @@ class LocalBroker:
             "group.initial.rebalance.delay.ms": "0",
             "num.network.threads": "2",
             "num.io.threads": "4",
+            # An erased customer's superseded records on the compacted topics and changelogs are
+            # gone from disk within a week, not whenever a segment happens to roll
+            # (docs/tenancy.md, Erasure and offboarding).
+            "log.cleaner.max.compaction.lag.ms": str(MAX_COMPACTION_LAG_MS),
         }
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
         self.log_config_file.write_text(
