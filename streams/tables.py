@@ -130,10 +130,12 @@ class PartitionView(MutableMapping[str, Any]):
 
     __slots__ = ("partition", "prefix", "table")
 
-    def __init__(self, table: JsonTable, partition: int) -> None:
+    def __init__(self, table: JsonTable, partition: int, namespace: str = "") -> None:
+        """``namespace``: keys of another kind in the same table (they must not start with a
+        digit, so that no namespace's view sees another's keys)."""
         self.table = table
         self.partition = partition
-        self.prefix = f"{partition}/"
+        self.prefix = f"{namespace}{partition}/"
 
     def __getitem__(self, key: str) -> Any:
         return self.table[self.prefix + key]
