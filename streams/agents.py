@@ -101,7 +101,9 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
         produced[names.identity] = identity_messages(identity_items)
         # Contact states and their records (the outbox) before the outputs, dedup ids after
         # (PartitionIngest, docs/streams.md: Delivery).
-        await _write_state(outputs, [(a, (p.contacts, p.outbox)) for a, p in written], before_outputs)
+        await _write_state(
+            outputs, [(a, (p.contacts, p.outbox)) for a, p in written], before_outputs
+        )
         await outputs.send(produced)
         for _, part in written:
             part.stage.published()

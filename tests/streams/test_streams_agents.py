@@ -251,9 +251,30 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     assert identity[1]["body"]["contact_id"] == "c2"
 
     # Every state write lands in the changelog partition of the source partition it belongs to,
-    # once per key and batch (de-duplication ids are kept per routing key).
-    assert sorted(h.changelog("contact-state")) == [("0/c1", 0), ("1/c2", 1)]
+    # once per key and batch (de-duplication ids are kept per routing key). The contact states
+    # and the batch's records (partition 1's outbox) are written before the outputs, the dedup
+    # ids and the emptied outbox (a tombstone) after them (docs/streams.md, Delivery).
+    outbox = ("outbox:1/records", 1)
+    assert sorted(h.changelog("contact-state")) == [("0/c1", 0), ("1/c2", 1), outbox, outbox]
     assert sorted(h.changelog("dedup-state")) == [("0/c1", 0), ("1/c2", 1)]
+    contact_log = f"{h.app.conf.id}-contact-state-changelog"
+    order = [
+        (p.topic, p.value is None)
+        for p in h.produced
+        if p.key == b"outbox:1/records" or p.topic in (NAMES.contacts, NAMES.events)
+    ]
+    assert order == [
+        (contact_log, False),
+        *[(NAMES.events, False)] * 6,
+        (NAMES.contacts, False),
+        (contact_log, True),
+    ]
+    [(_, [[outbox_record, trigger]])] = [
+        (p.key, orjson.loads(p.value))
+        for p in h.produced
+        if p.key == b"outbox:1/records" and p.value
+    ]
+    assert (outbox_record, trigger) == ({**record}, ["c2-5", round((T0 + 290) * 1000)])
 
     # The batch's counts, in the metrics once (streams.metrics).
     value = h.metrics.registry.get_sample_value
