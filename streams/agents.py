@@ -213,24 +213,26 @@ async def _write_state(
     written: list[tuple[EventT, tuple[WriteBehind, ...]]],
     tables: tuple[JsonTable, ...],
 ) -> None:
-    """Write the held changes of these stores: the local store, then the changelog records of
-    ``tables`` (the tables behind the stores), all sent at once and acknowledged before this
-    returns (streams.tables.WriteBehind)."""
-    for anchor, stores in written:
-        as_current(anchor)  # the local store files each write by this partition
+    """Write the held changes of these stores: the changelog records of ``tables`` (the tables
+    behind the stores), all sent at once, then, once acknowledged, the local stores
+    (streams.tables.JsonTable)."""
+    for _, stores in written:
         for store in stores:
             store.flush()
     records = {}
     for table in tables:
         topic = table.changelog_topic
         records |= {(topic, p): changes for p, changes in table.take_changelog().items()}
-    if records:
-        acknowledged = await outputs.send_to_partitions(records)
-        for table in tables:
-            topic = table.changelog_topic
-            for (name, partition), offset in acknowledged.items():
-                if name == topic:
-                    table.persisted(partition, offset)
+    if not records:
+        return
+    acknowledged = await outputs.send_to_partitions(records)
+    anchors = {anchor.message.partition: anchor for anchor, _ in written}
+    for table in tables:
+        topic = table.changelog_topic
+        for (name, partition), offset in acknowledged.items():
+            if name == topic:
+                as_current(anchors[partition])  # the local store files writes by partition
+                table.persisted(partition, offset)
 
 
 def _table(app: faust.App, name: str, partitions: int) -> JsonTable:
