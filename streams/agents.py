@@ -105,7 +105,8 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             outputs, [(a, (p.contacts, p.outbox)) for a, p in written], before_outputs
         )
         await outputs.send(produced)
-        for _, part in written:
+        for anchor, part in written:
+            as_current(anchor)  # the outbox is read in its own partition
             part.stage.published()
         await _write_state(outputs, [(a, (p.dedup, p.outbox)) for a, p in written], after_outputs)
         for tp, messages in batch.items():
@@ -216,7 +217,8 @@ async def _write_state(
     """Write the held changes of these stores: the changelog records of ``tables`` (the tables
     behind the stores), all sent at once, then, once acknowledged, the local stores
     (streams.tables.JsonTable)."""
-    for _, stores in written:
+    for anchor, stores in written:
+        as_current(anchor)  # a flush reads too (a delete looks its key up in this partition)
         for store in stores:
             store.flush()
     records = {}
