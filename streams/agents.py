@@ -77,7 +77,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
         started = perf_counter()
         consumed = duplicates = 0
         reasons: dict[str, int] = defaultdict(int)
-        written: list[tuple[EventT, tuple[WriteBehind, ...]]] = []
+        written: list[tuple[EventT, _Partition]] = []
         produced: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
         identity_items: list[IdentityItem] = []
         for tp, messages in batch.items():
@@ -93,14 +93,22 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
             produced[names.contacts] += out.contacts
             produced[names.business_keys] += out.business_keys
             identity_items += out.identity
-            written.append((anchor, part.state))
+            written.append((anchor, part))
             consumed += len(messages)
             duplicates += out.duplicates
             for reason, count in out.dead_letter_reasons.items():
                 reasons[reason] += count
         produced[names.identity] = identity_messages(identity_items)
+        # Contact states and their records (the outbox) before the outputs, dedup ids after
+        # (PartitionIngest, docs/streams.md: Delivery).
+        await _write_state(
+            outputs, [(a, (p.contacts, p.outbox)) for a, p in written], before_outputs
+        )
         await outputs.send(produced)
-        await _write_state(outputs, written, (contact_table, dedup_table))
+        for anchor, part in written:
+            as_current(anchor)  # the outbox is read in its own partition
+            part.stage.published()
+        await _write_state(outputs, [(a, (p.dedup, p.outbox)) for a, p in written], after_outputs)
         for tp, messages in batch.items():
             metrics.processed[tp] = messages[-1].offset + 1
         out_counts = {
@@ -114,15 +122,19 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
         metrics.batch("ingest", consumed, out_counts, perf_counter() - started)
         metrics.ingested(duplicates, reasons)
 
+    # the tables each of the two writes of an ingest batch sends changelog records to
+    before_outputs, after_outputs = (contact_table,), (dedup_table, contact_table)
+
     def _new_partition(partition: int) -> _Partition:
-        # Write order: contacts before dedup, so that a kill between the two replays events
-        # that the contact fold already holds (it ignores their ids) rather than losing them.
-        state = (
-            WriteBehind(PartitionView(contact_table, partition)),
-            WriteBehind(PartitionView(dedup_table, partition)),
+        contacts = WriteBehind(PartitionView(contact_table, partition))
+        dedup = WriteBehind(PartitionView(dedup_table, partition))
+        # The outbox shares the contact table (and its changelog partition) under keys of its
+        # own namespace, which no partition's view of the contact states ever sees.
+        outbox = WriteBehind(PartitionView(contact_table, partition, namespace="outbox:"))
+        stage = PartitionIngest(
+            settings, names.raw_events, contacts, dedup, business_keys=business_keys, outbox=outbox
         )
-        stage = PartitionIngest(settings, names.raw_events, *state, business_keys=business_keys)
-        return _Partition(stage, state)
+        return _Partition(stage, contacts, dedup, outbox)
 
     # Write order: journeys, keys and churn scores before the identity graph, whose merges
     # they reflect.
@@ -149,7 +161,8 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
                     names.alerts: out.alerts,
                 }
             )
-            await _write_state(outputs, [(batch_events[0], customer_state)], customer_tables)
+            for store, table in zip(customer_state, customer_tables, strict=True):
+                await _write_state(outputs, [(batch_events[0], (store,))], (table,))
             last = batch_events[-1].message
             metrics.processed[last.tp] = last.offset + 1
             out_counts = {
@@ -191,7 +204,9 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
 @dataclass(frozen=True, slots=True)
 class _Partition:
     stage: PartitionIngest
-    state: tuple[WriteBehind, ...]  # in the order they must be written
+    contacts: WriteBehind
+    dedup: WriteBehind
+    outbox: WriteBehind
 
 
 async def _write_state(
@@ -199,17 +214,26 @@ async def _write_state(
     written: list[tuple[EventT, tuple[WriteBehind, ...]]],
     tables: tuple[JsonTable, ...],
 ) -> None:
-    """With the batch's outputs acknowledged, write its state one table at a time: the local
-    store, then the changelog, acknowledged before the next table (streams.tables.WriteBehind).
-    ``tables[i]`` is the table behind ``stores[i]`` of every written partition."""
-    for level, table in enumerate(tables):
-        for anchor, stores in written:
-            as_current(anchor)  # the local store files each write by this partition
-            stores[level].flush()
+    """Write the held changes of these stores: the changelog records of ``tables`` (the tables
+    behind the stores), all sent at once, then, once acknowledged, the local stores
+    (streams.tables.JsonTable)."""
+    for anchor, stores in written:
+        as_current(anchor)  # a flush reads too (a delete looks its key up in this partition)
+        for store in stores:
+            store.flush()
+    records = {}
+    for table in tables:
         topic = table.changelog_topic
-        records = {(topic, p): changes for p, changes in table.take_changelog().items()}
-        if records:
-            for (_, partition), offset in (await outputs.send_to_partitions(records)).items():
+        records |= {(topic, p): changes for p, changes in table.take_changelog().items()}
+    if not records:
+        return
+    acknowledged = await outputs.send_to_partitions(records)
+    anchors = {anchor.message.partition: anchor for anchor, _ in written}
+    for table in tables:
+        topic = table.changelog_topic
+        for (name, partition), offset in acknowledged.items():
+            if name == topic:
+                as_current(anchors[partition])  # the local store files writes by partition
                 table.persisted(partition, offset)
 
 

@@ -131,10 +131,12 @@ class ContactRecord:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ContactRecord:
+    def from_dict(
+        cls, data: dict[str, Any], last_event: tuple[str, int] | None = None
+    ) -> ContactRecord:
         facts = dict(data)
         version = facts.pop("version")
-        return cls(ContactFacts(**facts), version)
+        return cls(ContactFacts(**facts), version, last_event)
 
 
 def new_state(tenant: str, channel: str | None, imported_from: str | None = None) -> dict[str, Any]:

@@ -144,10 +144,33 @@ def contact_message(record: ContactRecord) -> Produced:
     return record.facts.contact_id.encode(), orjson.dumps(record.to_dict())
 
 
-class PartitionIngest:
-    """The state and logic of one raw-events partition."""
+# The outbox's one key: the contact records of the last batch, until its outputs are acknowledged.
+OUTBOX_KEY = "records"
 
-    __slots__ = ("bounds", "business_keys", "dedup", "fold", "keep_text", "pii_key", "topic")
+
+class PartitionIngest:
+    """The state and logic of one raw-events partition.
+
+    Crash safety (docs/streams.md, Delivery): a batch's contact states and its ``outbox`` (the
+    contact records it publishes) are written before its outputs are produced; its dedup ids
+    after they are acknowledged, when ``published`` also empties the outbox. A record is thus
+    never published before the state that gave it its version is stored, so a version number
+    always names one record. A stage built over an outbox that is not empty (the worker died
+    between the two writes) publishes those records again with its first batch: the state that
+    holds their events ignores the replayed events, so they would otherwise never go out.
+    """
+
+    __slots__ = (
+        "bounds",
+        "business_keys",
+        "dedup",
+        "fold",
+        "keep_text",
+        "outbox",
+        "pii_key",
+        "topic",
+        "unsent",
+    )
 
     def __init__(
         self,
@@ -156,10 +179,17 @@ class PartitionIngest:
         contact_store: MutableMapping[str, Any],
         dedup_store: MutableMapping[str, Any],
         business_keys: BusinessKeys | None = None,
+        outbox: MutableMapping[str, Any] | None = None,
     ) -> None:
         """``business_keys``: what this worker already sent on ``business-keys`` (one for all
-        its partitions)."""
+        its partitions). ``outbox``: where the contact records of a batch wait until its
+        outputs are acknowledged (a store of its own, written with the contact states)."""
         self.topic = topic
+        self.outbox = {} if outbox is None else outbox
+        self.unsent = [
+            ContactRecord.from_dict(record, tuple(trigger))
+            for record, trigger in self.outbox.get(OUTBOX_KEY, ())
+        ]
         self.business_keys = business_keys or BusinessKeys()
         self.pii_key = settings.pii_key
         self.keep_text = settings.stream.keep_message_text
@@ -202,8 +232,11 @@ class PartitionIngest:
                 contact_events.append(event)
         self.dedup.expire()
         watermark = self.dedup.clock.watermark
-        records = self.fold.apply(contact_events, watermark, pruned_until)
+        records = self.unsent + self.fold.apply(contact_events, watermark, pruned_until)
         records += self.fold.sweep(watermark)
+        self.unsent = []
+        if records:
+            self.outbox[OUTBOX_KEY] = [[r.to_dict(), r.last_event] for r in records]
         for record in records:
             out.contacts.append(contact_message(record))
             out.identity.append(
@@ -212,6 +245,10 @@ class PartitionIngest:
                 )
             )
         return out
+
+    def published(self) -> None:
+        """The last batch's outputs are acknowledged: its records leave the outbox."""
+        self.outbox.pop(OUTBOX_KEY, None)
 
     def _canonical(
         self, message: RawMessage, out: IngestOutput

@@ -30,19 +30,24 @@ from faust.types import TP, EventT, TableT
 class JsonTable(MutableMapping[str, Any]):
     """A Faust table with ``raw`` key and value serializers, seen as str -> JSON value.
 
-    Writes go to the table's local store at once and their changelog records are queued
-    (``take_changelog``), so that a batch's state reaches the changelog in one produce request
-    per partition rather than one Faust send per key (that send path was the largest cost of the
-    stream; docs/streams.md, Cost). The caller produces them, then reports the offsets they got
-    (``persisted``), which is the bookkeeping Faust's own send would have done: a worker that
-    restarts replays its changelog only past them.
+    Writes are queued as changelog records (``take_changelog``), so that a batch's state reaches
+    the changelog in one produce request per partition rather than one Faust send per key (that
+    send path was the largest cost of the stream; docs/streams.md, Cost). The caller produces
+    them, then reports the offset the last one got (``persisted``): only then do they reach the
+    local store, followed by that offset, which is the bookkeeping Faust's own send would have
+    done (a worker that restarts replays its changelog past it). So the local store is never
+    ahead of the changelog: a worker killed before the acknowledgement restarts without the
+    writes, like any worker that recovers the partition from the changelog, and one killed after
+    it recovers them from the changelog. Nothing reads a table between a write and its
+    acknowledgement: the stages read through ``WriteBehind``, flushed only to be persisted.
     """
 
-    __slots__ = ("changelog", "table")
+    __slots__ = ("changelog", "sent", "table")
 
     def __init__(self, table: TableT) -> None:
         self.table = table
         self.changelog: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        self.sent: dict[int, list[tuple[bytes, bytes | None]]] = {}  # taken, not yet persisted
 
     def __getitem__(self, key: str) -> Any:
         raw = self.table.data.get(key.encode())
@@ -61,13 +66,12 @@ class JsonTable(MutableMapping[str, Any]):
         self.remove(key, 0)
 
     def put(self, key: str, value: Any, partition: int) -> None:
-        raw_key, raw_value = key.encode(), orjson.dumps(value)
-        self.table.data[raw_key] = raw_value  # the current event's partition (as_current)
-        self.changelog.setdefault(partition, []).append((raw_key, raw_value))
+        self.changelog.setdefault(partition, []).append((key.encode(), orjson.dumps(value)))
 
     def remove(self, key: str, partition: int) -> None:
         raw_key = key.encode()
-        del self.table.data[raw_key]
+        if raw_key not in self.table.data:
+            raise KeyError(key)
         self.changelog.setdefault(partition, []).append((raw_key, None))  # a tombstone
 
     def __contains__(self, key: object) -> bool:
@@ -99,10 +103,21 @@ class JsonTable(MutableMapping[str, Any]):
     def take_changelog(self) -> dict[int, list[tuple[bytes, bytes | None]]]:
         """The changelog records written since the last call, per partition."""
         records, self.changelog = self.changelog, {}
+        for partition, changes in records.items():
+            self.sent.setdefault(partition, []).extend(changes)
         return records
 
     def persisted(self, partition: int, offset: int) -> None:
-        self.table.data.set_persisted_offset(TP(self.changelog_topic, partition), offset)
+        """The records taken for ``partition`` are in its changelog, the last at ``offset``:
+        write them to the local store (under the current event's partition, ``as_current``),
+        then the offset."""
+        data = self.table.data
+        for raw_key, raw_value in self.sent.pop(partition, ()):
+            if raw_value is None:
+                data.pop(raw_key, None)
+            else:
+                data[raw_key] = raw_value
+        data.set_persisted_offset(TP(self.changelog_topic, partition), offset)
 
 
 def as_current(event: EventT) -> None:
@@ -130,10 +145,12 @@ class PartitionView(MutableMapping[str, Any]):
 
     __slots__ = ("partition", "prefix", "table")
 
-    def __init__(self, table: JsonTable, partition: int) -> None:
+    def __init__(self, table: JsonTable, partition: int, namespace: str = "") -> None:
+        """``namespace``: keys of another kind in the same table (they must not start with a
+        digit, so that no namespace's view sees another's keys)."""
         self.table = table
         self.partition = partition
-        self.prefix = f"{partition}/"
+        self.prefix = f"{namespace}{partition}/"
 
     def __getitem__(self, key: str) -> Any:
         return self.table[self.prefix + key]
@@ -170,11 +187,12 @@ _ABSENT = object()
 class WriteBehind(MutableMapping[str, Any]):
     """Holds a batch's state changes in memory until ``flush`` writes them to ``store``.
 
-    A hard kill must lose nothing, so a batch's outputs are produced and acknowledged *before*
-    the state that records them as done is written: killed before the state write, the batch is
-    replayed from the old state and its outputs sent again (downstream keeps the latest version
-    or the first copy of an event id); killed after it, the outputs are already in Kafka. See
-    docs/streams.md, "Crashes".
+    A hard kill must lose nothing, so the agents write a batch's stores in an order around its
+    outputs: the state that records outputs as done (the dedup ids, the customer stage's state)
+    only after they are acknowledged, so that a kill before it replays the batch and sends them
+    again (downstream keeps the latest version or the first copy of an event id); the contact
+    states and their records before them, so that a version is stored before it is published
+    (``streams.ingest.PartitionIngest``). See docs/streams.md, "Hard kills".
     """
 
     __slots__ = ("pending", "store")

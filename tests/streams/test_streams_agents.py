@@ -171,17 +171,16 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path):
-    def make(batch_size: int = 1) -> Harness:
-        """``batch_size``: the customers agent's take size."""
+    def make(batch_size: int = 1, store: str = "memory://") -> Harness:
+        """``batch_size``: the customers agent's take size; ``store``: the tables' local store
+        (RocksDB files reads and writes by partition, the memory store does not)."""
         settings = with_overrides(
             with_overrides(SETTINGS, home=tmp_path),
             stream={"batch_size": batch_size, "batch_seconds": 3600},
         )
         produced: list[Produced] = []
         metrics = StreamMetrics()
-        app = create_app(
-            settings, store="memory://", outputs=RecordedOutputs(produced), metrics=metrics
-        )
+        app = create_app(settings, store=store, outputs=RecordedOutputs(produced), metrics=metrics)
         made = Harness(app, produced=produced, metrics=metrics)
         made.assigned = {TP(NAMES.raw_events, p) for p in range(settings.topics.partitions)}
         return made
@@ -251,9 +250,30 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     assert identity[1]["body"]["contact_id"] == "c2"
 
     # Every state write lands in the changelog partition of the source partition it belongs to,
-    # once per key and batch (de-duplication ids are kept per routing key).
-    assert sorted(h.changelog("contact-state")) == [("0/c1", 0), ("1/c2", 1)]
+    # once per key and batch (de-duplication ids are kept per routing key). The contact states
+    # and the batch's records (partition 1's outbox) are written before the outputs, the dedup
+    # ids and the emptied outbox (a tombstone) after them (docs/streams.md, Delivery).
+    outbox = ("outbox:1/records", 1)
+    assert sorted(h.changelog("contact-state")) == [("0/c1", 0), ("1/c2", 1), outbox, outbox]
     assert sorted(h.changelog("dedup-state")) == [("0/c1", 0), ("1/c2", 1)]
+    contact_log = f"{h.app.conf.id}-contact-state-changelog"
+    order = [
+        (p.topic, p.value is None)
+        for p in h.produced
+        if p.key == b"outbox:1/records" or p.topic in (NAMES.contacts, NAMES.events)
+    ]
+    assert order == [
+        (contact_log, False),
+        *[(NAMES.events, False)] * 6,
+        (NAMES.contacts, False),
+        (contact_log, True),
+    ]
+    [(_, [[outbox_record, trigger]])] = [
+        (p.key, orjson.loads(p.value))
+        for p in h.produced
+        if p.key == b"outbox:1/records" and p.value
+    ]
+    assert (outbox_record, trigger) == ({**record}, ["c2-5", round((T0 + 290) * 1000)])
 
     # The batch's counts, in the metrics once (streams.metrics).
     value = h.metrics.registry.get_sample_value
@@ -267,6 +287,24 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
     assert value("omnicx_stream_dead_letters_total", {"reason": "not_json"}) == 1
     assert value("omnicx_stream_batch_seconds_count", {"stage": "ingest"}) == 1
     assert h.metrics.processed == {TP(NAMES.raw_events, 0): 3, TP(NAMES.raw_events, 1): 6}
+
+
+def test_ingest_writes_each_partition_of_a_rocksdb_table_in_its_own_store(harness):
+    """RocksDB files a table's reads and writes under the partition of the current event: the
+    outbox of partition 1, processed before partition 0, is written there and emptied there."""
+    h = harness(store="rocksdb://")
+    closed = [(b"c1", value, 1) for value in call("c1", 0)]
+    still_open = [(b"c2", value, 0) for value in call("c2", 0)[:2]]
+    asyncio.run(run_ingest(h, [closed + still_open]))
+
+    [(_, record)] = h.on(NAMES.contacts)
+    assert (record["contact_id"], record["status"]) == ("c1", "closed")
+    store = h.app.tables["contact-state"].data
+    # the outbox written and emptied; each key in its partition's database
+    assert {p: sorted(db.keys()) for p, db in store._dbs.items()} == {
+        0: [b"0/c2", store.offset_key],
+        1: [b"1/c1", store.offset_key],
+    }
 
 
 def test_ingest_recovers_a_partition_from_its_table_after_losing_it(harness):

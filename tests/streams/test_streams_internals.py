@@ -125,6 +125,6 @@ def test_tables_read_the_current_event_from_a_task_local_context_variable(app):
     assert copy_context().run(set_then_read) is anchor
     # Set in a copied context: this test's own context never saw it (task-local).
     assert current_event() is None
-    # The RocksDB store files a write under that event's partition (JsonTable.put).
+    # The RocksDB store files a write under that event's partition (JsonTable.persisted).
     assert "event = current_event()" in inspect.getsource(RocksDBStore._set)
     assert "event.message.partition" in inspect.getsource(RocksDBStore._set)
