@@ -16,6 +16,7 @@ from orchestration.commands.sql import sql
 from orchestration.commands.staffing import staffing
 from orchestration.commands.status import status
 from orchestration.commands.stream import stream
+from orchestration.commands.tenants import tenants
 from orchestration.commands.up import down, up
 from orchestration.commands.warehouse import warehouse
 
@@ -39,4 +40,5 @@ COMMANDS = [
     forecast,
     checks,
     alerts,
+    tenants,
 ]
