@@ -18,6 +18,7 @@ from orchestration.partitions import daily_partitions, partitions_start
 from orchestration.reports.assets import JOBS as REPORT_JOBS
 from orchestration.reports.assets import REPORT_GROUP, report_definitions
 from orchestration.resources import WarehouseResource
+from orchestration.retention import RETENTION_SCHEDULE, retention
 from schemas.settings import Settings, load_settings
 
 
@@ -28,8 +29,8 @@ def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
         assets=[*build_assets(daily_partitions(start, settings), settings), *report_assets],
         asset_checks=CHECKS,
-        jobs=[*JOBS, *REPORT_JOBS],
-        schedules=[*SCHEDULES, *report_schedules],
+        jobs=[*JOBS, *REPORT_JOBS, retention],
+        schedules=[*SCHEDULES, *report_schedules, RETENTION_SCHEDULE],
         sensors=SENSORS,
         resources={"warehouse": WarehouseResource()},
         executor=in_process_executor,

@@ -164,6 +164,15 @@ def refresh_mart(con: duckdb.DuckDBPyConnection, name: str, date_from: date, dat
         "and knob_set = (select knob_set from kpi_knobs)"
     )
     sql = mart_sql(name)
+    if _table_exists(con, "kpi_retention"):
+        # A tenant's days before its first kept day keep their rows: their contacts are gone
+        # (warehouse.retention), recomputing them would empty their aggregates.
+        expired = (
+            "exists (select 1 from kpi_retention as r where r.tenant = {t}.tenant "
+            f"and {{t}}.{mart.day_column} < r.first_kept_day)"
+        )
+        in_range += " and not " + expired.format(t=name)
+        sql = f"select * from (\n{sql}\n) as fresh where not {expired.format(t='fresh')}"
     con.execute("begin transaction")
     try:
         if _table_exists(con, name):
