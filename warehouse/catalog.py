@@ -170,12 +170,14 @@ def _ident(name: str) -> str:
 
 def create_every_mart(con: duckdb.DuckDBPyConnection, day: date, settings: Settings) -> None:
     """Every mart in a warehouse being built: the KPI marts refreshed for ``day``, and the
-    forecast's tables (``omnicx forecast`` fills them), empty."""
+    forecast's tables (``omnicx forecast`` fills them) and the retention's, empty."""
     from warehouse.forecast import create_forecast_tables
     from warehouse.kpi_marts import refresh_marts
+    from warehouse.retention import prune_marts
 
     refresh_marts(con, day, day, settings)
     create_forecast_tables(con)
+    prune_marts(con, {})  # kpi_retention, which the retention job writes
 
 
 def empty_warehouse_relations() -> list[Relation]:
