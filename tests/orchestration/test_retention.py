@@ -177,3 +177,52 @@ def test_late_rows_of_an_expired_day_are_not_landed_again() -> None:
     cutoffs = {"acme": date(2026, 1, 6)}
     assert drop_expired(data, date(2026, 1, 5), cutoffs).column("n").to_pylist() == [2, 3]
     assert drop_expired(data, date(2026, 1, 6), cutoffs).num_rows == 3
+
+
+def test_a_sink_applies_newly_published_first_kept_days_to_its_partitions(
+    tmp_path: Path,
+) -> None:
+    """The sink's side, without Kafka: a sink holding the partitions' manifests drops the
+    expired rows once the retention file changes, and records the rewritten files."""
+    from kafka import TopicPartition
+
+    from warehouse.layout import write_marker
+    from warehouse.retention import write_cutoffs
+    from warehouse.sink import LakeSink
+
+    settings = lake_settings(tmp_path)
+    write_facts(settings, **small_centre())
+    write_facts(settings, other_tenants_contacts(), partition=1)
+    adopt(settings)
+    write_marker(settings.lake_dir)
+    sink = LakeSink(settings, instance_id="retention-test")
+    try:
+        topics = {table.name: topic for topic, table in sink.tables.items()}
+        sink.manifests = {
+            TopicPartition(topics[table.name], m.partition): m for table, m in manifests(settings)
+        }
+        sink._apply_retention()  # nothing published yet: nothing dropped
+        before = lake_rows(settings)
+
+        write_cutoffs(settings.lake_dir, {"acme": NEXT_DAY})
+        sink._apply_retention()
+    finally:
+        sink.instance.release()
+
+    after = lake_rows(settings)
+    assert before[("acme", DAY)] > 0
+    assert ("acme", DAY) not in after
+    assert {k: v for k, v in before.items() if k != ("acme", DAY)} == after
+    for table, manifest in manifests(settings):
+        assert all(e.intact() for e in manifest.entries.values()), table.name
+
+
+def lake_rows(settings: Settings) -> dict[tuple[str, date], int]:
+    """Events per (tenant, day) in the lake's files."""
+    lake = settings.lake_dir.resolve()
+    with duckdb.connect() as con:
+        found = con.execute(
+            f"select tenant, day, count(*) from read_parquet('{lake}/events/day=*/*.parquet', "
+            "hive_partitioning = true) group by all"
+        ).fetchall()
+    return {(tenant, day): n for tenant, day, n in found}

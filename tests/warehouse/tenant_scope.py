@@ -3,6 +3,7 @@ from, relation by relation as the files' catalogs list them (never a hard-coded 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -10,14 +11,19 @@ import duckdb
 from warehouse.catalog import Relation, relations_of
 
 
-def relations(path: Path) -> dict[str, Relation]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return {r.name: r for r in relations_of(con)}
+@dataclass(frozen=True)
+class Scope:
+    """A warehouse file's relations, comments and rows per tenant of each relation with a
+    tenant column (read once: the main file's views read the whole lake)."""
+
+    relations: dict[str, Relation]
+    comments: dict[tuple[str, str], str | None]
+    counts: dict[str, dict[str | None, int]]
 
 
-def comments(path: Path) -> dict[tuple[str, str], str | None]:
-    """(relation, column or "") -> comment, for every relation and column of the file."""
+def scope(path: Path) -> Scope:
     with duckdb.connect(str(path), read_only=True) as con:
+        relations = {r.name: r for r in relations_of(con)}
         columns = con.execute(
             "select table_name, column_name, comment from duckdb_columns() "
             "where schema_name = 'main' and not internal"
@@ -27,7 +33,15 @@ def comments(path: Path) -> dict[tuple[str, str], str | None]:
             "union all select view_name, comment from duckdb_views() "
             "where schema_name = 'main' and not internal"
         ).fetchall()
-    return {**{(t, c): text for t, c, text in columns}, **{(t, ""): text for t, text in tables}}
+        counts = {
+            name: dict(
+                con.execute(f'select tenant, count(*) from "{name}" group by all').fetchall()
+            )
+            for name, relation in relations.items()
+            if "tenant" in {c.name for c in relation.columns}
+        }
+    comments = {**{(t, c): text for t, c, text in columns}, **{(t, ""): text for t, text in tables}}
+    return Scope(relations, comments, counts)
 
 
 def tenant_counts(path: Path, relation: str) -> dict[str | None, int]:
@@ -37,26 +51,22 @@ def tenant_counts(path: Path, relation: str) -> dict[str | None, int]:
     return dict(rows)
 
 
-def assert_only_its_rows(main: Path, own: Path, tenant: str) -> int:
-    """Every relation of ``main`` is in ``own`` with the same columns and comments; a relation
-    with a tenant column holds exactly the tenant's rows of ``main``; one with a list of tenants
-    names only this one. How many of the tenant's rows the file holds in all."""
-    main_relations, own_relations = relations(main), relations(own)
-    assert set(own_relations) == set(main_relations)
-    main_comments, own_comments = comments(main), comments(own)
-    assert own_comments == main_comments
-    assert all(own_comments.values())
-    rows = 0
-    for name, relation in main_relations.items():
+def assert_only_its_rows(main: Scope, own_path: Path, tenant: str) -> int:
+    """Every relation of ``main`` is in the file at ``own_path`` with the same columns and
+    comments; a relation with a tenant column holds exactly the tenant's rows of ``main``; one
+    with a list of tenants names only this one. How many of the tenant's rows the file holds."""
+    own = scope(own_path)
+    assert set(own.relations) == set(main.relations)
+    assert own.comments == main.comments
+    assert all(own.comments.values())
+    for name, relation in main.relations.items():
         columns = [c.name for c in relation.columns]
-        assert [c.name for c in own_relations[name].columns] == columns, name
-        if "tenant" in columns:
-            own_counts = tenant_counts(own, name)
-            assert set(own_counts) <= {tenant}, (name, own_counts)
-            assert own_counts.get(tenant, 0) == tenant_counts(main, name).get(tenant, 0), name
-            rows += own_counts.get(tenant, 0)
-        elif "tenants" in columns:
-            with duckdb.connect(str(own), read_only=True) as con:
+        assert [c.name for c in own.relations[name].columns] == columns, name
+        if "tenants" in columns:
+            with duckdb.connect(str(own_path), read_only=True) as con:
                 named = con.execute(f'select distinct unnest(tenants) from "{name}"').fetchall()
             assert set(named) <= {(tenant,)}, (name, named)
-    return rows
+    for name, counts in main.counts.items():
+        assert set(own.counts[name]) <= {tenant}, (name, own.counts[name])
+        assert own.counts[name].get(tenant, 0) == counts.get(tenant, 0), name
+    return sum(counts.get(tenant, 0) for counts in own.counts.values())

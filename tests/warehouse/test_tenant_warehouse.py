@@ -18,7 +18,7 @@ from schemas.targets import KpiTargets
 from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, contact, handled_call, small_centre
 from tests.warehouse.kpi_fixtures import write_lake as write_facts
 from tests.warehouse.lakes import lake_settings
-from tests.warehouse.tenant_scope import assert_only_its_rows, tenant_counts
+from tests.warehouse.tenant_scope import assert_only_its_rows, scope, tenant_counts
 from warehouse.build import build_warehouse
 from warehouse.catalog import create_every_mart
 from warehouse.forecast import create_forecast_tables
@@ -84,7 +84,7 @@ def test_a_tenant_file_holds_only_its_rows_of_every_relation(built: Settings, te
     main = built.duckdb_file
     own = built.tenant_warehouse_file(tenant)
 
-    rows = assert_only_its_rows(main, own, tenant)
+    rows = assert_only_its_rows(scope(main), own, tenant)
 
     assert rows > 0
     # The main file really holds both tenants, so the filter had something to take out.
@@ -237,4 +237,4 @@ def test_every_mart_of_an_empty_warehouse_is_scoped(tmp_path: Path) -> None:
 
     path = build_tenant_warehouse(settings, OTHER)
 
-    assert_only_its_rows(settings.duckdb_file, path, OTHER)
+    assert_only_its_rows(scope(settings.duckdb_file), path, OTHER)
