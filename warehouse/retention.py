@@ -14,6 +14,7 @@ Who drops what:
   it owns (``prune_partition``), rewriting the files of the expired days without the expired
   tenants' rows and recording each in its manifest, and drops such rows from what it lands
   later (``drop_expired``). A file whose rows all expired stays, empty: its offsets stay landed.
+  Only tables whose rows have a business time of their own age (``ages``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ def read_cutoffs(lake_dir: Path) -> Cutoffs:
     return {tenant: date.fromisoformat(day) for tenant, day in stored.items()}
 
 
+def ages(table: LakeTable) -> bool:
+    """Whether retention applies to ``table``: its rows' days are business times of their own
+    (a contact's, an event's, a journey's start ...). The identity audit and the customer keys
+    lie under the day they reached Kafka: a customer key landed long ago still stitches
+    today's contacts, so it is not dropped for its age."""
+    return bool(table.day_from)
+
+
 def expired_tenants(cutoffs: Cutoffs, day: date) -> list[str]:
     return sorted(tenant for tenant, first_kept in cutoffs.items() if day < first_kept)
 
@@ -100,7 +109,7 @@ def prune_partition(table: LakeTable, manifest: PartitionManifest, cutoffs: Cuto
     """Rewrite the manifest's files in the day directories of ``table`` before some tenant's
     first kept day without the expired rows, recording each in the manifest; rows dropped.
     Only directories whose day is expired for some tenant are read."""
-    if not cutoffs:
+    if not cutoffs or not ages(table):
         return 0
     latest = max(cutoffs.values())
     dropped = 0

@@ -58,6 +58,7 @@ from warehouse.layout import check_layout
 from warehouse.manifest import Entry, PartitionManifest, manifest_path, quarantine_strays
 from warehouse.retention import (
     Cutoffs,
+    ages,
     drop_expired,
     prune_partition,
     read_cutoffs,
@@ -260,7 +261,9 @@ class LakeSink:
             # contact version, say); their offsets are, in a file that may be empty.
             files = [
                 (
-                    drop_expired(rows, date.fromisoformat(day), self.cutoffs),
+                    drop_expired(rows, date.fromisoformat(day), self.cutoffs)
+                    if ages(table)
+                    else rows,
                     lake_file_path(self.lake_dir, table, day, tp.partition, first, last),
                 )
                 for day, rows in by_business_day(table, data)

@@ -23,7 +23,7 @@ from warehouse.build import build_warehouse
 from warehouse.kpi_marts import refresh_marts
 from warehouse.landing import day_dirs, files_in
 from warehouse.manifest import Entry, PartitionManifest, manifest_path
-from warehouse.retention import drop_expired, prune_partition, read_cutoffs
+from warehouse.retention import ages, drop_expired, prune_partition, read_cutoffs
 from warehouse.tables import LAKE_TABLES
 
 RETENTION_DAYS = 1
@@ -111,11 +111,13 @@ def test_no_contact_level_row_of_the_tenant_is_older_than_its_retention(expired)
         for table in LAKE_TABLES:
             old = rows(
                 con,
-                f"select count(*) from lake_{table.name} where tenant = 'acme' and day < ?".replace(
-                    "?", f"'{FIRST_KEPT}'"
-                ),
+                f"select count(*) from lake_{table.name} "
+                f"where tenant = 'acme' and day < '{FIRST_KEPT}'",
             )
-            assert old == [(0,)], table.name
+            if ages(table):
+                assert old == [(0,)], table.name
+            else:  # customer keys lie under their Kafka day: they still stitch recent contacts
+                assert table.name != "customer_keys" or old[0][0] > 0
         assert rows(con, "select tenant, started_day from int_contacts order by all") == [
             c for c in before["contacts"] if not (c[0] == "acme" and c[1] < FIRST_KEPT)
         ]
