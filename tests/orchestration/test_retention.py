@@ -6,7 +6,7 @@ manifests still account for every file, so nothing is landed again or quarantine
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -228,3 +228,24 @@ def lake_rows(settings: Settings) -> dict[tuple[str, date], int]:
             "hive_partitioning = true) group by all"
         ).fetchall()
     return {(tenant, day): n for tenant, day, n in found}
+
+
+def test_status_lists_each_tenants_retention(expired) -> None:
+    from orchestration.commands.status import render
+    from orchestration.status import Status
+
+    settings, _, _ = expired
+    state = Status(
+        bootstrap="127.0.0.1:9092",
+        local_broker=None,
+        broker_answers=False,
+        services=[],
+        dagster_url=None,
+        day_start=datetime(2026, 1, 7, tzinfo=UTC),
+        retention=retention_status(settings),
+    )
+
+    lines = render(state, datetime(2026, 1, 7, 3, tzinfo=UTC))
+
+    assert lines[-2].startswith("retention:")
+    assert lines[-1].split() == ["acme", "1", "days,", "kept", "from", str(FIRST_KEPT)]
