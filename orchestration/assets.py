@@ -36,6 +36,7 @@ from warehouse.build import SQL_DIR, VIEW_LAYERS, in_dependency_order, layer_mod
 from warehouse.catalog import load_catalog
 from warehouse.kpi_inputs import missing_inputs
 from warehouse.kpi_marts import MARTS, knob_set_id, mart_knobs, refresh_marts
+from warehouse.tenant_warehouse import build_tenant_warehouses
 
 CHURN_MARTS = frozenset({"mart_churn_risk"})
 
@@ -146,6 +147,8 @@ def build_assets(
             rows.update(refresh_marts(con, date_from, date_to, settings))
 
         path = warehouse.build(marts=refresh)
+        # Each brand's own file, derived from the file just published (docs/tenancy.md).
+        tenant_files = build_tenant_warehouses(settings)
         knob_set = knob_set_id(mart_knobs(settings))
         target_set, _ = configured_targets(settings)
         for mart in MARTS:
@@ -157,6 +160,8 @@ def build_assets(
             }
             if mart.name in rows:
                 metadata["rows_of_the_days"] = rows[mart.name]
+            if tenant_files:
+                metadata["tenant_warehouses"] = ", ".join(str(p) for p in tenant_files)
             yield MaterializeResult(asset_key=mart.name, metadata=metadata)
 
     return [warehouse_views, kpi_marts]

@@ -19,6 +19,7 @@ from orchestration.planning_assets import build_planning_assets
 from orchestration.reports.assets import JOBS as REPORT_JOBS
 from orchestration.reports.assets import REPORT_GROUP, report_definitions
 from orchestration.resources import WarehouseResource
+from orchestration.retention import RETENTION_SCHEDULE, retention
 from schemas.settings import Settings, load_settings
 
 
@@ -34,8 +35,8 @@ def build_definitions(settings: Settings) -> Definitions:
             *report_assets,
         ],
         asset_checks=CHECKS,
-        jobs=[*JOBS, *REPORT_JOBS],
-        schedules=[*SCHEDULES, *report_schedules],
+        jobs=[*JOBS, *REPORT_JOBS, retention],
+        schedules=[*SCHEDULES, *report_schedules, RETENTION_SCHEDULE],
         sensors=SENSORS,
         resources={"warehouse": WarehouseResource()},
         executor=in_process_executor,

@@ -18,7 +18,7 @@ others are still shown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from kafka import TopicPartition
@@ -69,11 +69,14 @@ class Status:
     dead_letters_today: int | None = None
     day_start: datetime | None = None
     kafka_error: str | None = None  # why the groups or the dead letters could not be read
+    # tenant -> (retention days, first kept day published; None: not applied yet)
+    retention: dict[str, tuple[int, date | None]] = field(default_factory=dict)
 
 
 def gather(settings: Settings, now: datetime) -> Status:
     """The status of the deployment of ``settings``; "today" is ``now``'s UTC day."""
     from orchestration.kafka.lag import consumer_lag, stage_consumers
+    from orchestration.retention import retention_status
     from pipelines.kafka_io import broker_answers
 
     local = None if settings.kafka.bootstrap_servers else LocalBroker(settings).status()
@@ -91,6 +94,7 @@ def gather(settings: Settings, now: datetime) -> Status:
         newest_event=newest_event(settings),
         last_refresh=last_refresh(settings.dagster_home),
         day_start=day_start,
+        retention=retention_status(settings),
     )
     if not answers:
         return status

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict
 
-from schemas.settings import Settings, TenantSettings
+from schemas.settings import TENANT_KPI_KNOBS, Settings, TenantSettings
 from schemas.targets import target_set
 
 # The definitions the marts implement (kpis.md, version 1). A new version of a definition gets
@@ -44,6 +44,9 @@ ALERT_KNOBS = frozenset({"realert_rise", "cooldown_hours"})
 # The key of ``mart_knobs`` holding the tenants' reporting time zones (not a ``kpi_knobs``
 # column: the marts read them from the table ``kpi_time_zones``).
 TIME_ZONES = "time_zones"
+# The key of ``mart_knobs`` holding the tenants' own KPI knobs ([tenants.NAME.kpis]; the marts
+# read them from the table ``kpi_tenant_knobs``).
+TENANT_KNOBS = "tenant_kpis"
 DEFAULT_TIME_ZONE = TenantSettings().time_zone  # a tenant without a [tenants] table
 
 Knobs = dict[str, float | int | dict[str, str]]
@@ -70,7 +73,20 @@ def mart_knobs(settings: Settings) -> Knobs:
     )
     if time_zones := reporting_time_zones(settings):
         knobs[TIME_ZONES] = time_zones
+    if tenant_knobs := tenants_kpi_knobs(settings):
+        knobs[TENANT_KNOBS] = tenant_knobs
     return knobs
+
+
+def tenants_kpi_knobs(settings: Settings) -> dict[str, dict[str, float]]:
+    """The KPI knobs in force for every tenant with knobs of its own, by tenant: all of
+    ``TENANT_KPI_KNOBS``, its own values over [kpis]'. Left out of ``mart_knobs`` when no
+    tenant has any, so that the knob sets made before tenants could keep their ids."""
+    return {
+        name: {knob: getattr(settings.tenant_kpis(name), knob) for knob in TENANT_KPI_KNOBS}
+        for name, tenant in sorted(settings.tenants.items())
+        if tenant.kpis
+    }
 
 
 def knob_set_id(knobs: Knobs) -> str:

@@ -49,6 +49,19 @@ def day_or_empty() -> Any:
 
 _PORT = (1, 65535)
 
+# A tenant's name is part of file names (its warehouse file): no path separator, no leading dot.
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_tenant_name(name: str, where: str) -> str:
+    """``name`` when it can name a tenant; a SettingsError saying what a name may hold."""
+    if not TENANT_NAME.fullmatch(name):
+        raise SettingsError(
+            f"{where}: {name!r} is not a tenant name (letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit)"
+        )
+    return name
+
 
 @dataclass(frozen=True)
 class KafkaSettings:
@@ -219,6 +232,14 @@ class WarehouseSettings:
     # process, as for stream.metrics_port.
     sink_metrics_port: int = bounded(0, 0, 65535)
     sink_metrics_address: str = "127.0.0.1"
+    # Tenant-scoped warehouse files (docs/tenancy.md): the tenants that get one, rebuilt after
+    # every refresh, as <tenant_dir>/<tenant>.duckdb (relative to home).
+    tenant_warehouses: tuple[str, ...] = ()
+    tenant_dir: Path = Path("tenants")
+
+    def __post_init__(self) -> None:
+        for name in self.tenant_warehouses:
+            check_tenant_name(name, "warehouse.tenant_warehouses")
 
 
 @dataclass(frozen=True)
@@ -347,19 +368,71 @@ def _check_targets(targets: dict[str, KpiTargets]) -> None:
         raise SettingsError(f"targets.{exc}") from None
 
 
+# The KPI knobs a tenant may set for itself ([tenants.NAME.kpis]): those a contact's own KPIs
+# depend on. The repeat window and the churn knobs shape the stream's journeys and alerts, which
+# one deployment computes alike for every tenant; the abandon treatment is chosen when reading.
+TENANT_KPI_KNOBS = (
+    "short_abandon_seconds",
+    "service_level_voice_seconds",
+    "service_level_chat_seconds",
+    "service_level_sms_seconds",
+    "service_level_social_seconds",
+    "service_level_email_seconds",
+)
+REPORT_PERIODS = ("day", "week")  # the scheduled reports (docs/reports.md)
+
+
 @dataclass(frozen=True)
 class TenantSettings:
-    """One client brand's own settings (``[tenants.NAME]``); a tenant without a table has these
-    defaults. Its KPIs are attributed to days and hours of its reporting time zone (kpis.md)."""
+    """One client brand's own settings (``[tenants.NAME]``, docs/tenancy.md); a tenant without a
+    table has these defaults. Its KPIs are attributed to days and hours of its reporting time
+    zone (kpis.md)."""
 
     display_name: str = ""  # "": the tenant's name
     time_zone: str = "UTC"  # IANA name (Europe/Paris): the tenant's reporting days and hours
     report_recipients: tuple[str, ...] = ()  # who receives its scheduled reports by e-mail
+    # Which scheduled reports it gets ("day", "week"), at which local hour of its time zone.
+    report_periods: tuple[str, ...] = REPORT_PERIODS
+    report_hour: int = bounded(7, 0, 23)
     # Its own KPI targets, over the global [targets] (docs/kpis.md, Targets).
     targets: dict[str, KpiTargets] = field(default_factory=dict)
+    # Its own values of the knobs of TENANT_KPI_KNOBS, over [kpis] (service level at 30 s ...).
+    kpis: dict[str, float] = field(default_factory=dict)
+    # Its own alert endpoints and recipients: only its alerts go there, besides [alerts]'.
+    webhooks: tuple[WebhookSettings, ...] = ()
+    alert_recipients: tuple[str, ...] = ()
+    # Days its contact-level data is kept (lake and warehouse rows; daily aggregates stay);
+    # 0: kept for ever (docs/tenancy.md, Retention).
+    retention_days: int = bounded(0, 0)
 
     def __post_init__(self) -> None:
         _check_targets(self.targets)
+        for period in self.report_periods:
+            if period not in REPORT_PERIODS:
+                raise SettingsError(
+                    f"report_periods: {period!r} is not one of {', '.join(REPORT_PERIODS)}"
+                )
+        knobs = {f.name: f for f in fields(KpiSettings)}
+        for name, value in self.kpis.items():
+            if name not in TENANT_KPI_KNOBS:
+                raise SettingsError(
+                    f"kpis.{name}: not a knob a tenant can set (one of {', '.join(TENANT_KPI_KNOBS)})"
+                )
+            _allowed(value, knobs[name], f"kpis.{name}")
+        for hook in self.webhooks:
+            if hook.tenants:
+                raise SettingsError(
+                    f"webhooks[{hook.name or '?'}].tenants: a tenant's webhook gets its alerts "
+                    "only; leave tenants out"
+                )
+        try:
+            AlertSettings(
+                webhooks=self.webhooks, email=EmailSettings(recipients=self.alert_recipients)
+            )
+        except SettingsError as exc:
+            raise SettingsError(
+                str(exc).replace("alerts.email", "alert_recipients").replace("alerts.", "")
+            ) from None
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -410,14 +483,26 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check_targets(self.targets)
+        for name in self.tenants:
+            check_tenant_name(name, "tenants")
         mail = self.alerts.email
         reports = self.reports.recipients or any(t.report_recipients for t in self.tenants.values())
-        if mail.host and not (mail.has_recipients or reports):
+        tenants_alerts = any(t.alert_recipients for t in self.tenants.values())
+        if mail.host and not (mail.has_recipients or reports or tenants_alerts):
             raise SettingsError("alerts.email: a host is set but no recipients")
+
+    def tenant_warehouse_file(self, tenant: str) -> Path:
+        """The tenant-scoped warehouse file of ``tenant`` (docs/tenancy.md)."""
+        name = check_tenant_name(tenant, "tenant")
+        return self.home / self.warehouse.tenant_dir / f"{name}.duckdb"
 
     def tenant(self, name: str) -> TenantSettings:
         """The settings of tenant ``name``: its ``[tenants.NAME]`` table, else the defaults."""
         return self.tenants.get(name) or TenantSettings()
+
+    def tenant_kpis(self, name: str) -> KpiSettings:
+        """The KPI knobs in force for tenant ``name``: [kpis], then its own overrides."""
+        return replace(self.kpis, **self.tenant(name).kpis)
 
     @property
     def log_dir(self) -> Path:
@@ -465,7 +550,30 @@ def load_settings(
         raise SettingsError(
             f"environment: expected one of {list(ENVIRONMENTS)}, got {settings.environment!r}"
         )
-    return settings
+    return with_tenant_alerts(settings)
+
+
+def with_tenant_alerts(settings: Settings) -> Settings:
+    """The settings with every tenant's own webhooks and alert recipients in ``[alerts]``, each
+    for that tenant's alerts only, so that the delivery worker serves them like the others.
+
+    Idempotent: settings handed to a subprocess (``settings_env``) already hold them."""
+    alerts = settings.alerts
+    hooks = {hook.name: hook for hook in alerts.webhooks}
+    recipients = dict(alerts.email.tenant_recipients)
+    for name, tenant in sorted(settings.tenants.items()):
+        for hook in tenant.webhooks:
+            own = replace(hook, tenants=(name,))
+            if hooks.setdefault(hook.name, own) != own:
+                raise SettingsError(
+                    f"tenants.{name}.webhooks[{hook.name}].name: another webhook is named "
+                    f"{hook.name!r}; give each endpoint its own name"
+                )
+        if tenant.alert_recipients:
+            merged = (*recipients.get(name, ()), *tenant.alert_recipients)
+            recipients[name] = tuple(dict.fromkeys(merged))
+    email = replace(alerts.email, tenant_recipients=recipients)
+    return replace(settings, alerts=replace(alerts, webhooks=tuple(hooks.values()), email=email))
 
 
 ENVIRONMENTS = ("development", "production")

@@ -132,18 +132,30 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
     materialize marts into it before it is published.
     """
     target = settings.duckdb_file.resolve()
+
+    def fill(con: duckdb.DuckDBPyConnection) -> None:
+        create_views(con, settings.lake_dir)
+        if target.exists():
+            _carry_over(con, target)
+        if marts is not None:
+            marts(con)
+
+    return publish(target, fill)
+
+
+def publish(target: Path, fill: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
+    """Build a fresh DuckDB file beside ``target`` (``fill`` writes it, then every relation gets
+    its catalogue comment) and rename it over ``target`` atomically; ``target``.
+
+    A build killed halfway leaves only its own temp file, removed by the next build."""
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(target)
     building = target.with_name(f".{target.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with _connect_for_build(building) as con:
-            # Marts materialized here must not depend on the builder's time zone.
+            # What is materialized here must not depend on the builder's time zone.
             con.execute("set TimeZone = 'UTC'")
-            create_views(con, settings.lake_dir)
-            if target.exists():
-                _carry_over(con, target)
-            if marts is not None:
-                marts(con)
+            fill(con)
             _comment(con)
             con.execute("checkpoint")
         _fsync(building)

@@ -170,14 +170,17 @@ def _ident(name: str) -> str:
 
 def create_every_mart(con: duckdb.DuckDBPyConnection, day: date, settings: Settings) -> None:
     """Every mart in a warehouse being built: the KPI marts refreshed for ``day``, and the
-    forecast's and staffing's tables (the planning assets fill them), empty."""
+    forecast's and staffing's tables (the planning assets fill them) and the retention's,
+    empty."""
     from warehouse.forecast import create_forecast_tables
     from warehouse.kpi_marts import refresh_marts
+    from warehouse.retention import prune_marts
     from warehouse.staffing import create_staffing_table
 
     refresh_marts(con, day, day, settings)
     create_forecast_tables(con)
     create_staffing_table(con)
+    prune_marts(con, {})  # kpi_retention, which the retention job writes
 
 
 def empty_warehouse_relations() -> list[Relation]:

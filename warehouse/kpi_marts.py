@@ -30,8 +30,15 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from schemas.churn import sql_rules
-from schemas.knob_sets import DEFINITIONS, TIME_ZONES, configured_targets, knob_set_id, mart_knobs
-from schemas.settings import Settings
+from schemas.knob_sets import (
+    DEFINITIONS,
+    TENANT_KNOBS,
+    TIME_ZONES,
+    configured_targets,
+    knob_set_id,
+    mart_knobs,
+)
+from schemas.settings import TENANT_KPI_KNOBS, Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,7 +96,7 @@ def write_knobs(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     its id."""
     knobs = mart_knobs(settings)
     knob_set = knob_set_id(knobs)
-    scalars = {name: value for name, value in knobs.items() if name != TIME_ZONES}
+    scalars = {k: v for k, v in knobs.items() if k not in (TIME_ZONES, TENANT_KNOBS)}
     columns = ", ".join(f"${name} as {name}" for name in scalars)
     con.execute(
         f"create or replace table kpi_knobs as select $knob_set as knob_set, {columns}",
@@ -99,6 +106,15 @@ def write_knobs(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     time_zones = knobs.get(TIME_ZONES, {})
     if time_zones:
         con.executemany("insert into kpi_time_zones values (?, ?)", list(time_zones.items()))
+    columns = ", ".join(f"{knob} double" for knob in TENANT_KPI_KNOBS)
+    con.execute(f"create or replace table kpi_tenant_knobs (tenant varchar, {columns})")
+    tenant_knobs = knobs.get(TENANT_KNOBS, {})
+    if tenant_knobs:
+        marks = ", ".join("?" for _ in TENANT_KPI_KNOBS)
+        con.executemany(
+            f"insert into kpi_tenant_knobs values (?, {marks})",
+            [[t, *(own[k] for k in TENANT_KPI_KNOBS)] for t, own in tenant_knobs.items()],
+        )
     # No key constraint: the warehouse build copies tables into each new file without them.
     con.execute(
         "create table if not exists kpi_knob_sets "
@@ -161,6 +177,15 @@ def refresh_mart(con: duckdb.DuckDBPyConnection, name: str, date_from: date, dat
         "and knob_set = (select knob_set from kpi_knobs)"
     )
     sql = mart_sql(name)
+    if _table_exists(con, "kpi_retention"):
+        # A tenant's days before its first kept day keep their rows: their contacts are gone
+        # (warehouse.retention), recomputing them would empty their aggregates.
+        expired = (
+            "exists (select 1 from kpi_retention as r where r.tenant = {t}.tenant "
+            f"and {{t}}.{mart.day_column} < r.first_kept_day)"
+        )
+        in_range += " and not " + expired.format(t=name)
+        sql = f"select * from (\n{sql}\n) as fresh where not {expired.format(t='fresh')}"
     con.execute("begin transaction")
     try:
         if _table_exists(con, name):

@@ -53,7 +53,15 @@ def connect_analyst(settings: Settings) -> duckdb.DuckDBPyConnection:
     con = connect_read_only(settings)
     lake = settings.lake_dir.resolve()
     table_dirs = [f"{lake / table.name}/" for table in LAKE_TABLES]  # not the sink's own files
-    con.execute("set allowed_directories = ?", [table_dirs])
+    return lock_down(con, table_dirs)
+
+
+def lock_down(
+    con: duckdb.DuckDBPyConnection, allowed_directories: list[str]
+) -> duckdb.DuckDBPyConnection:
+    """``con``, reaching no file but those under ``allowed_directories`` (none: only its own
+    database), no extension, and no setting any more: its configuration is locked."""
+    con.execute("set allowed_directories = ?", [allowed_directories])
     con.execute("set autoload_known_extensions = false")
     con.execute("set autoinstall_known_extensions = false")
     con.execute("set enable_external_access = false")

@@ -17,7 +17,9 @@ their files: on assignment the batch's files are dropped, those renamed included
 is read again; a crash between the renames and the commit costs nothing. Offsets are committed after their files (once per poll loop, retried until the
 broker accepts them, and again on assignment) so that consumer lag can be monitored. Compaction
 (warehouse.compaction) runs in the same loop, on the partitions this sink owns, so no two
-processes ever rewrite the same files.
+processes ever rewrite the same files. So does retention (warehouse.retention): each sink drops
+the expired rows of the tenants' first kept days, which the retention job publishes, from the
+files of the partitions it owns, recording the rewritten files in their manifests.
 
 Each sink holds a lock on its group instance id (warehouse.instances): two sinks sharing a lake
 never join with the same id, and one that the group fences (another host took its id) stops. It
@@ -33,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -56,6 +59,14 @@ from warehouse.landing import (
 )
 from warehouse.layout import check_layout
 from warehouse.manifest import Entry, PartitionManifest, manifest_path, quarantine_strays
+from warehouse.retention import (
+    Cutoffs,
+    ages,
+    drop_expired,
+    prune_partition,
+    read_cutoffs,
+    retention_path,
+)
 from warehouse.sink_metrics import SinkMetrics
 from warehouse.tables import LAKE_TABLES, LakeTable
 
@@ -111,6 +122,10 @@ class LakeSink:
         self.quarantined_counted = 0  # of self.quarantined, in metrics.quarantined_files
         self.consumer: KafkaConsumer | None = None
         self.commit_timeout_ms = int(settings.kafka.request_timeout_seconds * 1000)
+        # Tenants' first kept days (warehouse.retention), and the retention file's stamp
+        # when they were read: a new file is applied to every partition held.
+        self.cutoffs: Cutoffs = read_cutoffs(self.lake_dir)
+        self.cutoffs_stamp = _stamp(retention_path(self.lake_dir))
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         try:
@@ -143,6 +158,7 @@ class LakeSink:
                 self._close_due_batches()
                 self._commit()
                 self._sweep_due()
+                self._apply_retention()
                 self._refresh_metrics()
             for tp in list(self.batches):
                 self._land(tp)
@@ -184,6 +200,7 @@ class LakeSink:
         resume = manifest.reconcile(directories)
         for directory in directories:
             self._compact(tp, directory)  # finishes what a crashed compaction left
+        prune_partition(table, manifest, self.cutoffs)
         self.landed[tp] = -1 if resume is None else resume - 1
         if resume is None:
             self.consumer.seek_to_beginning(tp)
@@ -246,8 +263,15 @@ class LakeSink:
         first, last = records[0].offset, records[-1].offset
         data = records_table(table, records)
         if data.num_rows:  # a batch of tombstones only leaves no file
+            # Rows of a day a tenant's retention dropped already are not landed again (a late
+            # contact version, say); their offsets are, in a file that may be empty.
             files = [
-                (rows, lake_file_path(self.lake_dir, table, day, tp.partition, first, last))
+                (
+                    drop_expired(rows, date.fromisoformat(day), self.cutoffs)
+                    if ages(table)
+                    else rows,
+                    lake_file_path(self.lake_dir, table, day, tp.partition, first, last),
+                )
                 for day, rows in by_business_day(table, data)
             ]
             manifest = self.manifests[tp]
@@ -310,6 +334,20 @@ class LakeSink:
             self.metrics.quarantined_files.inc(moved)
             self.quarantined_counted += moved
 
+    # -------------------------------------------------------------- retention
+
+    def _apply_retention(self) -> None:
+        """Apply a newly published retention file to every partition this sink holds."""
+        path = retention_path(self.lake_dir)
+        stamp = _stamp(path)
+        if stamp == self.cutoffs_stamp:
+            return
+        self.cutoffs, self.cutoffs_stamp = read_cutoffs(self.lake_dir), stamp
+        for tp, manifest in self.manifests.items():
+            dropped = prune_partition(self.tables[tp.topic], manifest, self.cutoffs)
+            if dropped:
+                log.info("%s[%d]: retention dropped %d rows", tp.topic, tp.partition, dropped)
+
     # -------------------------------------------------------------- compaction
 
     def _compact(self, tp: TopicPartition, directory: Path) -> None:
@@ -323,6 +361,14 @@ class LakeSink:
         now = time.time()
         for tp, directory in [k for k, due in self.sweeps.items() if due <= now]:
             self._compact(tp, directory)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_ino
 
 
 class _Metadata:

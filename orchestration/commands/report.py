@@ -70,8 +70,9 @@ def report(
     from orchestration.reports.model import Period
     from orchestration.reports.output import NoReportData, default_period, last_data_day
     from orchestration.reports.output import write_report as write
-    from warehouse.build import WarehouseMissing, connect_read_only
+    from warehouse.build import WarehouseMissing
     from warehouse.kpis import KnobSetMissing
+    from warehouse.tenant_warehouse import connect_scope
 
     if date_from is None and date_to is not None:
         raise click.BadParameter("--to needs --from", param_hint="--to")
@@ -86,7 +87,7 @@ def report(
         elif day is not None:
             period = Period.ending(kind or "week", day.date())
         else:
-            with connect_read_only(settings) as con:
+            with connect_scope(settings, tenant) as con:
                 data_last = last_data_day(con, tenant)
             period = default_period(kind or "week", settings, tenant, data_last, datetime.now(UTC))
         refresh = f"run `omnicx refresh --from {period.first_day} --to {period.last_day}`"

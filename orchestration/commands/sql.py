@@ -12,29 +12,42 @@ from schemas.settings import Settings
 
 @click.command()
 @click.argument("query", required=False)
+@click.option(
+    "--tenant",
+    metavar="NAME",
+    help="Query this tenant's own warehouse file (its rows only; no file access at all).",
+)
 @tabular_format
 @click.pass_obj
-def sql(settings: Settings, query: str | None, fmt: str) -> None:
+def sql(settings: Settings, query: str | None, tenant: str | None, fmt: str) -> None:
     """Run QUERY on the warehouse (read-only), or, without QUERY, read statements ending in `;`
     from standard input and answer each one (exit code 1 when one of them failed, unless typed at
     a terminal).
 
     Only SELECT statements run, and they read nothing but the warehouse and the lake: no other
-    file, database, extension or setting (docs/warehouse.md, "Analyst isolation").
+    file, database, extension or setting (docs/warehouse.md, "Analyst isolation"). With
+    --tenant, they read the tenant's own file and nothing else (docs/tenancy.md).
 
     The connection never locks the file: queries run while the sink lands and the warehouse is
     rebuilt. Each statement of a session sees the newest build.
     """
     import duckdb
 
+    from schemas.settings import SettingsError
     from warehouse.build import WarehouseMissing
     from warehouse.query import connect_analyst, render, run, statements
+    from warehouse.tenant_warehouse import connect_tenant_analyst
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        if tenant is None:
+            return connect_analyst(settings)
+        return connect_tenant_analyst(settings, tenant)
 
     def answer(text: str) -> bool:
         try:
-            with connect_analyst(settings) as con:
+            with connect() as con:
                 result = run(con, text)
-        except (duckdb.Error, WarehouseMissing) as exc:
+        except (duckdb.Error, WarehouseMissing, SettingsError) as exc:
             click.echo(f"error: {' '.join(str(exc).split())}", err=True)  # one line
             return False
         if result.columns:

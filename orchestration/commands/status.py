@@ -54,6 +54,11 @@ def render(state, now: datetime) -> list[str]:
     lines.append(
         _line("dead letters today", f"{dead} (since {state.day_start:%Y-%m-%d} 00:00 UTC)")
     )
+    if state.retention:
+        lines.append(_line("retention", "contact-level data per tenant (the retention job)"))
+        for tenant, (days, first_kept) in state.retention.items():
+            applied = f"kept from {first_kept}" if first_kept else "not applied yet"
+            lines.append(f"  {tenant:<40} {days} days, {applied}")
     if state.dagster_url:
         lines.append(_line("dagster UI", state.dagster_url))
     return lines

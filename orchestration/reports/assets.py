@@ -54,6 +54,7 @@ from warehouse.tables import EVENTS
 
 REPORT_GROUP = "reports"
 KINDS = {"day": "daily", "week": "weekly"}  # period kind -> the asset's and job's prefix
+DEFAULT_HOUR = 7  # a tenant's reports are scheduled at its report_hour, 07:00 by default
 CRONS = {"day": "0 7 * * *", "week": "0 7 * * 1"}  # 07:00; weekly on Mondays
 
 
@@ -142,18 +143,22 @@ def _zone_slug(zone: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", zone.lower()).strip("_")
 
 
-def report_schedule(kind: str, zone: str, tenants: list[str]) -> ScheduleDefinition:
-    """07:00 in ``zone`` (Mondays for the weekly report): one run per tenant of that zone, for
-    the period that ended (yesterday, or last Monday-to-Sunday week)."""
+def report_schedule(
+    kind: str, zone: str, tenants: list[str], hour: int = DEFAULT_HOUR
+) -> ScheduleDefinition:
+    """``hour`` o'clock (07:00 by default) in ``zone`` (Mondays for the weekly report): one run
+    per tenant of that zone and hour, for the period that ended (yesterday, or last
+    Monday-to-Sunday week)."""
+    suffix = "" if hour == DEFAULT_HOUR else f"_{hour:02d}h"
 
     @schedule(
-        name=f"{KINDS[kind]}_reports_{_zone_slug(zone)}",
+        name=f"{KINDS[kind]}_reports_{_zone_slug(zone)}{suffix}",
         job_name=f"{KINDS[kind]}_reports",
-        cron_schedule=CRONS[kind],
+        cron_schedule=CRONS[kind].replace(f" {DEFAULT_HOUR} ", f" {hour} ", 1),
         execution_timezone=zone,
         default_status=DefaultScheduleStatus.STOPPED,
-        description=f"07:00 {zone}{' on Mondays' if kind == 'week' else ''}: the {KINDS[kind]} "
-        f"reports of {', '.join(tenants)}, for the {kind} that ended.",
+        description=f"{hour:02d}:00 {zone}{' on Mondays' if kind == 'week' else ''}: the "
+        f"{KINDS[kind]} reports of {', '.join(tenants)}, for the {kind} that ended.",
     )
     def reports(context: ScheduleEvaluationContext) -> Iterator[RunRequest]:
         today = context.scheduled_execution_time.astimezone(ZoneInfo(zone)).date()
@@ -165,12 +170,17 @@ def report_schedule(kind: str, zone: str, tenants: list[str]) -> ScheduleDefinit
     return reports
 
 
-def zones(settings: Settings, tenants: list[str]) -> dict[str, list[str]]:
-    """The tenants of each reporting time zone (the overall report: UTC)."""
-    by_zone: dict[str, list[str]] = {}
+def zones(settings: Settings, tenants: list[str], kind: str) -> dict[tuple[str, int], list[str]]:
+    """The tenants of each reporting time zone and hour that get the ``kind`` report
+    (``[tenants.NAME] report_periods``, ``report_hour``; the overall report: UTC, 07:00)."""
+    by_zone: dict[tuple[str, int], list[str]] = {}
     for tenant in tenants:
-        zone = "UTC" if tenant == ALL_TENANTS else settings.tenant(tenant).time_zone
-        by_zone.setdefault(zone, []).append(tenant)
+        if tenant == ALL_TENANTS:
+            by_zone.setdefault(("UTC", DEFAULT_HOUR), []).append(tenant)
+            continue
+        own = settings.tenant(tenant)
+        if kind in own.report_periods:
+            by_zone.setdefault((own.time_zone, own.report_hour), []).append(tenant)
     return by_zone
 
 
@@ -182,8 +192,8 @@ def report_definitions(
     owner = settings.orchestration.asset_owner
     assets = [_report_asset(kind, report_partitions(kind, start, tenants), owner) for kind in KINDS]
     schedules = [
-        report_schedule(kind, zone, members)
+        report_schedule(kind, zone, members, hour)
         for kind in KINDS
-        for zone, members in zones(settings, tenants).items()
+        for (zone, hour), members in zones(settings, tenants, kind).items()
     ]
     return assets, schedules

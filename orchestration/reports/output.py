@@ -63,11 +63,12 @@ def default_period(
 
 
 def build(settings: Settings, period: Period, tenant: str | None, generated_at: datetime) -> Report:
-    """The report model of the tenant's period, from the published warehouse."""
+    """The report model of the tenant's period, from the tenant's own warehouse file when it has
+    one (docs/tenancy.md), else from the published warehouse, filtered by tenant."""
     from orchestration.reports.build import build_report
-    from warehouse.build import connect_read_only
+    from warehouse.tenant_warehouse import connect_scope
 
-    with connect_read_only(settings) as con:
+    with connect_scope(settings, tenant) as con:
         if not _has_contacts(con, period, tenant):
             who = f"tenant {tenant}" if tenant else "any tenant"
             raise NoReportData(

@@ -1,5 +1,6 @@
 -- kpi_contacts: one row per contact of int_contacts with what the KPI marts derive from it
--- under the current knobs (kpi_knobs). A view: no storage, the grain of int_contacts.
+-- under the current knobs (kpi_knobs; a tenant's own over them: kpi_tenant_knobs). A view: no
+-- storage, the grain of int_contacts.
 -- Time attribution (kpis.md): a contact belongs to the day and hour it started in its tenant's
 -- reporting time zone (kpi_time_zones; UTC for a tenant not listed); when its start event is
 -- missing, to its first queueing, else its answer (as the stream's journeys do). day and hour
@@ -51,17 +52,23 @@ timed as (
         c.direction is distinct from 'outbound' as inbound,
         c.abandoned_at is not null
             and c.first_queued_at is not null
-            and c.abandoned_ms - c.queued_ms < k.short_abandon_seconds * 1000 as short_abandon_now,
+            and c.abandoned_ms - c.queued_ms
+            < coalesce(t.short_abandon_seconds, k.short_abandon_seconds) * 1000
+            as short_abandon_now,
         1000 * case c.channel
-            when 'voice' then k.service_level_voice_seconds
-            when 'chat' then k.service_level_chat_seconds
-            when 'sms' then k.service_level_sms_seconds
-            when 'social' then k.service_level_social_seconds
-            when 'email' then k.service_level_email_seconds
+            when 'voice' then coalesce(t.service_level_voice_seconds, k.service_level_voice_seconds)
+            when 'chat' then coalesce(t.service_level_chat_seconds, k.service_level_chat_seconds)
+            when 'sms' then coalesce(t.service_level_sms_seconds, k.service_level_sms_seconds)
+            when 'social'
+                then coalesce(t.service_level_social_seconds, k.service_level_social_seconds)
+            when 'email'
+                then coalesce(t.service_level_email_seconds, k.service_level_email_seconds)
         end as sl_threshold_ms,
         k.knob_set
     from localised as c
     cross join knobs as k
+    -- a tenant's own knobs ([tenants.NAME.kpis]) over the deployment's
+    left join kpi_tenant_knobs as t on t.tenant = c.tenant
 ),
 
 final as (
