@@ -17,6 +17,7 @@ from orchestration.commands.staffing import staffing
 from orchestration.commands.status import status
 from orchestration.commands.stream import stream
 from orchestration.commands.up import down, up
+from orchestration.commands.wallboard import wallboard
 from orchestration.commands.warehouse import warehouse
 
 COMMANDS = [
@@ -39,4 +40,5 @@ COMMANDS = [
     forecast,
     checks,
     alerts,
+    wallboard,
 ]

@@ -73,13 +73,14 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "h"
-    ui_port = free_port_pair()
+    ui_port, board_port = free_port_pair(), free_port_pair()
     env = {
         **os.environ,
         "OMNICX_HOME": str(home),
         "OMNICX_KAFKA_PORT": str(free_port_pair()),
         "OMNICX_KAFKA_HEAP": "512m",
         "OMNICX_SERVICES_DAGSTER_PORT": str(ui_port),
+        "OMNICX_WALLBOARD_PORT": str(board_port),
         # the README's command on a smaller centre: nothing below depends on its volume
         "DEMO_AGENTS": "12",
     }
@@ -123,8 +124,15 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert sorted(p.suffix for p in reports) == [".html", ".pdf"]
         assert all(p.parent == home / "reports" and p.stat().st_size > 0 for p in reports)
         assert any(f"{home}/reports" in line for line in output.splitlines()[-9:])
-        summary = output.rstrip().splitlines()[-9:]
+        summary = output.rstrip().splitlines()[-10:]
         assert summary[0].split()[:3] == ["Dagster", "UI", f"http://127.0.0.1:{ui_port}"]
+        board = f"http://127.0.0.1:{board_port}/?token=$(cat {home}/wallboard.token)"
+        assert summary[1].split()[:2] == ["wallboard", board]
+        token = (home / "wallboard.token").read_text().strip()
+        request = urllib.request.Request(f"http://127.0.0.1:{board_port}/t/acme-telecom/board.json")
+        request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.loads(answer.read())["day"] == "2026-01-07"  # the demo's last day
         assert any(f"{home}/warehouse.duckdb" in line for line in summary)
         assert summary[-1].endswith("omnicx down")
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/server_info", timeout=10) as r:
@@ -134,7 +142,7 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert f"the Dagster UI (http://127.0.0.1:{ui_port}) reloaded its definitions" in output
         assert _ui_partition_keys(ui_port, "int_events")[0] == "2026-01-05"
         printed = {p.stem for p in (home / "logs").glob("*.out")}
-        assert {"stream-1", "sink", "dagster-webserver", "dagster-daemon"} <= printed
+        assert {"stream-1", "sink", "wallboard", "dagster-webserver", "dagster-daemon"} <= printed
     finally:
         _run_omnicx(env, "down", timeout=600)
     # supervisord, its four services (and what they started), the broker
@@ -167,6 +175,7 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
         settings,
         kafka={"bootstrap_servers": kafka_settings.kafka.bootstrap},  # a "cluster": no broker
         warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+        wallboard={"port": free_port_pair()},
     )
     env = {**os.environ, **settings_env(settings)}
     started = datetime.now(UTC)
@@ -194,6 +203,7 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
         assert {(s.name, s.state) for s in after.services} == {
             ("stream-1", "RUNNING"),
             ("sink", "RUNNING"),
+            ("wallboard", "RUNNING"),
         }
         assert all(ProcessId.of(s.pid) in processes for s in after.services)
         groups = {g.stage: g for g in after.groups}
