@@ -86,11 +86,9 @@ class SnapshotFeed:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """The topic's partitions, once it exists (``omnicx up`` and ``kafka topics`` create it)."""
-    while True:
-        if topic in await consumer.topics():  # a metadata request: sees a topic created later
-            found = consumer.partitions_for_topic(topic)
-            if found:
-                return [TopicPartition(topic, p) for p in sorted(found)]
+    """The topic's one partition (schemas.topics), once the topic exists (``omnicx up`` and
+    ``kafka topics`` create it)."""
+    while topic not in await consumer.topics():  # a metadata request: sees a later creation
         log.warning("wallboard: topic %s does not exist yet; waiting", topic)
         await asyncio.sleep(2)
+    return [TopicPartition(topic, 0)]
