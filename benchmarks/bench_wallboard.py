@@ -2,7 +2,7 @@
 its server-sent events, while probe events go through a real broker, a real stream worker
 (``omnicx stream``) and the wallboard (``omnicx wallboard``), both processes.
 
-    .venv/bin/python -m benchmarks.bench_wallboard [--viewers 200] [--probes 60] [--rate 200]
+    .venv/bin/python -m benchmarks.bench_wallboard [--viewers 200] [--probes 60] [--rate 50]
     (from the repository root: it reuses the test parts in tests/)
 
 Its own broker on free ports. A probe is a ``contact.queued`` event of a new contact of the
@@ -50,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--probes", type=int, default=60, help="probe events, one per 0.5 s")
-    parser.add_argument("--rate", type=float, default=200.0, help="background messages a second")
+    parser.add_argument("--rate", type=float, default=50.0, help="background messages a second")
     args = parser.parse_args()
     os.environ[TOKEN_ENV] = TOKEN
     with tempfile.TemporaryDirectory(prefix="omnicx-bench-") as tmp:
@@ -97,6 +97,10 @@ def run(settings, args: argparse.Namespace) -> None:
     for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
         print(f"event to screen {name}".ljust(27) + f"{_percentile(latencies, share):>8.0f} ms")
     print(f"max                        {max(latencies):>8.0f} ms")
+    print(
+        f"1 viewer p50 / p99         {_percentile(baseline.latencies, 0.5):>8.0f} / "
+        f"{_percentile(baseline.latencies, 0.99):.0f} ms"
+    )
     per_viewer = (loaded.cpu_share - baseline.cpu_share) / max(1, args.viewers - 1)
     print(f"wallboard CPU, 1 viewer    {100 * baseline.cpu_share:>8.1f} % of a core (pid {pid})")
     print(f"wallboard CPU, {args.viewers} viewers".ljust(27) + f"{100 * loaded.cpu_share:>8.1f} %")

@@ -66,6 +66,17 @@ def create_app(
     def board(tenant: str) -> dict[str, Any]:
         return tenant_board(settings, tenant, feed.tenant_snapshots(tenant), clock())
 
+    # The board's JSON per tenant, computed once for every open stream of the tenant that a
+    # snapshot (or the tick) wakes at the same moment: (feed version, quarter second) -> bytes.
+    cached: dict[str, tuple[tuple[int, int], bytes]] = {}
+
+    def board_bytes(tenant: str) -> bytes:
+        key = (feed.version, clock() // 250)
+        hit = cached.get(tenant)
+        if hit is None or hit[0] != key:
+            hit = cached[tenant] = (key, orjson.dumps(board(tenant)))
+        return hit[1]
+
     def known_tenants() -> list[str]:
         names = set(feed.snapshots) | set(settings.tenants) | set(access.tenants)
         return sorted(names)
@@ -121,7 +132,7 @@ def create_app(
         async def stream() -> AsyncIterator[bytes]:
             last = b""
             while True:
-                payload = orjson.dumps(board(tenant))
+                payload = board_bytes(tenant)
                 if payload != last:
                     last = payload
                     yield b"data: " + payload + b"\n\n"
