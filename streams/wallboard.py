@@ -191,8 +191,7 @@ class WallboardStage:
         for event in events:
             clock = max(clock, event["ts"])
             if event["event_type"] == "agent.state_changed" and event.get("agent_id"):
-                if self._agent(boards, event):
-                    touched.add(event["tenant"])
+                touched |= self._agent(boards, event)
             elif is_contact_event(event):
                 by_contact[event["contact_id"]].append(event)
         watermark = clock - knobs.lateness
@@ -221,24 +220,26 @@ class WallboardStage:
         """The snapshot of ``tenant`` as the store holds it now."""
         return self._snapshot(self.store.get("b") or {}, tenant, self.store.get("k", -math.inf))
 
-    def _agent(self, boards: dict[str, Any], event: dict[str, Any]) -> bool:
+    def _agent(self, boards: dict[str, Any], event: dict[str, Any]) -> set[str]:
         """An agent's current state is its latest state change by event time (then event id):
-        a late change does not override a newer one, a duplicate changes nothing."""
+        a late change does not override a newer one, a duplicate changes nothing. The tenants
+        whose boards changed."""
         state = (event.get("attributes") or {}).get("state")
         if state not in AGENT_STATES:
-            return False
+            return set()
         key = f"g|{event['agent_id']}"
         at = [round(event["ts"] * 1000), event["event_id"]]
         known = self.store.get(key)
         if known is not None and known["at"] >= at:
-            return False
+            return set()
+        touched = {event["tenant"]}
         if known is not None:
-            agents = _board(boards, known["t"])["agents"]
-            agents[known["s"]] -= 1
+            _board(boards, known["t"])["agents"][known["s"]] -= 1
+            touched.add(known["t"])
         agents = _board(boards, event["tenant"])["agents"]
         agents[state] = agents.get(state, 0) + 1
         self.store[key] = {"t": event["tenant"], "s": state, "at": at}
-        return True
+        return touched
 
     def _refresh(
         self, boards: dict[str, Any], contact_id: str, entry: dict[str, Any], watermark: float
