@@ -352,9 +352,10 @@ class AlertTally:
         changed: dict[str, dict[str, list[str]]] = {}
         clock_ms = -math.inf
         for alert in alerts:
-            tenant = alert["tenant"]
+            tenant, at_ms = alert.get("tenant"), _alert_ms(alert)
+            if not isinstance(tenant, str) or at_ms is None or not alert.get("alert_id"):
+                continue  # not an alert of the contract (alert.json): nothing to count
             days = changed.get(tenant) or self.store.get(f"a|{tenant}") or {}
-            at_ms = _ms(alert["trigger_occurred_at"])
             clock_ms = max(clock_ms, at_ms)
             ids = days.setdefault(self.knobs.day(tenant, at_ms), [])
             if alert["alert_id"] not in ids:
@@ -373,3 +374,10 @@ class AlertTally:
             key = f"{tenant}|alerts|{self.partition}".encode()
             produced.append((key, orjson.dumps(snapshot)))
         return produced
+
+
+def _alert_ms(alert: dict[str, Any]) -> int | None:
+    try:
+        return _ms(alert.get("trigger_occurred_at"))
+    except (TypeError, ValueError):
+        return None

@@ -88,9 +88,20 @@ def _wire_agent(
                     state = WriteBehind(PartitionView(table, partition))
                     stages[partition] = (new_stage(state, partition), state)
                 stage, state = stages[partition]
-                produced += stage.process([orjson.loads(e.message.value) for e in part_events])
+                items = [_decoded(e.message.value) for e in part_events]
+                produced += stage.process([item for item in items if item is not None])
                 written.append((part_events[0], (state,)))
             await outputs.send({wallboard_topic: produced})
             await _write_state(outputs, written, (table,))
 
     app.agent(topic, name=name)(fold)
+
+
+def _decoded(value: bytes | None) -> dict[str, Any] | None:
+    """A record of the stream's own output topics; None for anything else (a tombstone, bytes
+    some other producer wrote there): skipped, as no single message may stop a partition."""
+    try:
+        record = orjson.loads(value) if value else None
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None

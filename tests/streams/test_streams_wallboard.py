@@ -172,8 +172,13 @@ def test_alerts_count_once_per_tenant_and_day() -> None:
     tally.process(
         [alert("al-1", "2026-01-05T09:00:00.000Z"), alert("al-2", "2026-01-05T10:00:00Z")]
     )
+    not_alerts = [{"tenant": "acme"}, alert("al-4", "yesterday"), {"alert_id": "al-5"}]
     produced = tally.process(
-        [alert("al-1", "2026-01-05T09:00:00.000Z"), alert("al-3", "2026-01-06T01:00:00Z")]
+        [
+            alert("al-1", "2026-01-05T09:00:00.000Z"),
+            *not_alerts,
+            alert("al-3", "2026-01-06T01:00:00Z"),
+        ]
     )
     assert produced[0][0] == b"acme|alerts|1"
     assert orjson.loads(produced[0][1])["alerts"] == {"2026-01-05": 2, "2026-01-06": 1}
