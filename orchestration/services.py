@@ -98,6 +98,8 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
     services.append(
         Service("sink", [*omnicx, "sink"], settings.services.stop_timeout_seconds, False)
     )
+    # The live wallboard (docs/wallboard.md): open event streams are cut after a short grace.
+    services.append(Service("wallboard", [*omnicx, "wallboard"], 5, False))
     if settings.alerts.channels_configured:  # docs/alerts.md, Delivery
         stop = settings.services.stop_timeout_seconds
         services.append(Service("alerts-deliver", [*omnicx, "alerts", "deliver"], stop, False))
@@ -117,6 +119,10 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
 
 def dagster_url(settings: Settings) -> str:
     return f"http://{settings.services.dagster_host}:{settings.services.dagster_port}"
+
+
+def wallboard_url(settings: Settings) -> str:
+    return f"http://{settings.wallboard.host}:{settings.wallboard.port}/"
 
 
 class Services:

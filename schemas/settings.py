@@ -266,6 +266,32 @@ class ServicesSettings:
     stop_timeout_seconds: float = bounded(60.0, 1)
 
 
+@dataclass(frozen=True)
+class WallboardSettings:
+    """The live wallboard's web app, ``omnicx wallboard`` (docs/wallboard.md)."""
+
+    host: str = "127.0.0.1"  # behind a TLS-terminating reverse proxy beyond loopback
+    port: int = bounded(8050, *_PORT)
+    # The names of the environment variables that hold the access tokens, never the tokens:
+    # the operator's (every tenant's page) and each tenant's own ({"acme" = "ACME_BOARD_TOKEN"}).
+    # With neither, a development home gets a random operator token in $OMNICX_HOME.
+    operator_token_env: str = ""
+    tenant_token_envs: dict[str, str] = field(default_factory=dict)
+    # The board's "now" is the wall clock while the newest event is at most this old, else the
+    # newest event's time (a replay, or a simulation of past days).
+    live_within_seconds: float = bounded(900.0, 0)
+    # How often an open page is refreshed when nothing new arrived (waits keep growing).
+    tick_seconds: float = bounded(1.0, 0.05, 2.0)
+
+    def __post_init__(self) -> None:
+        named = {f"tenant_token_envs.{t}": env for t, env in self.tenant_token_envs.items()}
+        if self.operator_token_env:
+            named["operator_token_env"] = self.operator_token_env
+        for who, env in named.items():
+            if not _ENV_NAME.fullmatch(env):
+                raise SettingsError(f"wallboard.{who}: {env!r} must name an environment variable")
+
+
 _CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -477,6 +503,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     tenants: dict[str, TenantSettings] = field(default_factory=dict)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    wallboard: WallboardSettings = field(default_factory=WallboardSettings)
     # KPI targets for every tenant ([targets.<kpi>], docs/kpis.md, Targets); a tenant's own
     # [tenants.NAME.targets.<kpi>] come over these.
     targets: dict[str, KpiTargets] = field(default_factory=dict)

@@ -38,6 +38,7 @@ class Topics:
     alerts: str
     business_keys: str
     alert_deliveries: str
+    wallboard: str
 
 
 def topic_names(settings: Settings) -> Topics:
@@ -55,6 +56,7 @@ def topic_names(settings: Settings) -> Topics:
         alerts=f"{p}alerts",
         business_keys=f"{p}business-keys",
         alert_deliveries=f"{p}alert-deliveries",
+        wallboard=f"{p}wallboard",
     )
 
 
@@ -89,4 +91,6 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         # Operators only, never landed: the raw CRM keys behind the hashes (docs/alerts.md).
         TopicSpec(names.business_keys, n, compact, "raw customer_id/account_id by their hash"),
         TopicSpec(names.alert_deliveries, n, keep, "outcome of each alert on each channel"),
+        # One partition: the wallboard reads every tenant's snapshots in one order (wallboard.md).
+        TopicSpec(names.wallboard, 1, compact, "live wallboard snapshots, key tenant|source|part"),
     ]

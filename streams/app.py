@@ -7,6 +7,7 @@ from streams.agents import Outputs, wire
 from streams.batches import BatchingApp
 from streams.metrics import StreamMetrics
 from streams.output import BatchProducer
+from streams.wallboard_agents import wire_wallboard
 
 
 def create_app(
@@ -51,4 +52,5 @@ def create_app(
     if outputs is None:
         outputs = BatchProducer(settings.kafka.bootstrap, f"{settings.stream.app_id}-{worker_name}")
     wire(app, settings, outputs, metrics or StreamMetrics())
+    wire_wallboard(app, settings, outputs)
     return app

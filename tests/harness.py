@@ -21,12 +21,11 @@ from typing import Any
 import orjson
 from kafka import TopicPartition
 
-from orchestration.kafka.lag import wait_until_caught_up
+from orchestration.kafka.lag import stage_consumers, wait_until_caught_up
 from orchestration.kafka.topics import provision_topics
 from pipelines.kafka_io import consumer
 from schemas.settings import Settings, with_overrides
 from schemas.settings_env import settings_env
-from schemas.topics import topic_names
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,10 +101,8 @@ def stream_worker(settings: Settings, name: str = "worker-1") -> Iterator[Omnicx
 
 def wait_for_stream(settings: Settings, workers: list[OmnicxProcess], timeout: float = 300) -> None:
     """Block until the stream group consumed everything, or fail with the workers' logs."""
-    names = topic_names(settings)
-    lag = wait_until_caught_up(
-        settings, settings.stream.app_id, [names.raw_events, names.identity], timeout
-    )
+    group, topics = stage_consumers(settings, "stream")
+    lag = wait_until_caught_up(settings, group, topics, timeout)
     dead = [w for w in workers if w.process.poll() is not None]
     if any(lag.values()) or dead:
         logs = "\n---\n".join(w.log_tail() for w in workers)

@@ -20,6 +20,7 @@ from orchestration.commands.status import status
 from orchestration.commands.stream import stream
 from orchestration.commands.tenants import tenants
 from orchestration.commands.up import down, up
+from orchestration.commands.wallboard import wallboard
 from orchestration.commands.warehouse import warehouse
 
 COMMANDS = [
@@ -45,4 +46,5 @@ COMMANDS = [
     alerts,
     erase,
     tenants,
+    wallboard,
 ]

@@ -33,13 +33,21 @@ def up(settings: Settings, no_dagster: bool, workers: int | None) -> None:
     from orchestration.kafka.broker import BrokerStartError, LocalBroker
     from orchestration.kafka.jars import BrokerSetupError
     from orchestration.kafka.topics import provision_topics
-    from orchestration.services import Services, ServicesError, dagster_url, planned_services
+    from orchestration.services import (
+        Services,
+        ServicesError,
+        dagster_url,
+        planned_services,
+        wallboard_url,
+    )
+    from orchestration.wallboard.access import TOKEN_FILE, load_access
     from pipelines.kafka_io import KafkaUnavailable
 
     if workers is not None:
         settings = with_overrides(settings, services={"stream_workers": workers})
     try:
         with_pii_key(settings)  # fail now, not in a background service; announce a new key
+        load_access(settings)  # the wallboard's tokens, likewise
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     services = Services(settings)
@@ -59,8 +67,14 @@ def up(settings: Settings, no_dagster: bool, workers: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"services running under supervisord (logs in {services.logs_dir}):")
     for state in services.states():
-        where = f"  {dagster_url(settings)}" if state.name == "dagster-webserver" else ""
+        where = {
+            "dagster-webserver": f"  {dagster_url(settings)}",
+            "wallboard": f"  {wallboard_url(settings)}",
+        }.get(state.name, "")
         click.echo(f"  {state.name:<18} pid {state.pid}{where}")
+    if not settings.wallboard.operator_token_env:
+        token = settings.home / TOKEN_FILE
+        click.echo(f"wallboard: {wallboard_url(settings)}?token=$(cat {token})  (operator token)")
     click.echo("`omnicx status` shows how they do; `omnicx down` stops them")
 
 

@@ -19,8 +19,10 @@ def stage_consumers(settings: Settings, stage: str) -> tuple[str, list[str]]:
     from warehouse.tables import LAKE_TABLES
 
     names = topic_names(settings)
+    wallboard_inputs = [names.events, names.alerts]
     if stage == "stream":
-        return settings.stream.app_id, [names.raw_events, names.identity]
+        # the wallboard's agents (streams/wallboard_agents.py) read events and alerts
+        return settings.stream.app_id, [names.raw_events, names.identity, *wallboard_inputs]
     if stage == "alerts":
         return settings.alerts.group_id, [names.alerts]
     return settings.warehouse.sink_group_id, [t.topic_name(settings) for t in LAKE_TABLES]

@@ -100,7 +100,7 @@ def test_a_secret_comes_from_its_environment_variable_only() -> None:
 
 def test_up_runs_the_delivery_worker_only_when_a_channel_is_configured(tmp_path: Path) -> None:
     without = [s.name for s in planned_services(_load(tmp_path, ""), dagster=False)]
-    assert without == ["stream-1", "sink"]
+    assert without == ["stream-1", "sink", "wallboard"]
     services = {s.name: s for s in planned_services(_load(tmp_path, CONFIG), dagster=False)}
-    assert list(services) == ["stream-1", "sink", "alerts-deliver"]
+    assert list(services) == ["stream-1", "sink", "wallboard", "alerts-deliver"]
     assert services["alerts-deliver"].command[-2:] == ["alerts", "deliver"]

@@ -14,13 +14,21 @@ from schemas.settings import Settings, with_overrides
 def test_up_plans_the_configured_workers_the_sink_and_dagster_on_its_port() -> None:
     settings = with_overrides(Settings(), services={"stream_workers": 2, "dagster_port": 3123})
     services = {s.name: s for s in planned_services(settings, dagster=True)}
-    assert list(services) == ["stream-1", "stream-2", "sink", "dagster-webserver", "dagster-daemon"]
+    assert list(services) == [
+        "stream-1",
+        "stream-2",
+        "sink",
+        "wallboard",
+        "dagster-webserver",
+        "dagster-daemon",
+    ]
     assert services["stream-2"].command[-3:] == ["stream", "--worker", "worker-2"]
     assert services["dagster-webserver"].command[-2:] == ["-p", "3123"]
     assert [s.name for s in planned_services(settings, dagster=False)] == [
         "stream-1",
         "stream-2",
         "sink",
+        "wallboard",
     ]
 
 

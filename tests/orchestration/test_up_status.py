@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,13 +74,14 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "h"
-    ui_port = free_port_pair()
+    ui_port, board_port = free_port_pair(), free_port_pair()
     env = {
         **os.environ,
         "OMNICX_HOME": str(home),
         "OMNICX_KAFKA_PORT": str(free_port_pair()),
         "OMNICX_KAFKA_HEAP": "512m",
         "OMNICX_SERVICES_DAGSTER_PORT": str(ui_port),
+        "OMNICX_WALLBOARD_PORT": str(board_port),
         # the README's command on a smaller centre: nothing below depends on its volume
         "DEMO_AGENTS": "12",
     }
@@ -123,8 +125,23 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert sorted(p.suffix for p in reports) == [".html", ".pdf"]
         assert all(p.parent == home / "reports" and p.stat().st_size > 0 for p in reports)
         assert any(f"{home}/reports" in line for line in output.splitlines()[-9:])
-        summary = output.rstrip().splitlines()[-9:]
+        summary = output.rstrip().splitlines()[-10:]
         assert summary[0].split()[:3] == ["Dagster", "UI", f"http://127.0.0.1:{ui_port}"]
+        board = f"http://127.0.0.1:{board_port}/?token=$(cat {home}/wallboard.token)"
+        assert summary[1].split()[0] == "wallboard" and board in summary[1]
+        # The wallboard, with the generated operator token, reaches the demo's last day (its
+        # agents may trail the ingest by a little: poll).
+        token = (home / "wallboard.token").read_text().strip()
+        request = urllib.request.Request(f"http://127.0.0.1:{board_port}/t/acme-telecom/board.json")
+        request.add_header("Authorization", f"Bearer {token}")
+        deadline = time.monotonic() + 120
+        while True:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                board = json.loads(answer.read())
+            if board["day"] == "2026-01-07" or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert board["day"] == "2026-01-07" and board["tiles"]
         assert any(f"{home}/warehouse.duckdb" in line for line in summary)
         assert summary[-1].endswith("omnicx down")
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/server_info", timeout=10) as r:
@@ -134,7 +151,7 @@ def test_readme_main_command_on_a_fresh_home_then_down_leaves_no_process(
         assert f"the Dagster UI (http://127.0.0.1:{ui_port}) reloaded its definitions" in output
         assert _ui_partition_keys(ui_port, "int_events")[0] == "2026-01-05"
         printed = {p.stem for p in (home / "logs").glob("*.out")}
-        assert {"stream-1", "sink", "dagster-webserver", "dagster-daemon"} <= printed
+        assert {"stream-1", "sink", "wallboard", "dagster-webserver", "dagster-daemon"} <= printed
     finally:
         _run_omnicx(env, "down", timeout=600)
     # supervisord, its four services (and what they started), the broker
@@ -167,6 +184,7 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
         settings,
         kafka={"bootstrap_servers": kafka_settings.kafka.bootstrap},  # a "cluster": no broker
         warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+        wallboard={"port": free_port_pair()},
     )
     env = {**os.environ, **settings_env(settings)}
     started = datetime.now(UTC)
@@ -176,7 +194,12 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
     before = gather(settings, started)
     assert before.broker_answers and before.kafka_error is None
     groups = {g.stage: g for g in before.groups}
-    assert groups["stream"].lag == {names.raw_events: len(truth.messages), names.identity: 0}
+    assert groups["stream"].lag == {
+        names.raw_events: len(truth.messages),
+        names.identity: 0,
+        names.events: 0,
+        names.alerts: 0,
+    }
     assert groups["stream"].members == 0 and groups["sink"].members == 0
     assert before.services == [] and before.dead_letters_today == 0
     assert before.last_landed is None and before.newest_event is None
@@ -194,6 +217,7 @@ def test_status_of_a_running_deployment(kafka_settings: Settings, tmp_path: Path
         assert {(s.name, s.state) for s in after.services} == {
             ("stream-1", "RUNNING"),
             ("sink", "RUNNING"),
+            ("wallboard", "RUNNING"),
         }
         assert all(ProcessId.of(s.pid) in processes for s in after.services)
         groups = {g.stage: g for g in after.groups}

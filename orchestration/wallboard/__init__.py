@@ -1,0 +1,1 @@
+"""The live wallboard's web app (docs/wallboard.md): ``omnicx wallboard``."""
