@@ -144,13 +144,16 @@ def latest_versions(settings: Settings, topic: str, key_field: str) -> dict[str,
 
 
 def stream_and_land(settings: Settings, sink_instance_id: str) -> None:
-    """Run a stream worker until it caught up, then a sink until every lake topic is landed."""
+    """Run a stream worker and the lake sink side by side, as a deployment runs them, until the
+    stream caught up and then the sink landed every lake topic. (The sink's lag is read only
+    once the stream committed everything, so it cannot be zero for want of the stream's
+    output; the sink starts and lands while the stream works.)"""
     from warehouse.tables import LAKE_TABLES
 
-    with stream_worker(settings) as worker:
-        wait_for_stream(settings, [worker])
     sink = OmnicxProcess(settings, "sink", "--instance-id", sink_instance_id, log_name="sink")
     try:
+        with stream_worker(settings) as worker:
+            wait_for_stream(settings, [worker])
         topics = [table.topic_name(settings) for table in LAKE_TABLES]
         lag = wait_until_caught_up(settings, settings.warehouse.sink_group_id, topics, 300)
         assert not any(lag.values()), f"sink did not catch up: {lag}\n{sink.log_tail()}"

@@ -105,10 +105,20 @@ def _project_config(root: Path):
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(root / "data_docs"),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": _view("Index")},
+            # merged by GX into its default sections
+            "site_section_builders": {
+                section: {"view": _view("")}
+                for section in ("expectations", "validations", "profiling")
+            },
         }
     }
     return config
+
+
+def _view(kind: str) -> dict[str, str]:
+    """A page view of ``data_docs_views``: GX's, sharing one jinja environment per process."""
+    return {"module_name": "orchestration.checks.data_docs_views", "class_name": f"{kind}PageView"}
 
 
 # What GX's pages load from CDNs (Bootstrap, jQuery, Font Awesome, Vega) and its logo on S3.

@@ -140,7 +140,9 @@ def run_refresh(
         resource_config["profile"] = profile
     instance_dir = prepare_dagster_home(settings)
     run_id = make_new_run_id()
-    with DagsterInstance.local_temp(tempdir=str(instance_dir)) as instance:
+    with DagsterInstance.local_temp(
+        tempdir=str(instance_dir), overrides=NO_CAPTURED_OUTPUT
+    ) as instance:
         instance.add_event_listener(run_id, _to_python_log)
         if on_event is not None:
             instance.add_event_listener(run_id, on_event)
@@ -155,6 +157,19 @@ def run_refresh(
             raise_on_error=False,
             run_id=run_id,
         )
+
+
+# The run's output is not captured for the Dagster UI: Dagster's default would redirect this
+# process's stdout and stderr into a file and copy it back with `tail -F`, a copy that is cut
+# when the run ends, so the last lines on stderr (a step's "done" line) could be lost on a busy
+# machine; each run also started two `tail` and two Python watcher processes. The step lines
+# and Dagster's records are in $OMNICX_HOME/logs/refresh.log anyway.
+NO_CAPTURED_OUTPUT = {
+    "compute_logs": {
+        "module": "dagster._core.storage.noop_compute_log_manager",
+        "class": "NoOpComputeLogManager",
+    }
+}
 
 
 def refresh_job(settings: Settings) -> JobDefinition:

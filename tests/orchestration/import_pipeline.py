@@ -4,23 +4,26 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import date
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from orchestration.cli import main
 from schemas.settings import Settings
 from schemas.settings_env import settings_env
-from tests.harness import run_omnicx
 from warehouse.build import connect_read_only
 
 
-def refresh(settings: Settings, first: date, last: date) -> subprocess.CompletedProcess:
-    done = run_omnicx(
-        settings, "refresh", "--from", first.isoformat(), "--to", last.isoformat(), timeout=600
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+def refresh(settings: Settings, first: date, last: date) -> Result:
+    """`omnicx refresh` in this process (a subprocess would import Dagster and Great
+    Expectations again: seconds of CPU a run)."""
+    done = CliRunner().invoke(
+        main,
+        ["--home", str(settings.home), "refresh", "--from", first.isoformat(), "--to",
+         last.isoformat()],
+        env=settings_env(settings),
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
     return done
 
 

@@ -222,7 +222,9 @@ def test_simulate_draws_its_progress_with_totals_only_where_asked(tmp_path):
     assert "simulated hours" in screen and "24/24" in screen
     assert "messages sent" in screen and f"{sent}/{sent}" in screen
     assert ESCAPE in drawn.stderr
-    assert piped.stderr == "" and piped.stdout == drawn.stdout.replace("/a", "/b")
+    assert piped.stderr == "" and piped.stdout == drawn.stdout.replace(
+        f"{tmp_path}/a", f"{tmp_path}/b"
+    )
 
 
 def test_a_failed_kafka_command_prints_its_error_line_only_and_logs_the_clients_records(tmp_path):
