@@ -8,6 +8,7 @@ concurrency are the worker's (``orchestration.alerts.worker``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -100,21 +101,27 @@ async def post_signed(
     raise DeliveryError(f"HTTP {status}", retryable=retryable)
 
 
+# Writes the e-mail of one payload: (payload, sender, recipients) -> message.
+Compose = Callable[[dict[str, Any], str, tuple[str, ...]], EmailMessage]
+
+
 @dataclass
 class EmailChannel:
-    """One multipart e-mail per alert to the recipients of its tenant, over SMTP."""
+    """One multipart e-mail per alert to the recipients of its tenant, over SMTP; ``compose``
+    writes it (a churn-risk alert's by default)."""
 
     mail: EmailSettings
     password: str | None
     timeout_seconds: float
     name: str = "email"
+    compose: Compose = alert_email
 
     def accepts(self, alert: dict[str, Any]) -> bool:
         return bool(self.mail.recipients_for(alert["tenant"]))
 
     async def send(self, payload: dict[str, Any]) -> None:
         recipients = self.mail.recipients_for(payload["tenant"])
-        message = alert_email(payload, self.mail.sender, recipients)
+        message = self.compose(payload, self.mail.sender, recipients)
         await asyncio.to_thread(self._send, message, recipients)
 
     def _send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -34,8 +34,8 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from orchestration.alerts.channels import Channel, EmailChannel, configured_channels
 from orchestration.alerts.log import DELIVERED, FAILED, FINAL, DeliveryLog
 from orchestration.alerts.record import parse_time, rfc3339
-from orchestration.sending import DeliveryError, send_email
-from schemas.settings import EmailSettings, Settings
+from orchestration.sending import DeliveryError
+from schemas.settings import Settings
 from warehouse.outbound import Violation
 
 KIND = "opt_out_violation"
@@ -110,32 +110,10 @@ def violation_email(
     return message
 
 
-@dataclass
-class ViolationEmailChannel:
-    """The alerts' e-mail channel with the violation's message."""
-
-    mail: EmailSettings
-    password: str | None
-    timeout_seconds: float
-    name: str = "email"
-
-    def accepts(self, alert: dict[str, Any]) -> bool:
-        return bool(self.mail.recipients_for(alert["tenant"]))
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        recipients = self.mail.recipients_for(payload["tenant"])
-        message = violation_email(payload, self.mail.sender, recipients)
-        await asyncio.to_thread(
-            send_email, self.mail, self.password, self.timeout_seconds, message, recipients
-        )
-
-
 def compliance_channels(settings: Settings, session: aiohttp.ClientSession) -> list[Channel]:
     """The channels of ``[alerts]``, the e-mail one writing a violation's message."""
     return [
-        ViolationEmailChannel(c.mail, c.password, c.timeout_seconds)
-        if isinstance(c, EmailChannel)
-        else c
+        replace(c, compose=violation_email) if isinstance(c, EmailChannel) else c
         for c in configured_channels(settings, session)
     ]
 
