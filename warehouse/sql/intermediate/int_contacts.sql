@@ -6,17 +6,12 @@
 -- and first_agent are queues[1] and agents[1]; customer_key is the stitched customer of the
 -- contact's identifiers (the smallest key among them, as the stream's journeys use; null when
 -- it has none or only hubs).
-with versions as (
-    select * from stg_contact_versions
-),
-
-latest as (
+-- The latest versions are materialised per business day by each build (mat_contact_versions,
+-- warehouse/materialize.py); the customer key is looked up at query time, so a later identity
+-- merge shows at once.
+with latest as (
     select * exclude (extra, _kafka_partition, _kafka_offset, _kafka_timestamp, business_day)
-    from versions
-    qualify row_number() over (
-        partition by contact_id
-        order by version desc, _kafka_timestamp desc, _kafka_offset desc
-    ) = 1
+    from mat_contact_versions
 ),
 
 keys as (
