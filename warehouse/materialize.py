@@ -37,7 +37,11 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import contact_keys
 from warehouse.landing import day_dirs
+from warehouse.parquet_sql import literal as _literal
+from warehouse.parquet_sql import paths as _paths
+from warehouse.parquet_sql import write_atomically as _write_atomically
 from warehouse.tables import CONTACT_VERSIONS, CUSTOMER_KEYS, EVENTS, JOURNEY_VERSIONS, LakeTable
 
 DAY_FILE_PREFIX = "day="
@@ -59,6 +63,8 @@ class Materialised:
     lake_table: LakeTable  # whose day folders it follows
     key: tuple[str, ...]  # SQL expressions: one row per key
     order: str  # the winner comes first in this order
+    # Contacts: each row also gets its stitched customer key (warehouse.contact_keys).
+    keyed: bool = False
 
     @property
     def key_hash_sql(self) -> str:
@@ -81,13 +87,23 @@ class Materialised:
         return " and ".join(parts)
 
 
+CUSTOMER_KEYS_SPEC = Materialised(
+    "mat_customer_keys",
+    "stg_customer_keys",
+    CUSTOMER_KEYS,
+    ("tenant", "identifier"),
+    "version desc, _kafka_timestamp desc, _kafka_offset desc",
+)
+# In this order: the contacts' customer keys come from mat_customer_keys.
 MATERIALISED = (
+    CUSTOMER_KEYS_SPEC,
     Materialised(
         "mat_contact_versions",
         "stg_contact_versions",
         CONTACT_VERSIONS,
         ("contact_id",),
         "version desc, _kafka_timestamp desc, _kafka_offset desc",
+        keyed=True,
     ),
     Materialised(
         "mat_events",
@@ -101,13 +117,6 @@ MATERIALISED = (
         "stg_journey_versions",
         JOURNEY_VERSIONS,
         ("tenant", "journey_id"),
-        "version desc, _kafka_timestamp desc, _kafka_offset desc",
-    ),
-    Materialised(
-        "mat_customer_keys",
-        "stg_customer_keys",
-        CUSTOMER_KEYS,
-        ("tenant", "identifier"),
         "version desc, _kafka_timestamp desc, _kafka_offset desc",
     ),
 )
@@ -146,7 +155,7 @@ def materialise(
     with _locked(out_dir / LOCK_FILE):
         for spec in MATERIALISED:
             done[spec.name] = _refresh(
-                spec, lake_dir, out_dir / spec.name, staging_sql[spec.staging], lake_view
+                spec, lake_dir, out_dir, staging_sql[spec.staging], lake_view
             )
     return Refreshed(done)
 
@@ -178,8 +187,9 @@ def _definition(spec: Materialised, lake_dir: Path, staging_sql: str) -> str:
 
 
 def _refresh(
-    spec: Materialised, lake_dir: Path, directory: Path, staging_sql: str, lake_view: LakeView
+    spec: Materialised, lake_dir: Path, out_dir: Path, staging_sql: str, lake_view: LakeView
 ) -> list[str]:
+    directory = out_dir / spec.name
     directory.mkdir(parents=True, exist_ok=True)
     state_path = directory / STATE_FILE
     definition = _definition(spec, lake_dir, staging_sql)
@@ -193,7 +203,10 @@ def _refresh(
     changed = sorted(
         day for day in set(now) | existing | set(before) if now.get(day, "") != before.get(day)
     )
-    if not changed and (directory / SUPERSEDED_FILE).exists():
+    keys_changed = (
+        spec.keyed and (out_dir / CUSTOMER_KEYS_SPEC.name / contact_keys.TOUCHED_FILE).exists()
+    )
+    if not changed and not keys_changed and (directory / SUPERSEDED_FILE).exists():
         return []
     files = [
         p
@@ -212,6 +225,10 @@ def _refresh(
                 partition by business_day, {", ".join(spec.key)} order by {spec.order}
             ) = 1"""
         )
+        if spec.keyed:
+            keys_dir = out_dir / CUSTOMER_KEYS_SPEC.name
+            contact_keys.current_keys(con, _rows_sql(CUSTOMER_KEYS_SPEC, keys_dir))
+            contact_keys.add_customer_keys(con)
         # The keys whose winner may have moved: those of the changed days, before and after.
         old_files = [directory / f"{DAY_FILE_PREFIX}{day}.parquet" for day in changed]
         old_files = [p for p in old_files if p.exists()]
@@ -226,6 +243,10 @@ def _refresh(
                 directory / f"{DAY_FILE_PREFIX}{day}.parquet",
             )
         _supersede(con, spec, directory, set(changed))
+        if spec is CUSTOMER_KEYS_SPEC:
+            contact_keys.write_touched(con, directory, old_files)
+        if spec.keyed:
+            contact_keys.rekey(con, directory, out_dir / CUSTOMER_KEYS_SPEC.name, set(changed))
     state_path.with_suffix(".tmp").write_text(
         json.dumps({"definition": definition, "days": now}, sort_keys=True)
     )
@@ -269,30 +290,26 @@ def _supersede(
     _write_atomically(con, losers, previous)
 
 
-def _write_atomically(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    con.execute(f"copy ({query}) to {_literal(str(temp))} (format parquet, compression zstd)")
-    os.replace(temp, target)
-
-
 def materialised_view_sql(spec: Materialised, directory: Path) -> str:
     """The ``mat_*`` view: every day file's rows but the superseded ones; the staging view's
     rows of nothing while no day file exists (an empty lake table)."""
     name = spec.name
     if not any(directory.glob("day=*.parquet")):
-        return f"create or replace view {name} as select * from {spec.staging} where false"
+        keyed = ", cast(null as varchar) as customer_key" if spec.keyed else ""
+        return f"create or replace view {name} as select *{keyed} from {spec.staging} where false"
+    rows = _rows_sql(spec, directory)
+    if spec.keyed:
+        rows = contact_keys.rekeyed_sql(rows, directory / contact_keys.REKEYED_FILE)
+    return f"create or replace view {name} as\n{rows}"
+
+
+def _rows_sql(spec: Materialised, directory: Path) -> str | None:
+    """Every day file's rows but the superseded ones; None while there is no day file."""
+    if not any(directory.glob("day=*.parquet")):
+        return None
     days = _literal(str(directory.resolve() / "day=*.parquet"))
     superseded = _literal(str(directory.resolve() / SUPERSEDED_FILE))
-    return f"""create or replace view {name} as
-select * exclude ({KEY_HASH}) from read_parquet({days}, union_by_name = true) as m
+    return f"""select * exclude ({KEY_HASH}) from read_parquet({days}, union_by_name = true) as m
 where not exists (
     select 1 from read_parquet({superseded}) as s where {spec.key_match_sql("m", "s")}
 )"""
-
-
-def _paths(paths: list[Path]) -> str:
-    return "[" + ", ".join(_literal(str(p.resolve())) for p in paths) + "]"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

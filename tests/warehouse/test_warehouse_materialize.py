@@ -8,18 +8,34 @@ from pathlib import Path
 
 import duckdb
 
+from schemas.settings import Settings
 from tests.warehouse.lakes import LANDED_MS, lake_settings, land
 from tests.warehouse.test_warehouse_models import contact, event, journey
 from warehouse.build import build_warehouse, connect_read_only, materialise_latest
-from warehouse.tables import CONTACT_VERSIONS, EVENTS, JOURNEY_VERSIONS
+from warehouse.tables import CONTACT_VERSIONS, CUSTOMER_KEYS, EVENTS, JOURNEY_VERSIONS
 
 DAY_MS = 86_400_000
 
 # The definitions the int_* views had before materialisation: a window over every raw version.
 FROM_RAW = {
-    "int_contacts": """select contact_id, version, disposition from stg_contact_versions
-        qualify row_number() over (partition by contact_id
-            order by version desc, _kafka_timestamp desc, _kafka_offset desc) = 1""",
+    "int_contacts": """with latest as (
+            select * from stg_contact_versions
+            qualify row_number() over (partition by contact_id
+                order by version desc, _kafka_timestamp desc, _kafka_offset desc) = 1
+        ),
+        keys as (
+            select * from stg_customer_keys
+            qualify row_number() over (partition by tenant, identifier
+                order by version desc, _kafka_timestamp desc, _kafka_offset desc) = 1
+        ),
+        contact_keys as (
+            select latest.contact_id, min(keys.customer_key) as customer_key
+            from latest, unnest(latest.customer_ids) as ids (identifier)
+            inner join keys on keys.tenant = latest.tenant and keys.identifier = ids.identifier
+            group by latest.contact_id
+        )
+        select contact_id, version, disposition, customer_key
+        from latest left join contact_keys using (contact_id)""",
     "int_events": """select event_id, coalesce(contact_id, agent_id) as routed, _kafka_offset
         from stg_events qualify row_number() over (
             partition by event_id, coalesce(contact_id, agent_id)
@@ -30,7 +46,7 @@ FROM_RAW = {
         and not coalesce(superseded, false)""",
 }
 MATERIALISED = {
-    "int_contacts": "select contact_id, version, disposition from int_contacts",
+    "int_contacts": "select contact_id, version, disposition, customer_key from int_contacts",
     "int_events": "select event_id, coalesce(contact_id, agent_id), _kafka_offset from int_events",
     "int_journeys": "select journey_id, version from int_journeys",
 }
@@ -54,13 +70,13 @@ def test_a_contact_whose_versions_span_days_keeps_its_latest_version(tmp_path: P
     )
     build_warehouse(settings)
     with connect_read_only(settings) as con:
-        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 2, "escalated")]
+        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 2, "escalated", None)]
         assert con.execute("select count(*) from mat_contact_versions").fetchone() == (1,)
 
     land(settings, CONTACT_VERSIONS, [contact("c1", 3, disposition="resolved")], first_offset=2)
     build_warehouse(settings)
     with connect_read_only(settings) as con:
-        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 3, "resolved")]
+        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 3, "resolved", None)]
 
 
 def test_only_the_changed_lake_days_are_recomputed(tmp_path: Path) -> None:
@@ -96,13 +112,16 @@ def test_incremental_builds_always_equal_the_window_over_every_raw_version(
     tmp_path: Path,
 ) -> None:
     """Random versions, copies and superseded journeys landed in rounds over six days, some
-    without a time of their own (landed under their Kafka day): after every round's build the
-    materialised int_* views hold what the window over all raw versions holds."""
+    without a time of their own (landed under their Kafka day), and identifiers whose customer
+    keys change between rounds (merges) or arrive after their contacts: after every round's
+    build the materialised int_* views, customer keys included, hold what the window over all
+    raw versions holds."""
     settings = lake_settings(tmp_path)
     rng = random.Random(11)
     versions: dict[str, int] = {}
-    offsets = {"contacts": 0, "events": 0, "journeys": 0}
-    for _ in range(5):
+    offsets = {"contacts": 0, "events": 0, "journeys": 0, "keys": 0}
+    key_versions: dict[str, int] = {}
+    for _ in range(6):
         kafka_ms = LANDED_MS + rng.randrange(-3, 3) * DAY_MS
         contacts = []
         for _ in range(30):
@@ -110,9 +129,9 @@ def test_incremental_builds_always_equal_the_window_over_every_raw_version(
             versions[cid] = versions.get(cid, 0) + rng.choice((1, 1, 0))  # 0: a replayed copy
             day = rng.choice((None, "03", "04", "05", "06"))
             at = {"started_at": f"2026-01-{day}T08:00:00.000Z"} if day else {}
-            contacts.append(
-                contact(cid, max(versions[cid], 1), disposition=str(rng.random()), **at)
-            )
+            ids = sorted({f"phone:{rng.randrange(8)}", f"email:{rng.randrange(8)}"})
+            facts = {"disposition": str(rng.random()), "customer_ids": ids, **at}
+            contacts.append(contact(cid, max(versions[cid], 1), **facts))
         land(
             settings,
             CONTACT_VERSIONS,
@@ -138,7 +157,37 @@ def test_incremental_builds_always_equal_the_window_over_every_raw_version(
         ]
         land(settings, JOURNEY_VERSIONS, journeys, first_offset=offsets["journeys"])
         offsets["journeys"] += len(journeys)
-        build_warehouse(settings)
-        with connect_read_only(settings) as con:
-            for name, sql in MATERIALISED.items():
-                assert _rows(con, sql) == _rows(con, FROM_RAW[name]), name
+        # Then only keys change: the contacts of days landed before must follow.
+        for _ in range(2):
+            offsets["keys"] += _land_keys(settings, rng, key_versions, offsets["keys"])
+            build_warehouse(settings)
+            with connect_read_only(settings) as con:
+                for name, sql in MATERIALISED.items():
+                    assert _rows(con, sql) == _rows(con, FROM_RAW[name]), name
+
+
+def _land_keys(
+    settings: Settings, rng: random.Random, key_versions: dict[str, int], first: int
+) -> int:
+    """A batch of customer key versions (merges, hubs, new identifiers); how many."""
+    keys = []
+    for _ in range(6):
+        identifier = f"{rng.choice(('phone', 'email'))}:{rng.randrange(8)}"
+        key_versions[identifier] = key_versions.get(identifier, 0) + 1
+        customer_key = rng.choice((None, f"k{rng.randrange(4)}"))
+        keys.append(
+            {
+                "tenant": "acme",
+                "identifier": identifier,
+                "customer_key": customer_key,
+                "version": key_versions[identifier],
+            }
+        )
+    land(
+        settings,
+        CUSTOMER_KEYS,
+        keys,
+        first_offset=first,
+        timestamp_ms=LANDED_MS + rng.randrange(-3, 3) * DAY_MS,
+    )
+    return len(keys)
