@@ -49,6 +49,8 @@ SUPERSEDED_FILE = "_superseded.parquet"
 STATE_FILE = "_state.json"
 LOCK_FILE = ".lock"
 KEY_HASH = "_key_hash"
+# The version of the files' layout: another one recomputes every day.
+LAYOUT = f"layout-2 keyed contacts ({contact_keys.ID_HASHES}, customer_key)"
 
 # ``create view lake_<table>`` over exactly the files given (warehouse.build.lake_view_sql).
 LakeView = Callable[[LakeTable, list[Path]], str]
@@ -182,7 +184,7 @@ def _fingerprint(directory: Path) -> str:
 
 
 def _definition(spec: Materialised, lake_dir: Path, staging_sql: str) -> str:
-    text = "\n".join([str(lake_dir.resolve()), staging_sql, *spec.key, spec.order, "v1"])
+    text = "\n".join([str(lake_dir.resolve()), staging_sql, *spec.key, spec.order, LAYOUT])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
