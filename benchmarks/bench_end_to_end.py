@@ -79,6 +79,17 @@ FROM_RAW = """
     ) where cast(started_at as date) = date '{day}' group by all"""
 
 
+def refresh(settings: Settings, first: date, last: date) -> bool:
+    """One ``omnicx refresh`` run; whether it succeeded (a failed step's error is printed)."""
+
+    def on_event(entry) -> None:
+        event = entry.dagster_event
+        if event is not None and event.is_step_failure:
+            print(f"refresh step failed: {event.step_failure_data.error.to_string()[:2000]}")
+
+    return run_refresh(settings, first, last, None, on_event).success
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of a running process, in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -192,7 +203,7 @@ def freshness(settings: Settings, args: argparse.Namespace, tenant: str) -> list
         if days:
             seen_files = newest
             today = datetime.now(UTC).date()
-            run_refresh(settings, today - timedelta(days=1), today, None)
+            refresh(settings, today - timedelta(days=1), today)
             done = time.monotonic()
             with connect_analyst(settings) as con:
                 found = run(
@@ -255,10 +266,10 @@ def main() -> None:
             rows = landed_rows(settings)
             last = args.start + timedelta(days=args.days - 1)
             began = time.perf_counter()
-            run_refresh(settings, args.start, last, None)
+            figures["config"]["refresh_succeeded"] = refresh(settings, args.start, last)
             refresh_seconds = time.perf_counter() - began
             began = time.perf_counter()
-            run_refresh(settings, last, last, None)
+            figures["config"]["one_day_refresh_succeeded"] = refresh(settings, last, last)
             one_day_seconds = time.perf_counter() - began
             with connect_analyst(settings) as con:
                 contacts = run(con, "select count(*) from int_contacts").rows[0][0]
