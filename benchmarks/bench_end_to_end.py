@@ -177,18 +177,24 @@ def freshness(settings: Settings, args: argparse.Namespace, tenant: str) -> list
         for n in range(args.probes):
             contact = f"probe-{run_id}-{n}"
             now = datetime.now(UTC)
-            event = {
-                "event_id": f"{contact}-started",
-                "event_type": "contact.started",
-                "schema_version": 1,
-                "occurred_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "tenant": tenant,
-                "channel": "chat",
-                "direction": "inbound",
-                "contact_id": contact,
-                "customer": {"customer_id": contact},
-            }
-            client.send(topic, key=contact.encode(), value=orjson.dumps(event))
+            # A contact is published once closed: started, then deflected (self-service).
+            for suffix, event_type, attributes in (
+                ("started", "contact.started", {}),
+                ("deflected", "contact.deflected", {"cause": "self_service"}),
+            ):
+                event = {
+                    "event_id": f"{contact}-{suffix}",
+                    "event_type": event_type,
+                    "schema_version": 1,
+                    "occurred_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "tenant": tenant,
+                    "channel": "chat",
+                    "direction": "inbound",
+                    "contact_id": contact,
+                    "customer": {"customer_id": contact},
+                    "attributes": attributes,
+                }
+                client.send(topic, key=contact.encode(), value=orjson.dumps(event))
             client.flush()
             sent[contact] = time.monotonic()
             if stop.wait(args.probe_every):
