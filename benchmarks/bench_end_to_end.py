@@ -94,11 +94,16 @@ def refresh(settings: Settings, first: date, last: date) -> bool:
 
 
 def peak_rss_mb(pid: int) -> float:
-    """VmHWM of a running process, in MiB."""
+    """The largest VmHWM of a running process and its descendants (``omnicx stream`` runs the
+    worker as a child), in MiB."""
+    peak = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            peak = int(line.split()[1]) / 1024
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            peak = max(peak, peak_rss_mb(int(child)))
+    return peak
 
 
 def simulate(settings: Settings, args: argparse.Namespace) -> tuple[int, float]:
