@@ -32,10 +32,11 @@ from orchestration.partitions import SINGLE_RUN, partition_days
 from orchestration.resources import WarehouseResource
 from schemas.knob_sets import configured_targets
 from schemas.settings import Settings
-from warehouse.build import SQL_DIR, VIEW_LAYERS, in_dependency_order, layer_models
+from warehouse.build import SQL_DIR, VIEW_LAYERS, Model, in_dependency_order, layer_models
 from warehouse.catalog import load_catalog
 from warehouse.kpi_inputs import missing_inputs
 from warehouse.kpi_marts import MARTS, knob_set_id, mart_knobs, refresh_marts
+from warehouse.materialize import MATERIALISED
 from warehouse.tenant_warehouse import build_tenant_warehouses
 
 CHURN_MARTS = frozenset({"mart_churn_risk"})
@@ -75,8 +76,16 @@ def _spec(name: str, group: str, deps: list[str], sql_file: Path, owner: str) ->
 
 
 def view_specs(owner: str) -> list[AssetSpec]:
+    # The int_* models read the mat_* views (warehouse.materialize), which are their staging
+    # model materialised: in the asset graph they depend on that staging model.
+    staged = {spec.name: spec.staging for spec in MATERIALISED}
+    models = [
+        Model(m.name, m.layer, re.sub(r"\bmat_[a-z_]+", lambda n: staged.get(n[0], n[0]), m.sql))
+        for layer in VIEW_LAYERS
+        for m in layer_models(layer)
+    ]
     # In dependency order: a multi-asset reports its assets upstream first.
-    models = in_dependency_order([m for layer in VIEW_LAYERS for m in layer_models(layer)])
+    models = in_dependency_order(models)
     names = {model.name for model in models}
     return [
         _spec(

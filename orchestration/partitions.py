@@ -25,7 +25,7 @@ from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 from schemas.knob_sets import DEFAULT_TIME_ZONE
 from schemas.settings import Settings
-from warehouse.build import lake_view_sql
+from warehouse.landing import day_dirs
 from warehouse.tables import EVENTS
 
 SINGLE_RUN = BackfillPolicy.single_run()
@@ -86,9 +86,19 @@ def partitions_start(settings: Settings, today: date | None = None) -> date:
 def first_event_day(settings: Settings) -> date | None:
     """The first local day, in any tenant's reporting time zone, of the earliest event time in
     the lake (its UTC day when every tenant is in UTC); None when it holds no event."""
+    # The lake's day folders are the events' UTC days: the earliest folder that has an event
+    # time holds the earliest one, so only its files are read (not the whole history, at
+    # every load of the definitions).
+    earliest = None
     with duckdb.connect() as con:
-        con.execute(lake_view_sql(EVENTS, settings.lake_dir))
-        (earliest,) = con.execute(f"select min(ts) from lake_{EVENTS.name}").fetchone()
+        for directory in day_dirs(settings.lake_dir, EVENTS):
+            files = [str(p) for p in directory.glob("*.parquet")]
+            if files:
+                (earliest,) = con.execute(
+                    "select min(ts) from read_parquet(?, union_by_name = true)", [files]
+                ).fetchone()
+            if earliest is not None:
+                break
     if earliest is None:
         return None
     moment = datetime.fromtimestamp(earliest, UTC)

@@ -218,6 +218,8 @@ class WarehouseSettings:
 
     lake_dir: Path = Path("lake")  # relative to home
     duckdb_file: Path = Path("warehouse.duckdb")  # relative to home
+    # The materialised latest versions the int_* views read (warehouse/materialize.py).
+    intermediate_dir: Path = Path("intermediate")  # relative to home
     sink_group_id: str = "omnicx-lake-sink"
     sink_instance_id: str = ""  # static group membership; "": <host>-<n>, the first free
     # A file closes at each multiple of this many offsets, or when its first record waited
@@ -550,6 +552,10 @@ class Settings:
     @property
     def duckdb_file(self) -> Path:
         return self.home / self.warehouse.duckdb_file
+
+    @property
+    def intermediate_dir(self) -> Path:
+        return self.home / self.warehouse.intermediate_dir
 
     @property
     def alert_delivery_log(self) -> Path:

@@ -26,6 +26,7 @@ import duckdb
 
 from schemas.settings import Settings
 from warehouse.catalog import apply_comments
+from warehouse.materialize import MATERIALISED, Refreshed, materialise, materialised_view_sql
 from warehouse.tables import LAKE_TABLES, LakeTable
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ VIEW_LAYERS = ("staging", "intermediate")  # marts are another step's (see ``mar
 STORAGE_COMPATIBILITY_VERSION = "v1.4.0"
 
 # The views this module makes; anything else in a previous file is carried over.
-_LAYER_PREFIXES = ("lake_", "stg_", "int_")
+_LAYER_PREFIXES = ("lake_", "stg_", "mat_", "int_")
 
 MartsHook = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -90,12 +91,31 @@ def lake_view_sql(table: LakeTable, lake_dir: Path) -> str:
     (warehouse.compaction); ``qualify`` keeps one. The typed empty select gives the view its
     columns while the table has no file yet (a new topic, an empty lake).
     """
+    return _lake_view(table, _landed_files_sql(table, lake_dir))
+
+
+def lake_files_view_sql(table: LakeTable, files: list[Path]) -> str:
+    """The view of one lake table over exactly ``files`` (some of its day folders' files)."""
+    if not files:
+        return _lake_view(table, "")
+    paths = "[" + ", ".join(_literal(str(p.resolve())) for p in files) + "]"
+    return _lake_view(
+        table,
+        f"""select * from read_parquet(
+        {paths}, hive_partitioning = true, union_by_name = true
+    )
+    union all by name
+    """,
+    )
+
+
+def _lake_view(table: LakeTable, landed_files_sql: str) -> str:
     columns = table.duckdb_columns()
     typed_nulls = ", ".join(f"cast(null as {duck}) as {_ident(name)}" for name, duck in columns)
     names = ", ".join(_ident(name) for name, _ in columns)
     return f"""create or replace view lake_{table.name} as
 with landed as (
-    {_landed_files_sql(table, lake_dir)}select {typed_nulls} where false
+    {landed_files_sql}select {typed_nulls} where false
 )
 select {names} from landed
 qualify row_number() over (partition by _kafka_partition, _kafka_offset) = 1"""
@@ -116,13 +136,31 @@ def _landed_files_sql(table: LakeTable, lake_dir: Path) -> str:
     """
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
-    """The lake, staging and intermediate views, in ``con``."""
+def materialise_latest(settings: Settings) -> Refreshed:
+    """Bring the materialised latest versions (``warehouse.materialize``) up to date with the
+    lake: only the lake days changed since the last call are recomputed."""
+    staging = {model.name: model.sql for model in layer_models("staging")}
+    return materialise(settings.lake_dir, settings.intermediate_dir, staging, lake_files_view_sql)
+
+
+def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path, intermediate_dir: Path) -> None:
+    """The lake, staging, materialised (``mat_*``, over ``intermediate_dir``) and intermediate
+    views, in ``con``."""
     for table in LAKE_TABLES:
         con.execute(lake_view_sql(table, lake_dir))
     models = [m for layer in VIEW_LAYERS for m in layer_models(layer)]
-    for model in in_dependency_order(models):
-        con.execute(f"create or replace view {_ident(model.name)} as\n{model.sql}")
+    materialised = {spec.name: spec for spec in MATERIALISED}
+    # The mat_* views stand between staging and intermediate: placeholders that name their
+    # staging model let in_dependency_order put them there.
+    placeholders = [
+        Model(name, "materialised", spec.staging) for name, spec in materialised.items()
+    ]
+    for model in in_dependency_order(models + placeholders):
+        if model.name in materialised:
+            spec = materialised[model.name]
+            con.execute(materialised_view_sql(spec, intermediate_dir / spec.name))
+        else:
+            con.execute(f"create or replace view {_ident(model.name)} as\n{model.sql}")
 
 
 def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
@@ -133,8 +171,11 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
     """
     target = settings.duckdb_file.resolve()
 
+    refreshed = materialise_latest(settings)
+    log.info("materialised latest versions of %d lake days", refreshed.total_days)
+
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        create_views(con, settings.lake_dir)
+        create_views(con, settings.lake_dir, settings.intermediate_dir)
         if target.exists():
             _carry_over(con, target)
         if marts is not None:

@@ -53,6 +53,7 @@ def connect_analyst(settings: Settings) -> duckdb.DuckDBPyConnection:
     con = connect_read_only(settings)
     lake = settings.lake_dir.resolve()
     table_dirs = [f"{lake / table.name}/" for table in LAKE_TABLES]  # not the sink's own files
+    table_dirs.append(f"{settings.intermediate_dir.resolve()}/")  # what the int_* views read
     return lock_down(con, table_dirs)
 
 

@@ -6,6 +6,8 @@ catalog holds (so a relation added later is scoped without a change here):
 
 - the ``lake_*`` views become tables of the tenant's rows (every lake table has a ``tenant``
   column): the tenant file holds data, not views over the lake, so that it needs no file access;
+  so do the ``mat_*`` views over the materialised latest versions (``warehouse.materialize``),
+  which read Parquet files of every tenant;
 - every other view is created again from its own SQL, over those tables: it computes from the
   tenant's rows only (``int_event_id_collisions`` then names only the tenant's collisions);
 - a table that is a staging or intermediate model materialized as a table is computed again from
@@ -39,10 +41,13 @@ from warehouse.build import (
     publish,
 )
 from warehouse.catalog import relations_of
+from warehouse.materialize import MATERIALISED
 from warehouse.query import lock_down
 
 SOURCE = "source"  # the published warehouse, attached read-only while a tenant file is built
 LAKE_VIEW_PREFIX = "lake_"
+# Views over files outside the warehouse: the tenant file holds their tenant's rows instead.
+_FILE_VIEWS = frozenset(spec.name for spec in MATERIALISED)
 
 
 class TenantScopeError(RuntimeError):
@@ -117,7 +122,9 @@ def _fill(con: duckdb.DuckDBPyConnection, source: Path, tenant: str) -> None:
         for relation in relations:
             name = relation.name
             columns = {c.name for c in relation.columns}
-            if relation.kind == "view" and name.startswith(LAKE_VIEW_PREFIX):
+            if relation.kind == "view" and (
+                name.startswith(LAKE_VIEW_PREFIX) or name in _FILE_VIEWS
+            ):
                 _copy_rows(con, name, tenant)
             elif relation.kind == "view":
                 derived.append(Model(name, "view", views[name]))

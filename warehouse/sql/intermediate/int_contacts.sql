@@ -6,41 +6,23 @@
 -- and first_agent are queues[1] and agents[1]; customer_key is the stitched customer of the
 -- contact's identifiers (the smallest key among them, as the stream's journeys use; null when
 -- it has none or only hubs).
-with versions as (
-    select * from stg_contact_versions
-),
-
-latest as (
+-- The latest versions, and each one's customer key, are materialised per business day by each
+-- build (mat_contact_versions: warehouse/materialize.py, warehouse/contact_keys.py), so that a
+-- query over one day reads that day's contacts only.
+with latest as (
     select * exclude (extra, _kafka_partition, _kafka_offset, _kafka_timestamp, business_day)
-    from versions
-    qualify row_number() over (
-        partition by contact_id
-        order by version desc, _kafka_timestamp desc, _kafka_offset desc
-    ) = 1
-),
-
-keys as (
-    select * from int_customer_keys
-),
-
-contact_keys as (
-    select latest.contact_id, min(keys.customer_key) as customer_key
-    from latest
-    cross join unnest(latest.customer_ids) as ids (identifier)
-    inner join keys on keys.tenant = latest.tenant and keys.identifier = ids.identifier
-    group by latest.contact_id
+    from mat_contact_versions
 ),
 
 final as (
     select
-        latest.*,
+        latest.* exclude (customer_key),
         cast(latest.started_at as date) as started_day,
         date_trunc('hour', latest.started_at) as started_hour,
         latest.queues[1] as first_queue,
         latest.agents[1] as first_agent,
-        contact_keys.customer_key
+        latest.customer_key
     from latest
-    left join contact_keys on contact_keys.contact_id = latest.contact_id
 )
 
 select * from final

@@ -5,17 +5,16 @@
 -- is kept. An event_id is meant to be globally unique (events.md); two contacts that reuse one
 -- carry two different events, which are both kept here and listed in int_event_id_collisions.
 -- Columns and units: as stg_events.
+-- The first copies are materialised per business day by each build (mat_events,
+-- warehouse/materialize.py: partition by event_id, coalesce(contact_id, agent_id), order by ts,
+-- _kafka_timestamp, _kafka_partition, _kafka_offset).
 with events as (
-    select * from stg_events
+    select * from mat_events
 ),
 
 final as (
     select *
     from events
-    qualify row_number() over (
-        partition by event_id, coalesce(contact_id, agent_id)
-        order by ts, _kafka_timestamp, _kafka_partition, _kafka_offset
-    ) = 1
 )
 
 select * from final

@@ -3,17 +3,10 @@
 -- Columns: every field of schemas.records.JourneyFacts (first_started_at a TIMESTAMP in UTC),
 -- plus version, first_started_day (DATE, UTC day of the first contact's start) and
 -- contact_count (contacts in the journey).
-with versions as (
-    select * from stg_journey_versions
-),
-
-latest as (
-    select *
-    from versions
-    qualify row_number() over (
-        partition by tenant, journey_id
-        order by version desc, _kafka_timestamp desc, _kafka_offset desc
-    ) = 1
+-- The latest versions are materialised per business day by each build (mat_journey_versions,
+-- warehouse/materialize.py).
+with latest as (
+    select * from mat_journey_versions
 ),
 
 final as (
