@@ -245,7 +245,7 @@ class WallboardStage:
         self, boards: dict[str, Any], contact_id: str, entry: dict[str, Any], watermark: float
     ) -> set[str]:
         state, knobs = entry["s"], self.knobs
-        status = contact_status(state, watermark, knobs.idle_timeout_ms)
+        status = contact_status(state, watermark * 1000, knobs.idle_timeout_ms)
         facts = fold_contact(contact_id, state, knobs.short_abandon_ms, status)
         share = contribution(facts, knobs, state["last_ms"])
         old = entry["p"]
