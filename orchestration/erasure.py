@@ -42,7 +42,7 @@ from schemas.identifiers import IDENTIFIER_KINDS, hash_identifier, normalise
 from schemas.settings import Settings, with_pii_key
 from schemas.topics import topic_names
 from streams.erasure import DELETE, StateErasure, erase_entry
-from warehouse.build import create_views
+from warehouse.build import create_views, materialise_latest
 from warehouse.erasure import LakeErasure, erase_lake, lake_maintenance
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,11 @@ def _hub(graph: dict[str, Any], tenant: str, identifier: str) -> bool:
 
 
 def _lake(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The lake's views; the ``int_*`` ones read the materialised latest versions, brought up
+    to date with the lake first."""
+    materialise_latest(settings)
     con = duckdb.connect()
-    create_views(con, settings.lake_dir)
+    create_views(con, settings.lake_dir, settings.intermediate_dir)
     return con
 
 
@@ -262,6 +265,9 @@ def apply_plan(settings: Settings, plan: ErasurePlan) -> ErasureReport:
             plan.tenant, plan.replace, frozenset(plan.contacts), drop_tenant=plan.whole_tenant
         )
         lake_rows, days = erase_lake(settings.lake_dir, lake)
+        # The materialised latest versions are copies of lake rows: made again from the
+        # rewritten lake files, so that no copy of the erased identifiers is left there.
+        materialise_latest(settings)
         state = erase_stream_state(settings, plan)
         state.update(erase_delivery_log(settings, plan))
         topics = erase_topics(settings, plan)

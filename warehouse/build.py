@@ -172,7 +172,7 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
     target = settings.duckdb_file.resolve()
 
     refreshed = materialise_latest(settings)
-    log.info("materialised latest versions of %d lake days", refreshed.total_days)
+    log.debug("materialised latest versions of %d lake days", refreshed.total_days)
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
         create_views(con, settings.lake_dir, settings.intermediate_dir)
