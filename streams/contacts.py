@@ -124,6 +124,9 @@ class ContactRecord:
     # The contact's latest event (id, epoch ms): what the customer stage names as the trigger
     # of a churn re-score. Not part of the record's dict.
     last_event: tuple[str, int] | None = field(default=None, compare=False)
+    # The importer of the contact's first event (its lane), None for live contacts: the customer
+    # stage judges the contact by its lane's clock too (streams.journeys). Not in the dict.
+    imported_from: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(vars(self.facts))
@@ -132,11 +135,14 @@ class ContactRecord:
 
     @classmethod
     def from_dict(
-        cls, data: dict[str, Any], last_event: tuple[str, int] | None = None
+        cls,
+        data: dict[str, Any],
+        last_event: tuple[str, int] | None = None,
+        imported_from: str | None = None,
     ) -> ContactRecord:
         facts = dict(data)
         version = facts.pop("version")
-        return cls(ContactFacts(**facts), version, last_event)
+        return cls(ContactFacts(**facts), version, last_event, imported_from)
 
 
 def new_state(tenant: str, channel: str | None, imported_from: str | None = None) -> dict[str, Any]:
@@ -541,4 +547,9 @@ class ContactFold:
         state["version"] += 1
         state["emitted"] = facts
         last_ms, _, last_id, _ = state["events"][-1]
-        return ContactRecord(ContactFacts(**facts), state["version"], (last_id, last_ms))
+        return ContactRecord(
+            ContactFacts(**facts),
+            state["version"],
+            (last_id, last_ms),
+            state.get("imported_from"),
+        )

@@ -83,6 +83,7 @@ class CustomerStage:
     ) -> None:
         churn = self.churn
         contacts: list[tuple[ContactFacts, Trigger]] = []
+        lanes: dict[str, str] = {}  # contact id -> importer, for the imported contacts
         for item in items:
             kind, body = item["kind"], item["body"]
             if kind == "contact":
@@ -90,6 +91,8 @@ class CustomerStage:
                 trigger = _contact_trigger(contact, item.get("trigger"))
                 churn.advance(trigger)
                 contacts.append((contact, trigger))
+                if "lane" in item:
+                    lanes[contact.contact_id] = item["lane"]
                 touched.update((contact.tenant, i) for i in contact.customer_ids)
                 continue
             trigger = Trigger(body["event_id"], round(body["ts"] * 1000))
@@ -104,7 +107,7 @@ class CustomerStage:
                 touched.update((tenant, i) for i in body["customer_ids"])
                 continue
             # Contacts filed before a link must be filed under the identity they had then.
-            self._file(contacts, out)
+            self._file(contacts, lanes, out)
             contacts = []
             for audit in self.graph.link(body):
                 out.merges.append((audit["tenant"].encode(), orjson.dumps(audit)))
@@ -122,15 +125,20 @@ class CustomerStage:
                 records = self.book.apply_identity(tenant, keys)
                 out.journeys += [_journey_message(r) for r in records]
             self._rescore_regrouped(trigger)
-        self._file(contacts, out)
+        self._file(contacts, lanes, out)
         out.alerts += [
             (alert["customer_key"].encode(), orjson.dumps(alert)) for alert in churn.flush()
         ]
 
-    def _file(self, contacts: list[tuple[ContactFacts, Trigger]], out: CustomerOutput) -> None:
+    def _file(
+        self,
+        contacts: list[tuple[ContactFacts, Trigger]],
+        lanes: dict[str, str],
+        out: CustomerOutput,
+    ) -> None:
         if not contacts:
             return
-        records = self.book.apply_contacts(contact for contact, _ in contacts)
+        records = self.book.apply_contacts((contact for contact, _ in contacts), lanes)
         out.journeys += [_journey_message(r) for r in records]
         # Each contact's customer is re-scored for the contact's own latest event; customers
         # re-grouped along (a contact moved away) for the last one.

@@ -94,14 +94,21 @@ IdentityItem = tuple[str, bytes]  # (tenant, encoded item)
 
 
 def identity_item(
-    kind: str, tenant: str, body: dict[str, Any], trigger: tuple[str, int] | None = None
+    kind: str,
+    tenant: str,
+    body: dict[str, Any],
+    trigger: tuple[str, int] | None = None,
+    lane: str | None = None,
 ) -> IdentityItem:
     """One item for the customer stage: link evidence (``link``), a contact record
-    (``contact``, with ``trigger``: its latest event's id and epoch ms), a ``survey`` or an
-    ``opt_out`` (the fields churn scoring needs)."""
+    (``contact``, with ``trigger``: its latest event's id and epoch ms, and for an imported
+    contact its ``lane``: the importer, by whose clock the customer stage judges it,
+    streams.journeys), a ``survey`` or an ``opt_out`` (the fields churn scoring needs)."""
     item: dict[str, Any] = {"kind": kind, "body": body}
     if trigger is not None:
         item["trigger"] = trigger
+    if lane is not None:
+        item["lane"] = lane
     return tenant, orjson.dumps(item)
 
 
@@ -186,9 +193,11 @@ class PartitionIngest:
         outputs are acknowledged (a store of its own, written with the contact states)."""
         self.topic = topic
         self.outbox = {} if outbox is None else outbox
+        # [record, trigger, lane]; outboxes written before lanes reached the customer stage
+        # hold [record, trigger] (live contacts, or the few of a history load then pending).
         self.unsent = [
-            ContactRecord.from_dict(record, tuple(trigger))
-            for record, trigger in self.outbox.get(OUTBOX_KEY, ())
+            ContactRecord.from_dict(entry[0], tuple(entry[1]), *entry[2:])
+            for entry in self.outbox.get(OUTBOX_KEY, ())
         ]
         self.business_keys = business_keys or BusinessKeys()
         self.pii_key = settings.pii_key
@@ -236,12 +245,19 @@ class PartitionIngest:
         records += self.fold.sweep(watermark)
         self.unsent = []
         if records:
-            self.outbox[OUTBOX_KEY] = [[r.to_dict(), r.last_event] for r in records]
+            self.outbox[OUTBOX_KEY] = [
+                [r.to_dict(), r.last_event, r.imported_from] for r in records
+            ]
         for record in records:
             out.contacts.append(contact_message(record))
+            facts = record.facts
             out.identity.append(
                 identity_item(
-                    "contact", record.facts.tenant, record.facts.to_dict(), record.last_event
+                    "contact",
+                    facts.tenant,
+                    facts.to_dict(),
+                    record.last_event,
+                    record.imported_from,
                 )
             )
         return out

@@ -152,7 +152,8 @@ class JourneyBook:
     - ``v|<tenant>|<journey id>`` -> the journey's last emitted version (kept after it is
       superseded, so that versions only grow)
 
-    - ``t|clock`` -> the latest contact end filed, in epoch milliseconds: the book's clock
+    - ``t|clock`` -> the latest contact end filed, in epoch milliseconds: the book's clock;
+      ``t|clock|<tenant>|<importer>`` -> the clock of an import lane
 
     ``customer_key(tenant, customer_ids)`` comes from identity stitching
     (``IdentityGraph.customer_key``); a contact it cannot attribute is its own customer,
@@ -164,12 +165,18 @@ class JourneyBook:
     its journeys any more (the retention covers the repeat window and how late a contact record
     can still come). A record of a contact it does not know that ended before that horizon is
     not filed (``too_late``): it would start a one-contact journey over the real one.
+
+    Lanes: the contacts of an import (``lanes`` names each one's importer, as the ingest stage's
+    contact lanes do: streams.contacts) are judged by a clock of their own, one per tenant and
+    importer, so that last year's history loaded into a deployment whose live contacts moved the
+    clock to today still gets its journeys; a customer is judged by the lane of its latest
+    contact (stored under the customer's ``lanes``: contact id -> importer, imported ones only).
     """
 
     __slots__ = (
         "_expiries",
         "_expiring",
-        "clock_ms",
+        "clocks",
         "customer_key",
         "on_filed",
         "per_channel",
@@ -199,72 +206,96 @@ class JourneyBook:
         self.per_channel = per_channel
         self.on_filed = on_filed
         self.retention_ms = retention_seconds * 1000
-        self.clock_ms: float = store.get(_CLOCK, -math.inf)
+        # lane -> the latest contact end filed in it (epoch ms); None: the live lane
+        self.clocks: dict[Lane, float] = {None: store.get(_CLOCK, -math.inf)}
         self.pruned = 0  # customers dropped after the retention
         self.too_late = 0  # records of unknown contacts that ended before the horizon
         # (tenant, customer key) of every customer re-grouped since the caller last cleared it:
         # whose churn score may have changed (streams.churn).
         self.regrouped: set[tuple[str, str]] = set()
-        # (expiry_ms, tenant, customer key), at most one entry per customer (the set).
-        self._expiries: list[tuple[float, str, str]] = []
-        self._expiring: set[tuple[str, str]] = set()
+        # per lane: (expiry_ms, tenant, customer key), with the lane each customer is queued in
+        # (a customer whose latest contact changes lane is queued again; the stale entry is
+        # skipped when it comes up).
+        self._expiries: dict[Lane, list[tuple[float, str, str]]] = {}
+        self._expiring: dict[tuple[str, str], Lane] = {}
         if self.retention_ms < math.inf:
             for key, state in store.items():
                 if key.startswith("c|"):
                     _, tenant, customer = key.split("|", 2)
                     self._expire_later(tenant, customer, state)
+                elif key.startswith(_LANE_CLOCK):
+                    tenant, importer = key[len(_LANE_CLOCK) :].split("|", 1)
+                    self.clocks[(tenant, importer)] = state
 
-    def apply_contacts(self, contacts: Iterable[ContactFacts]) -> list[JourneyRecord]:
-        """File new versions of contact records and re-group the customers they touch."""
+    def apply_contacts(
+        self, contacts: Iterable[ContactFacts], lanes: Mapping[str, str] | None = None
+    ) -> list[JourneyRecord]:
+        """File new versions of contact records and re-group the customers they touch.
+        ``lanes``: the importer of each imported contact (by contact id); others are live."""
+        lanes = lanes or {}
         by_tenant: dict[str, dict[str, ContactFacts]] = {}
-        clock = self.clock_ms
-        horizon = clock - self.retention_ms
+        imported: dict[str, dict[str, str]] = {}  # tenant -> contact id -> importer
+        before = dict(self.clocks)  # each lane's horizon is its clock before the batch
+        clocks = self.clocks
         for contact in contacts:
+            importer = lanes.get(contact.contact_id)
+            lane = None if importer is None else (contact.tenant, importer)
             end = _end_ms(contact)
-            too_old = end is not None and end <= horizon
+            too_old = end is not None and end <= before.get(lane, -math.inf) - self.retention_ms
             if too_old and f"k|{contact.tenant}|{contact.contact_id}" not in self.store:
                 self.too_late += 1
                 continue
-            if end is not None and end > clock:
-                clock = end
+            if end is not None and end > clocks.get(lane, -math.inf):
+                clocks[lane] = end
             by_tenant.setdefault(contact.tenant, {})[contact.contact_id] = contact
-        if clock > self.clock_ms:
-            self.clock_ms = self.store[_CLOCK] = clock
+            if importer is not None:
+                imported.setdefault(contact.tenant, {})[contact.contact_id] = importer
+        for lane, clock in clocks.items():
+            if clock > before.get(lane, -math.inf):
+                self.store[_CLOCK if lane is None else _LANE_CLOCK + "|".join(lane)] = clock
         records = []
         for tenant, updated in by_tenant.items():
             filed_before = (self.store.get(f"k|{tenant}|{cid}") for cid in updated)
-            records += self._regroup(tenant, {k for k in filed_before if k is not None}, updated)
+            keys = {k for k in filed_before if k is not None}
+            records += self._regroup(tenant, keys, updated, imported.get(tenant, {}))
         self.prune()
         return records
 
     def prune(self) -> None:
-        """Drop every customer whose last contact ended ``retention`` or more before the clock:
-        its contacts, their filings and its journeys' versions."""
-        expiries, store, limit = self._expiries, self.store, self.clock_ms
-        while expiries and expiries[0][0] <= limit:
-            _, tenant, customer = heapq.heappop(expiries)
-            self._expiring.discard((tenant, customer))
-            state_key = f"c|{tenant}|{customer}"
-            state = store.get(state_key)
-            if state is None:  # emptied by a merge or a move
-                continue
-            if _last_end_ms(state) + self.retention_ms > limit:  # a later contact moved it
-                self._expire_later(tenant, customer, state)
-                continue
-            for contact_id in state["contacts"]:
-                filed_under = f"k|{tenant}|{contact_id}"
-                if store.get(filed_under) == customer:
-                    del store[filed_under]
-            for journey_id in state["journeys"]:
-                store.pop(f"v|{tenant}|{journey_id}", None)
-            del store[state_key]
-            self.pruned += 1
+        """Drop every customer whose last contact ended ``retention`` or more before the clock
+        of its lane: its contacts, their filings and its journeys' versions."""
+        store = self.store
+        for lane, expiries in self._expiries.items():
+            limit = self.clocks.get(lane, -math.inf)
+            while expiries and expiries[0][0] <= limit:
+                _, tenant, customer = heapq.heappop(expiries)
+                if self._expiring.get((tenant, customer), _NOT_QUEUED) != lane:
+                    continue  # queued again in another lane since
+                del self._expiring[(tenant, customer)]
+                state_key = f"c|{tenant}|{customer}"
+                state = store.get(state_key)
+                if state is None:  # emptied by a merge or a move
+                    continue
+                if _last_end_ms(state) + self.retention_ms > limit:  # a later contact moved it
+                    self._expire_later(tenant, customer, state)
+                    continue
+                for contact_id in state["contacts"]:
+                    filed_under = f"k|{tenant}|{contact_id}"
+                    if store.get(filed_under) == customer:
+                        del store[filed_under]
+                for journey_id in state["journeys"]:
+                    store.pop(f"v|{tenant}|{journey_id}", None)
+                del store[state_key]
+                self.pruned += 1
 
     def _expire_later(self, tenant: str, customer: str, state: dict[str, Any]) -> None:
-        if (tenant, customer) not in self._expiring and self.retention_ms < math.inf:
-            self._expiring.add((tenant, customer))
+        if self.retention_ms == math.inf:
+            return
+        lane = _customer_lane(tenant, state)
+        if self._expiring.get((tenant, customer), _NOT_QUEUED) != lane:
+            self._expiring[(tenant, customer)] = lane
             expiry = _last_end_ms(state) + self.retention_ms
-            heapq.heappush(self._expiries, (expiry, tenant, customer))
+            heapq.heappush(self._expiries.setdefault(lane, []), (expiry, tenant, customer))
 
     def filed_key(self, tenant: str, contact_id: str) -> str | None:
         """The customer key a contact is filed under (None: not filed)."""
@@ -279,10 +310,15 @@ class JourneyBook:
         return key if key is not None else ANONYMOUS_PREFIX + contact.contact_id
 
     def _regroup(
-        self, tenant: str, keys: set[str], updated: dict[str, ContactFacts]
+        self,
+        tenant: str,
+        keys: set[str],
+        updated: dict[str, ContactFacts],
+        imported: Mapping[str, str] | None = None,
     ) -> list[JourneyRecord]:
         store = self.store
         contacts = dict(updated)
+        lanes = dict(imported or {})  # contact id -> importer, imported contacts only
         filed = {cid: self._key_of(tenant, c) for cid, c in updated.items()}
         pending = keys | set(filed.values())
         loaded: set[str] = set()
@@ -296,6 +332,8 @@ class JourneyBook:
             if state is None:
                 continue
             old.update((jid, JourneyFacts(**j)) for jid, j in state["journeys"].items())
+            for cid, importer in state.get("lanes", {}).items():
+                lanes.setdefault(cid, importer)
             for cid, facts in state["contacts"].items():
                 if cid not in contacts:
                     contacts[cid] = contact = ContactFacts(**facts)
@@ -319,10 +357,16 @@ class JourneyBook:
             new += journeys
             state_key = f"c|{tenant}|{key}"
             if members:
-                store[state_key] = state = {
+                state = {
                     "contacts": {c.contact_id: dict(vars(c)) for c in members},
                     "journeys": {j.journey_id: dict(vars(j)) for j in journeys},
                 }
+                member_lanes = {
+                    c.contact_id: lanes[c.contact_id] for c in members if c.contact_id in lanes
+                }
+                if member_lanes:
+                    state["lanes"] = member_lanes
+                store[state_key] = state
                 self._expire_later(tenant, key, state)
             elif state_key in store:
                 del store[state_key]
@@ -341,7 +385,11 @@ class JourneyBook:
         return JourneyRecord(journey, version, superseded)
 
 
+Lane = tuple[str, str] | None  # (tenant, importer) of an import's lane; None: the live lane
+
 _CLOCK = "t|clock"
+_LANE_CLOCK = "t|clock|"
+_NOT_QUEUED = object()
 
 
 def _end_ms(contact: ContactFacts) -> float | None:
@@ -352,3 +400,18 @@ def _end_ms(contact: ContactFacts) -> float | None:
 def _last_end_ms(state: dict[str, Any]) -> float:
     ends = (_end_ms(ContactFacts(**facts)) for facts in state["contacts"].values())
     return max((end for end in ends if end is not None), default=-math.inf)
+
+
+def _customer_lane(tenant: str, state: dict[str, Any]) -> Lane:
+    """The lane of a customer's latest-ending contact (the live lane on a tie)."""
+    lanes = state.get("lanes")
+    if not lanes:
+        return None
+    latest: tuple[float, bool] = (-math.inf, False)
+    lane: Lane = None
+    for cid, facts in state["contacts"].items():
+        end = _end_ms(ContactFacts(**facts))
+        rank = (-math.inf if end is None else end, cid not in lanes)
+        if rank > latest:
+            latest, lane = rank, (None if cid not in lanes else (tenant, lanes[cid]))
+    return lane

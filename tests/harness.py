@@ -65,6 +65,7 @@ class OmnicxProcess:
 
     def __init__(self, settings: Settings, *args: str, log_name: str) -> None:
         self.log_path = settings.home / f"{log_name}.log"
+        self.log_dir = settings.log_dir
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = omnicx_command(settings, *args)
         env = {**os.environ, **settings_env(settings)}
@@ -87,7 +88,14 @@ class OmnicxProcess:
         self.process.wait()
 
     def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """The end of what the process printed, then of every omnicx log file of the test's
+        home (a worker's records go to its file, not to its terminal)."""
+        paths = [self.log_path, *sorted(self.log_dir.glob("*.log"))]
+        return "\n".join(
+            f"== {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            for path in paths
+            if path.exists()
+        )
 
 
 @contextmanager

@@ -268,12 +268,16 @@ def test_ingest_batch_over_two_partitions_routes_every_output(harness):
         (NAMES.contacts, False),
         (contact_log, True),
     ]
-    [(_, [[outbox_record, trigger]])] = [
+    [(_, [[outbox_record, trigger, lane]])] = [
         (p.key, orjson.loads(p.value))
         for p in h.produced
         if p.key == b"outbox:1/records" and p.value
     ]
-    assert (outbox_record, trigger) == ({**record}, ["c2-5", round((T0 + 290) * 1000)])
+    assert (outbox_record, trigger, lane) == (
+        {**record},
+        ["c2-5", round((T0 + 290) * 1000)],
+        None,  # a live contact, not an import's
+    )
 
     # The batch's counts, in the metrics once (streams.metrics).
     value = h.metrics.registry.get_sample_value

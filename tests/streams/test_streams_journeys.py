@@ -281,11 +281,63 @@ def test_a_restarted_book_finds_what_to_prune_in_its_store(json_store):
     )
 
     restarted = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
-    assert restarted.clock_ms == (T0 + DAY + 600) * 1000
+    assert restarted.clocks == {None: (T0 + DAY + 600) * 1000}
     restarted.apply_contacts([contact("c", RETAIN + 600, customer_ids=["c"])])
 
     assert restarted.pruned == 1
     assert sorted(k for k in store if k.startswith("c|")) == ["c|acme|b", "c|acme|c"]
+
+
+def test_imported_history_far_behind_the_live_clock_is_filed_and_pruned_by_its_lane(json_store):
+    """Last year's export loaded into a deployment whose live contacts moved the clock to today:
+    the imported contacts get their journeys (their lane's clock judges them), and are pruned
+    once that lane's clock, not the live one, passes their retention."""
+    store = json_store()
+    book = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    book.apply_contacts([contact("live", 400 * DAY, customer_ids=["live"])])
+    lane = {"h1": "csv", "h2": "csv", "h3": "csv"}
+
+    first = book.apply_contacts(
+        [contact("h1", 0, customer_ids=["old"]), contact("h2", DAY, customer_ids=["old"])], lane
+    )
+
+    assert book.too_late == 0 and book.pruned == 0
+    assert [(r.facts.contact_ids, r.version) for r in first] == [(["h1", "h2"], 1)]
+    assert store["c|acme|old"]["lanes"] == {"h1": "csv", "h2": "csv"}
+    assert book.clocks == {
+        None: (T0 + 400 * DAY + 600) * 1000,
+        ("acme", "csv"): (T0 + DAY + 600) * 1000,
+    }
+    # The same history without its lane is too late for the live clock, as before lanes.
+    assert book.apply_contacts([contact("h9", 0, customer_ids=["nine"])]) == []
+    assert book.too_late == 1
+
+    # The import's clock moves past the retention of "old": pruned; the live customer stays.
+    book.apply_contacts([contact("h3", RETAIN + 2 * DAY, customer_ids=["new"])], lane)
+    assert book.pruned == 1
+    assert sorted(k for k in store if k.startswith("c|")) == ["c|acme|live", "c|acme|new"]
+
+    # A restarted book reads the lanes' clocks back and judges each customer by its own lane.
+    restarted = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    assert restarted.clocks == book.clocks
+    restarted.apply_contacts(
+        [contact("h4", 2 * RETAIN + 3 * DAY, customer_ids=["x"])], {"h4": "csv"}
+    )
+    assert restarted.pruned == 1 and "c|acme|new" not in store and "c|acme|live" in store
+
+
+def test_a_customer_is_judged_by_the_lane_of_its_latest_contact(json_store):
+    store = json_store()
+    book = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    book.apply_contacts([contact("h1", 0, customer_ids=["c"])], {"h1": "csv"})
+    book.apply_contacts([contact("l1", 5 * DAY, customer_ids=["c"])])  # then a live contact
+    # The import's clock passes the retention of its own contact: the customer stays, its
+    # latest contact is live and the live clock has not passed it.
+    book.apply_contacts([contact("h2", RETAIN + DAY, customer_ids=["z"])], {"h2": "csv"})
+    assert book.pruned == 0
+    assert store["c|acme|c"]["journeys"]["h1"]["contact_ids"] == ["h1", "l1"]
+    book.apply_contacts([contact("l2", RETAIN + 6 * DAY, customer_ids=["y"])])
+    assert book.pruned == 1 and "c|acme|c" not in store
 
 
 def test_without_a_retention_nothing_is_pruned(json_store):
