@@ -43,10 +43,6 @@ log = logging.getLogger(__name__)
 # The module the UI and the daemon load; Dagster names the code location after it.
 DEFINITIONS_MODULE = "orchestration.definitions"
 RUN_DIR = "run"  # under home: supervisord's configuration, socket and omnicx's state file
-# Under RUN_DIR: the Unix socket of the Dagster code server, and the workspace file that points
-# the UI and the daemon at it (under the name the definitions module gives the code location)
-CODE_SERVER_SOCKET = "dagster.sock"
-WORKSPACE_FILE = "workspace.yaml"
 _POLL_SECONDS = 0.25
 _MAX_SOCKET_PATH = 100  # a Unix socket path is at most 107 bytes on Linux
 
@@ -60,9 +56,7 @@ class Service:
     name: str
     command: list[str]
     stop_seconds: float
-    stop_as_group: bool  # Dagster's code server runs the definitions in a process of its own
-    # started once the code server answers: it reads the definitions from there
-    needs_code_server: bool = False
+    stop_as_group: bool  # Dagster's processes start code servers of their own
 
 
 @dataclass(frozen=True)
@@ -110,25 +104,16 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
         stop = settings.services.stop_timeout_seconds
         services.append(Service("alerts-deliver", [*omnicx, "alerts", "deliver"], stop, False))
     if dagster:
-        # One code server loads the definitions for the UI and the daemon. On their own, each
-        # would start one, and the daemon would start a new one every minute (Dagster reloads a
-        # workspace of managed code servers that often), each load costing seconds of CPU.
         bin_dir = Path(sys.executable).parent
-        run_dir = settings.home.resolve() / RUN_DIR
-        code = [
-            str(bin_dir / "dagster"), "code-server", "start", "-m", DEFINITIONS_MODULE,
-            "--location-name", DEFINITIONS_MODULE, "--socket", str(run_dir / CODE_SERVER_SOCKET),
-        ]  # fmt: skip
-        where = ["-w", str(run_dir / WORKSPACE_FILE)]
+        where = ["-m", DEFINITIONS_MODULE]
         web = [
             str(bin_dir / "dagster-webserver"), *where,
             "-h", settings.services.dagster_host, "-p", str(settings.services.dagster_port),
         ]  # fmt: skip
         daemon = [str(bin_dir / "dagster-daemon"), "run", *where]
         stop = settings.services.stop_timeout_seconds
-        services += [Service("dagster-code-server", code, stop, True)]
-        services += [Service("dagster-webserver", web, stop, True, needs_code_server=True)]
-        services += [Service("dagster-daemon", daemon, stop, True, needs_code_server=True)]
+        services += [Service("dagster-webserver", web, stop, True)]
+        services += [Service("dagster-daemon", daemon, stop, True)]
     return services
 
 
@@ -195,11 +180,6 @@ class Services:
         dagster_home = prepare_dagster_home(self.settings).resolve()  # telemetry off
         if any(s.name.startswith("dagster-") for s in services):
             _create_dagster_storage(dagster_home)
-            (self.run_dir / WORKSPACE_FILE).write_text(
-                "load_from:\n  - grpc_server:\n"
-                f"      socket: {json.dumps(str(self.run_dir / CODE_SERVER_SOCKET))}\n"
-                f"      location_name: {DEFINITIONS_MODULE}\n"
-            )
         self.config_file.write_text(self._config(services))
         # The services get this process's exact settings, and the home as an absolute path.
         env = {
@@ -232,15 +212,10 @@ class Services:
     def _wait_until_running(self, services: list[Service], process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.settings.services.start_timeout_seconds
         names = {s.name for s in services}
-        waiting = [s.name for s in services if s.needs_code_server]  # not started yet
         while True:
             if process.poll() is not None:
                 raise ServicesError(f"supervisord exited; see {self.logs_dir}/supervisord.log")
             states = self._states_or_none()
-            if states is not None and waiting and self._code_server_answers():
-                for name in waiting:
-                    self._rpc().startProcess(name, False)  # no wait: this loop watches them
-                waiting = []
             if states is not None:
                 # supervisord restarts a service that exits early, up to startretries times.
                 failed = [s for s in states if s.state == "FATAL"]
@@ -258,21 +233,6 @@ class Services:
                     f"{self.settings.services.start_timeout_seconds:.0f} s; see {self.logs_dir}"
                 )
             time.sleep(_POLL_SECONDS)
-
-    def _code_server_answers(self) -> bool:
-        """Whether the Dagster code server serves the definitions (it binds its socket once it
-        loaded them)."""
-        from dagster._core.errors import DagsterUserCodeUnreachableError
-        from dagster._grpc.client import DagsterGrpcClient
-
-        socket = self.run_dir / CODE_SERVER_SOCKET
-        if not socket.exists():
-            return False
-        try:
-            DagsterGrpcClient(socket=str(socket)).ping("")
-        except DagsterUserCodeUnreachableError:
-            return False
-        return True
 
     def _ui_answers(self, names: Iterable[str]) -> bool:
         if "dagster-webserver" not in names:
@@ -327,8 +287,7 @@ class Services:
                 f"[program:{service.name}]\n"
                 f"command={value(shlex.join(service.command))}\n"
                 f"directory={value(Path.cwd())}\n"
-                f"autostart={'false' if service.needs_code_server else 'true'}\n"
-                "autorestart=true\nstartsecs=3\nstartretries=3\n"
+                "autostart=true\nautorestart=true\nstartsecs=3\nstartretries=3\n"
                 f"stopsignal=TERM\nstopwaitsecs={service.stop_seconds:.0f}\n"
                 f"stopasgroup={group}\nkillasgroup=true\n"
                 "redirect_stderr=true\n"

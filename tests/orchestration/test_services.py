@@ -19,20 +19,11 @@ def test_up_plans_the_configured_workers_the_sink_and_dagster_on_its_port() -> N
         "stream-2",
         "sink",
         "wallboard",
-        "dagster-code-server",
         "dagster-webserver",
         "dagster-daemon",
     ]
     assert services["stream-2"].command[-3:] == ["stream", "--worker", "worker-2"]
     assert services["dagster-webserver"].command[-2:] == ["-p", "3123"]
-    # the UI and the daemon read the definitions from the one code server, started before them
-    workspace = ["-w", str(Services(settings).run_dir / "workspace.yaml")]
-    assert services["dagster-webserver"].command[1:3] == workspace
-    assert services["dagster-daemon"].command[1:] == ["run", *workspace]
-    assert [s.name for s in services.values() if s.needs_code_server] == [
-        "dagster-webserver",
-        "dagster-daemon",
-    ]
     assert [s.name for s in planned_services(settings, dagster=False)] == [
         "stream-1",
         "stream-2",
