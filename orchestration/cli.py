@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from orchestration.commands import COMMANDS
+from orchestration.commands import COMMANDS, load_command
 from pipelines.logs import configure_logging
 from schemas.settings import SettingsError, load_settings, with_overrides
 
@@ -63,12 +63,23 @@ class OmnicxGroup(click.Group):
         return code
 
 
+class OmnicxCommands(OmnicxGroup):
+    """``omnicx`` itself: its subcommands are imported only when used (``orchestration.commands``),
+    so a command starts without the imports of all the others."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name)
+
+
 def _error(message: str) -> None:
     text = " ".join(message.split())  # one line, whatever the message held
     click.echo(f"error: {text}", err=True)
 
 
-@click.group(cls=OmnicxGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OmnicxCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="omnicx", prog_name="omnicx")
 @click.option(
     "--config",
@@ -121,7 +132,3 @@ def main(
     settings = with_overrides(settings, log={k: v for k, v in chosen.items() if v is not None})
     configure_logging(settings, ctx.invoked_subcommand or "omnicx")
     ctx.obj = settings
-
-
-for command in COMMANDS:
-    main.add_command(command)

@@ -119,7 +119,7 @@ def _members(settings: Settings, group: str) -> int:
     # The group coordinator is not available for a moment after a broker's first start (the
     # offsets topic is being created): that error is retriable, within the request timeout.
     retrying = Retrying(
-        retry=retry_if_exception(lambda exc: isinstance(exc, KafkaError) and exc.retriable),
+        retry=retry_if_exception(_coordinator_not_ready),
         stop=stop_after_delay(settings.kafka.request_timeout_seconds),
         wait=wait_fixed(0.2),
         reraise=True,
@@ -127,6 +127,16 @@ def _members(settings: Settings, group: str) -> int:
     with admin_client(settings) as admin:
         (described,) = retrying(admin.describe_consumer_groups, [group])
     return len(described.members)  # a group that does not exist is described as Dead, empty
+
+
+def _coordinator_not_ready(exc: BaseException) -> bool:
+    """Whether describing a group failed for want of a ready group coordinator: a retriable
+    Kafka error, or kafka-python 2.3 failing to read the response that carries it (it decodes
+    the response's authorized operations before its error code, and an error response has
+    -2**31 there: "31 is not a valid ACLOperation")."""
+    if isinstance(exc, KafkaError):
+        return exc.retriable
+    return isinstance(exc, ValueError) and "ACLOperation" in str(exc)
 
 
 def dead_letters_since(settings: Settings, since: datetime) -> int:

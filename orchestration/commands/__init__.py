@@ -1,50 +1,45 @@
-"""The subcommands of ``omnicx``, one module each; ``orchestration.cli`` registers this list."""
+"""The subcommands of ``omnicx``, one module each; ``orchestration.cli`` registers them by name
+and imports a command's module only when that command runs (or ``--help`` lists them all), so
+that ``omnicx sql`` does not pay for the Kafka client, the simulator and rich tables too."""
 
-from orchestration.commands.alerts import alerts
-from orchestration.commands.checks import checks
-from orchestration.commands.erase import erase
-from orchestration.commands.forecast import forecast
-from orchestration.commands.importer import import_
-from orchestration.commands.kafka import kafka
-from orchestration.commands.kpis import kpis
-from orchestration.commands.lag import lag
-from orchestration.commands.outbound import outbound
-from orchestration.commands.refresh import refresh
-from orchestration.commands.replay import replay_dead_letters
-from orchestration.commands.report import report
-from orchestration.commands.simulate import simulate
-from orchestration.commands.sink import sink
-from orchestration.commands.sql import sql
-from orchestration.commands.staffing import staffing
-from orchestration.commands.status import status
-from orchestration.commands.stream import stream
-from orchestration.commands.tenants import tenants
-from orchestration.commands.up import down, up
-from orchestration.commands.wallboard import wallboard
-from orchestration.commands.warehouse import warehouse
+from __future__ import annotations
 
-COMMANDS = [
-    up,
-    down,
-    status,
-    kafka,
-    stream,
-    lag,
-    simulate,
-    import_,
-    sink,
-    sql,
-    replay_dead_letters,
-    warehouse,
-    refresh,
-    kpis,
-    staffing,
-    report,
-    forecast,
-    outbound,
-    checks,
-    alerts,
-    erase,
-    tenants,
-    wallboard,
-]
+import importlib
+
+import click
+
+# name -> "module:attribute" under orchestration.commands
+COMMANDS = {
+    "up": "up:up",
+    "down": "up:down",
+    "status": "status:status",
+    "kafka": "kafka:kafka",
+    "stream": "stream:stream",
+    "lag": "lag:lag",
+    "simulate": "simulate:simulate",
+    "import": "importer:import_",
+    "sink": "sink:sink",
+    "sql": "sql:sql",
+    "replay-dead-letters": "replay:replay_dead_letters",
+    "warehouse": "warehouse:warehouse",
+    "refresh": "refresh:refresh",
+    "kpis": "kpis:kpis",
+    "staffing": "staffing:staffing",
+    "report": "report:report",
+    "forecast": "forecast:forecast",
+    "outbound": "outbound:outbound",
+    "checks": "checks:checks",
+    "alerts": "alerts:alerts",
+    "erase": "erase:erase",
+    "tenants": "tenants:tenants",
+    "wallboard": "wallboard:wallboard",
+}
+
+
+def load_command(name: str) -> click.Command | None:
+    """The command called ``name`` (None for an unknown name), its module imported now."""
+    where = COMMANDS.get(name)
+    if where is None:
+        return None
+    module, attribute = where.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)

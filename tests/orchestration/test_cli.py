@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import OmnicxGroup, main
+from orchestration.commands import COMMANDS
 
 
 @click.group(cls=OmnicxGroup)
@@ -86,6 +87,21 @@ def test_version() -> None:
     outcome = CliRunner().invoke(main, ["--version"], prog_name="omnicx")
     assert outcome.exit_code == 0
     assert outcome.stdout == f"omnicx, version {version('omnicx')}\n"
+
+
+def test_each_command_is_imported_by_its_name_and_only_when_used() -> None:
+    command = [sys.executable, "-c", "import sys, orchestration.cli; print(sorted(sys.modules))"]
+    imported = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "orchestration.commands.kpis" not in imported  # only orchestration.commands itself
+    assert "'orchestration.commands'" in imported
+    assert "'kafka'" not in imported  # the Kafka client, for every command that needs none
+    context = click.Context(main)
+    names = main.list_commands(context)
+    assert names == sorted(COMMANDS) and len(names) == 23
+    for name in names:
+        loaded = main.get_command(context, name)
+        assert isinstance(loaded, click.Command) and loaded.name == name
+    assert main.get_command(context, "cout") is None
 
 
 def test_an_invalid_knob_is_one_line_from_the_real_command(tmp_path: Path) -> None:

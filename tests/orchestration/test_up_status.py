@@ -25,10 +25,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from kafka.errors import CoordinatorNotAvailableError, GroupAuthorizationFailedError
 
 from orchestration.kafka.lag import stage_consumers, wait_until_caught_up
 from orchestration.services import ProcessId, Services, _descendants
-from orchestration.status import gather
+from orchestration.status import _coordinator_not_ready, gather
 from pipelines.kafka_io import broker_answers
 from pipelines.simulator.catalog import TENANT_NAMES
 from pipelines.simulator.config import SimulationConfig
@@ -247,3 +248,12 @@ def _newest_valid_event(truth: Simulated) -> datetime:
         if message not in truth.malformed
     )
     return datetime.fromisoformat(newest.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def test_describing_a_group_is_retried_while_the_coordinator_is_not_ready() -> None:
+    # kafka-python 2.3's own failure to read an error response of DescribeGroups (a moment
+    # after a broker's first start) is retried like the error it carries; nothing else is
+    assert _coordinator_not_ready(ValueError("31 is not a valid ACLOperation"))
+    assert _coordinator_not_ready(CoordinatorNotAvailableError())
+    assert not _coordinator_not_ready(GroupAuthorizationFailedError())
+    assert not _coordinator_not_ready(ValueError("31 is not a valid Color"))
