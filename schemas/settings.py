@@ -134,6 +134,10 @@ class StreamSettings:
     # long before the group hands them to the others or to its restarted self. Kafka's brokers
     # accept 6 s at least; Faust's request timeout (90 s) caps it.
     session_timeout_seconds: float = bounded(60.0, 6.0, 90.0)
+    # A worker whose partition has records waiting and was not read this long exits, to be
+    # restarted by its supervisor (streams.liveness): longer than any rebalance can take, so
+    # at least twice the session timeout.
+    stall_seconds: float = bounded(180.0, 1.0)
     # A finished contact's state is kept this long after the watermark passed it.
     contact_retention_days: float = bounded(3.0, 0.001)
     # A customer's contacts and journeys, after its last contact ended (at least the repeat window

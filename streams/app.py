@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas.settings import Settings
 from streams.agents import Outputs, wire
 from streams.batches import BatchingApp
+from streams.liveness import watch_for_stalls
 from streams.metrics import StreamMetrics
 from streams.output import BatchProducer
 from streams.wallboard_agents import wire_wallboard
@@ -53,4 +54,5 @@ def create_app(
         outputs = BatchProducer(settings.kafka.bootstrap, f"{settings.stream.app_id}-{worker_name}")
     wire(app, settings, outputs, metrics or StreamMetrics())
     wire_wallboard(app, settings, outputs)
+    watch_for_stalls(app, settings)
     return app

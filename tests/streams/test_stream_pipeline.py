@@ -111,7 +111,11 @@ def test_one_worker_reproduces_the_ground_truth(simulated_pipeline: SimulatedPip
 def test_two_workers_in_one_group_give_the_same_results(
     kafka_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = isolated_settings(kafka_settings, tmp_path)
+    # A worker that a rebalance left with paused partitions exits and is restarted once they
+    # stalled this long (docs/streams.md, Liveness), well within the wait below.
+    settings = with_overrides(
+        isolated_settings(kafka_settings, tmp_path), stream={"stall_seconds": 30.0}
+    )
     truth = Simulated(settings)
 
     with stream_worker(settings, "w1") as first, stream_worker(settings, "w2") as second:
