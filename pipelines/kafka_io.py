@@ -6,6 +6,7 @@ wrong address should hear so in seconds, in one line.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -95,7 +96,13 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsume
 
 
 def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
-    """Whether the broker answers a metadata request within ``timeout_seconds``."""
+    """Whether the broker answers a metadata request within ``timeout_seconds``. An address
+    that refuses the connection is no for an answer at once: the Kafka client would retry it
+    until the timeout (a supervisor waiting for its broker probes every few seconds)."""
+    if not any(
+        _accepts(address, timeout_seconds) for address in settings.kafka.bootstrap.split(",")
+    ):
+        return False
     quick = replace(
         settings, kafka=replace(settings.kafka, request_timeout_seconds=timeout_seconds)
     )
@@ -105,3 +112,13 @@ def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
     except (KafkaUnavailable, KafkaError, OSError):
         return False
     return True
+
+
+def _accepts(address: str, timeout_seconds: float) -> bool:
+    """Whether ``host:port`` accepts a TCP connection within ``timeout_seconds``."""
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_seconds):
+            return True
+    except (OSError, ValueError):
+        return False
