@@ -22,10 +22,17 @@ class KafkaUnavailable(RuntimeError):
     """No Kafka broker answered at the configured bootstrap address."""
 
 
-def _timeouts(settings: Settings) -> dict[str, int]:
+def _waits(settings: Settings) -> dict[str, int]:
     ms = int(settings.kafka.request_timeout_seconds * 1000)
-    # api_version_auto_timeout_ms bounds the first contact (the version probe) as well.
-    return {"request_timeout_ms": ms, "api_version_auto_timeout_ms": ms}
+    return {
+        "request_timeout_ms": ms,
+        # bounds the first contact (the version probe) as well
+        "api_version_auto_timeout_ms": ms,
+        # kafka-python backs off reconnecting to a broker that went away up to 30 s (doubling
+        # from 50 ms): a sink whose broker was back after 20 s reconnected 24 s later. Kafka's
+        # own clients stop at 1 s, as here.
+        "reconnect_backoff_max_ms": 1000,
+    }
 
 
 def unavailable(settings: Settings, cause: BaseException) -> KafkaUnavailable:
@@ -41,7 +48,7 @@ def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
         client = KafkaAdminClient(
             bootstrap_servers=settings.kafka.bootstrap,
             client_id="omnicx-admin",
-            **_timeouts(settings),
+            **_waits(settings),
         )
     except (KafkaError, OSError) as exc:
         raise unavailable(settings, exc) from None
@@ -59,7 +66,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "linger_ms": 20,
         "batch_size": 256 * 1024,
         "max_block_ms": int(settings.kafka.request_timeout_seconds * 1000),
-        **_timeouts(settings),
+        **_waits(settings),
     }
     config.update(overrides)
     try:
@@ -73,7 +80,7 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsume
         "bootstrap_servers": settings.kafka.bootstrap,
         "auto_offset_reset": "earliest",
         "enable_auto_commit": False,
-        **_timeouts(settings),
+        **_waits(settings),
     }
     config.update(overrides)
     if config.get("group_id") is not None:
