@@ -134,6 +134,10 @@ class StreamSettings:
     # long before the group hands them to the others or to its restarted self. Kafka's brokers
     # accept 6 s at least; Faust's request timeout (90 s) caps it.
     session_timeout_seconds: float = bounded(60.0, 6.0, 90.0)
+    # How often the worker commits the offsets of what it has processed (Faust's default): a
+    # crash replays at most about this much, and ``omnicx lag`` shows zero this long after the
+    # work is done.
+    commit_interval_seconds: float = bounded(2.8, 0.1)
     # A finished contact's state is kept this long after the watermark passed it.
     contact_retention_days: float = bounded(3.0, 0.001)
     # A customer's contacts and journeys, after its last contact ended (at least the repeat window

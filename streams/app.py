@@ -51,6 +51,7 @@ def create_app(
         table_standby_replicas=0,
         stream_buffer_maxsize=settings.stream.batch_size * 8,
         broker_commit_every=settings.stream.batch_size * 10,
+        broker_commit_interval=settings.stream.commit_interval_seconds,
         # A fetch of the raw topic is one ingest batch (streams.batches): at most this many.
         broker_max_poll_records=settings.stream.batch_size,
         # Faust fetches 1 MiB per partition by default: about a thousand customer-stage items of

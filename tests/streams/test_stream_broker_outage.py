@@ -61,6 +61,7 @@ def test_worker_waits_for_the_broker_resumes_exactly_and_stops_on_sigterm_withou
         topics={"prefix": f"t{run}."},
         stream={
             "app_id": f"omnicx-stream-{run}",
+            "commit_interval_seconds": 0.5,  # as tests.harness.isolated_settings
             # short waits: each is waited out once or twice (the kills are as safe as a stop)
             "broker_retry_max_seconds": 1.0,
             "broker_lost_seconds": 2.0,
