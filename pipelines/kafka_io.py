@@ -6,6 +6,7 @@ wrong address should hear so in seconds, in one line.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,10 +22,17 @@ class KafkaUnavailable(RuntimeError):
     """No Kafka broker answered at the configured bootstrap address."""
 
 
-def _timeouts(settings: Settings) -> dict[str, int]:
+def _waits(settings: Settings) -> dict[str, int]:
     ms = int(settings.kafka.request_timeout_seconds * 1000)
-    # api_version_auto_timeout_ms bounds the first contact (the version probe) as well.
-    return {"request_timeout_ms": ms, "api_version_auto_timeout_ms": ms}
+    return {
+        "request_timeout_ms": ms,
+        # bounds the first contact (the version probe) as well
+        "api_version_auto_timeout_ms": ms,
+        # kafka-python backs off reconnecting to a broker that went away up to 30 s (doubling
+        # from 50 ms): a sink whose broker was back after 20 s reconnected 24 s later. Kafka's
+        # own clients stop at 1 s, as here.
+        "reconnect_backoff_max_ms": 1000,
+    }
 
 
 def unavailable(settings: Settings, cause: BaseException) -> KafkaUnavailable:
@@ -40,7 +48,7 @@ def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
         client = KafkaAdminClient(
             bootstrap_servers=settings.kafka.bootstrap,
             client_id="omnicx-admin",
-            **_timeouts(settings),
+            **_waits(settings),
         )
     except (KafkaError, OSError) as exc:
         raise unavailable(settings, exc) from None
@@ -58,7 +66,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "linger_ms": 20,
         "batch_size": 256 * 1024,
         "max_block_ms": int(settings.kafka.request_timeout_seconds * 1000),
-        **_timeouts(settings),
+        **_waits(settings),
     }
     config.update(overrides)
     try:
@@ -72,7 +80,7 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsume
         "bootstrap_servers": settings.kafka.bootstrap,
         "auto_offset_reset": "earliest",
         "enable_auto_commit": False,
-        **_timeouts(settings),
+        **_waits(settings),
     }
     config.update(overrides)
     if config.get("group_id") is not None:
@@ -95,7 +103,13 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsume
 
 
 def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
-    """Whether the broker answers a metadata request within ``timeout_seconds``."""
+    """Whether the broker answers a metadata request within ``timeout_seconds``. An address
+    that refuses the connection is no for an answer at once: the Kafka client would retry it
+    until the timeout (a supervisor waiting for its broker probes every few seconds)."""
+    if not any(
+        _accepts(address, timeout_seconds) for address in settings.kafka.bootstrap.split(",")
+    ):
+        return False
     quick = replace(
         settings, kafka=replace(settings.kafka, request_timeout_seconds=timeout_seconds)
     )
@@ -105,3 +119,13 @@ def broker_answers(settings: Settings, timeout_seconds: float) -> bool:
     except (KafkaUnavailable, KafkaError, OSError):
         return False
     return True
+
+
+def _accepts(address: str, timeout_seconds: float) -> bool:
+    """Whether ``host:port`` accepts a TCP connection within ``timeout_seconds``."""
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_seconds):
+            return True
+    except (OSError, ValueError):
+        return False

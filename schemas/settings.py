@@ -138,6 +138,10 @@ class StreamSettings:
     # restarted by its supervisor (streams.liveness): longer than any rebalance can take, so
     # at least twice the session timeout.
     stall_seconds: float = bounded(180.0, 1.0)
+    # How often the worker commits the offsets of what it has processed (Faust's default): a
+    # crash replays at most about this much, and ``omnicx lag`` shows zero this long after the
+    # work is done.
+    commit_interval_seconds: float = bounded(2.8, 0.1)
     # A finished contact's state is kept this long after the watermark passed it.
     contact_retention_days: float = bounded(3.0, 0.001)
     # A customer's contacts and journeys, after its last contact ended (at least the repeat window

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from faust.tables.manager import TableManager
+
 from schemas.settings import Settings
 from streams.agents import Outputs, wire
 from streams.batches import BatchingApp
@@ -9,6 +11,18 @@ from streams.liveness import watch_for_stalls
 from streams.metrics import StreamMetrics
 from streams.output import BatchProducer
 from streams.wallboard_agents import wire_wallboard
+
+
+class PromptTableManager(TableManager):
+    """Faust's table manager, without the second it waits before it registers the tables (for
+    tables an app might still declare while it starts): every table of this app exists before
+    its worker starts (``create_app``), and each worker start would wait that second for
+    nothing."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 def create_app(
@@ -38,6 +52,7 @@ def create_app(
         table_standby_replicas=0,
         stream_buffer_maxsize=settings.stream.batch_size * 8,
         broker_commit_every=settings.stream.batch_size * 10,
+        broker_commit_interval=settings.stream.commit_interval_seconds,
         # A fetch of the raw topic is one ingest batch (streams.batches): at most this many.
         broker_max_poll_records=settings.stream.batch_size,
         # Faust fetches 1 MiB per partition by default: about a thousand customer-stage items of
@@ -49,6 +64,7 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.stream.session_timeout_seconds / 3),
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,
+        TableManager=PromptTableManager,
     )
     if outputs is None:
         outputs = BatchProducer(settings.kafka.bootstrap, f"{settings.stream.app_id}-{worker_name}")

@@ -12,6 +12,7 @@ kind through per interval and says how many it held back.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -57,6 +58,13 @@ class _Worker(faust.Worker):
         super().__init__(app, **kwargs)
         self.omnicx_settings = settings
         self.log_name = log_name
+
+    async def _sentinel_task(self) -> None:
+        # mode runs the event loop a whole second more before it closes it, at every stop; by
+        # then every service of the worker has stopped and closed its clients, and a few turns
+        # of the loop run the callbacks they left (a supervisor restarting the worker, a test,
+        # an operator: each waited that second for nothing).
+        await asyncio.sleep(0.1)
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         # omnicx's handlers (log file, own records on stderr, the chosen format) instead of

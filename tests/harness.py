@@ -36,7 +36,9 @@ def isolated_settings(kafka_settings: Settings, home: Path) -> Settings:
     settings = with_overrides(
         kafka_settings,
         topics={"prefix": f"t{run}."},
-        stream={"app_id": f"omnicx-stream-{run}"},
+        # Frequent commits: a test waits for the stream's lag to be zero, which it is only once
+        # the offsets of the last batch are committed.
+        stream={"app_id": f"omnicx-stream-{run}", "commit_interval_seconds": 0.5},
     )
     settings = with_overrides(settings, home=home)
     provision_topics(settings)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import logging
 import os
+import socket
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +66,13 @@ class DeliveryCounts:
     failed: int = 0
     skipped: int = 0  # (alert, channel) pairs already final in the log
     invalid: int = 0  # records that are not alerts
+
+
+def delivery_instance_id(settings: Settings) -> str:
+    """The worker's static member id in its group: one worker per delivery log (its lock), so
+    the log's host and path name it, the same across restarts."""
+    where = f"{socket.gethostname()}:{settings.alert_delivery_log.resolve()}"
+    return "omnicx-alerts-deliver-" + hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
 def _now() -> datetime:
@@ -107,6 +116,9 @@ class DeliveryWorker:
             self.topics.alerts,
             bootstrap_servers=kafka,
             group_id=self.alerts.group_id,
+            # Static membership: a restarted worker (after a crash, or supervised) takes its
+            # partitions back at once instead of waiting for the group to time the dead one out.
+            group_instance_id=delivery_instance_id(self.settings),
             client_id="omnicx-alerts-deliver",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

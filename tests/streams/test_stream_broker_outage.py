@@ -61,9 +61,11 @@ def test_worker_waits_for_the_broker_resumes_exactly_and_stops_on_sigterm_withou
         topics={"prefix": f"t{run}."},
         stream={
             "app_id": f"omnicx-stream-{run}",
-            "broker_retry_max_seconds": 2.0,
-            "broker_lost_seconds": 4.0,
-            "stop_grace_seconds": 5.0,
+            "commit_interval_seconds": 0.5,  # as tests.harness.isolated_settings
+            # short waits: each is waited out once or twice (the kills are as safe as a stop)
+            "broker_retry_max_seconds": 1.0,
+            "broker_lost_seconds": 2.0,
+            "stop_grace_seconds": 1.0,
             # the worker stopped while the broker was away never left its group: its successor
             # waits for that session to expire
             "session_timeout_seconds": 8.0,

@@ -99,7 +99,7 @@ def settings(kafka_settings: Settings, tmp_path: Path) -> Settings:
     settings = isolated_settings(kafka_settings, tmp_path)
     return with_overrides(
         settings,
-        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 1.0},
+        warehouse={"sink_group_id": f"{settings.stream.app_id}-sink", "sink_batch_seconds": 0.2},
     )
 
 

@@ -25,7 +25,7 @@ from orchestration.kafka.lag import consumer_lag
 from pipelines.kafka_io import producer
 from schemas.settings import Settings, with_overrides
 from schemas.topics import topic_names
-from tests.conftest import broker_settings
+from tests.conftest import broker_settings, discard_broker
 from tests.harness import REPO, OmnicxProcess, isolated_settings, read_topic, run_omnicx
 from warehouse.build import build_warehouse, connect_read_only, lake_view_sql
 from warehouse.landing import LakeFile, file_name
@@ -445,7 +445,7 @@ def test_the_sink_commits_what_it_landed_during_a_broker_outage(tmp_path: Path) 
         assert "commit failed" in sink.log_path.read_text()
         assert set(lake_coordinates(settings)) == kafka_coordinates(settings)
     finally:
-        broker.stop()
+        discard_broker(broker)
 
 
 def test_a_second_sink_with_an_instance_id_in_use_is_refused(
