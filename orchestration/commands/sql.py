@@ -43,10 +43,19 @@ def sql(settings: Settings, query: str | None, tenant: str | None, fmt: str) -> 
             return connect_analyst(settings)
         return connect_tenant_analyst(settings, tenant)
 
+    # A query that reads the intermediate layer's files while a build rewrites them may fail
+    # with a reading error (a file replaced between its schema and its rows): it runs once more,
+    # on the newest build (docs/warehouse.md, "Analyst isolation").
+    raced = (duckdb.IOException, duckdb.InternalException, duckdb.InvalidInputException)
+
     def answer(text: str) -> bool:
         try:
-            with connect() as con:
-                result = run(con, text)
+            try:
+                with connect() as con:
+                    result = run(con, text)
+            except raced:
+                with connect() as con:
+                    result = run(con, text)
         except (duckdb.Error, WarehouseMissing, SettingsError) as exc:
             click.echo(f"error: {' '.join(str(exc).split())}", err=True)  # one line
             return False
