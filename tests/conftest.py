@@ -93,7 +93,14 @@ def simulated_pipeline(
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that uses the session's broker (directly or through a fixture such as
     ``simulated_pipeline``) is a ``kafka`` test, marked or not, so that ``-m "not kafka"`` is the
-    fast lane without a broker."""
+    fast lane without a broker.
+
+    Under pytest-xdist (``--dist=loadgroup``) each worker has its own session fixtures: the
+    tests of one file run on one worker, so that a module's costly fixture (a pipeline run) is
+    paid once, and so do all the readers of ``simulated_pipeline``, paid once per suite."""
     for item in items:
-        if "kafka_settings" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "kafka_settings" in fixtures:
             item.add_marker(pytest.mark.kafka)
+        group = "simulated_pipeline" if "simulated_pipeline" in fixtures else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))

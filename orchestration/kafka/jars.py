@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -15,9 +16,19 @@ class BrokerSetupError(RuntimeError):
 
 
 def ensure_jars(jars_dir: Path) -> Path:
-    """The folder holding the broker's jars, fetched first if absent or from another POM."""
-    stamp = jars_dir / ".pom-sha256"
+    """The folder holding the broker's jars, fetched first if absent or from another POM.
+
+    Brokers starting at once (test workers, a demo beside the tests) share the folder: one
+    fetches while the others wait on the lock, then find the jars there."""
     wanted = hashlib.sha256(POM.read_bytes()).hexdigest()
+    jars_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(jars_dir.with_name(jars_dir.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_unless_current(jars_dir, wanted)
+
+
+def _fetch_unless_current(jars_dir: Path, wanted: str) -> Path:
+    stamp = jars_dir / ".pom-sha256"
     if stamp.exists() and stamp.read_text() == wanted:
         return jars_dir
     mvn = shutil.which("mvn")
