@@ -4,7 +4,8 @@ files and schema (the UI and the daemon read them with the default class), made 
 A refresh over D days records, per asset, one planned event and one materialization per day,
 and Dagster's SQLite storage opened a new SQLAlchemy engine, a SQLite connection and a
 transaction for each (two for an asset event: the run's database and the cross-run index), then
-closed the connection, which in WAL mode checkpoints and syncs the file: about 40 assets × D
+closed the connection, which in WAL mode checkpoints and syncs the file (and it opened one
+more engine per asset event to ask whether an index table exists): about 40 assets × D
 days × 2 events, and at 21 days most of the refresh's time (docs/performance.md). This class
 keeps one engine and one open connection per database for the life of the instance, and
 commits in WAL mode with ``synchronous = NORMAL`` (a commit survives the process being killed;
@@ -30,6 +31,7 @@ class RefreshEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data=None) -> None:
         # before the parent's __init__: it may create the index database through _connect
         self._engines: dict[str, Engine] = {}
+        self._tables: set[str] = set()  # the index database's tables known to exist
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -47,6 +49,14 @@ class RefreshEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        # Asked for every asset event (which columns the index has), from inside a transaction
+        # (the lock is held): the parent's own short-lived engine, once per table, since tables
+        # are only ever added.
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)
+        return table_name in self._tables
 
     def dispose(self) -> None:
         super().dispose()
