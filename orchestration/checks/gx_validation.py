@@ -3,7 +3,7 @@
 Each validation gets a fresh ephemeral GX context (nothing to set up, no ``gx/`` project
 directory), whose validation results and suites are kept on disk under ``$OMNICX_HOME/gx/validations`` and
 ``gx/expectations`` so that the Data Docs built into ``$OMNICX_HOME/gx/data_docs`` list every
-suite and every past validation, not only the last one. The pages load nothing from the
+suite and the latest ``INDEX_VALIDATIONS`` validations, not only the last one. The pages load nothing from the
 network (``offline_pages``). Analytics and progress bars are off.
 """
 
@@ -22,6 +22,10 @@ import pandas as pd
 from schemas.settings import Settings
 
 _SAMPLE = 5  # unexpected values shown per failed expectation
+# The Docs' index lists the latest validations only: GX reads back every result it lists, at
+# each validation, so listing them all made every check slower with each refresh ever run
+# (the page of every validation stays on disk under data_docs/validations).
+INDEX_VALIDATIONS = 64
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,11 @@ def _project_config(root: Path):
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(root / "data_docs"),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": _view("Index")},
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": _view("Index"),
+                "validation_results_limit": INDEX_VALIDATIONS,
+            },
             # merged by GX into its default sections
             "site_section_builders": {
                 section: {"view": _view("")}
