@@ -262,6 +262,25 @@ def test_a_merge_re_scores_the_customer_it_makes() -> None:
     assert f"a|acme|{A}" not in stage.churn.store  # A's customer no longer exists
 
 
+def test_a_split_re_scores_the_customer_it_takes_contacts_from() -> None:
+    """A phone linked to customer A raises A's score through its calls; once a second account
+    shares the phone it becomes a hub (one account per set): its calls are nobody's, and A is
+    re-scored without them, so its next detractor survey alone does not flag it again."""
+    phone, other = "phone:" + "c" * 32, "customer_id:" + "d" * 32
+    stage = new_stage()
+    run(stage, [link_item("l1", 0, [A, phone])])
+    run(stage, [contact_item(call("c1", 60, [phone], cancellation_intent=True))])
+    [alert] = run(stage, [survey_item("s1", "c1", 600, nps=2)])
+    assert (alert["customer_key"], alert["score"]) == (A, 70)
+
+    assert run(stage, [link_item("l2", HOUR, [other, phone])]) == []  # the phone: a hub
+    assert stage.churn.store[f"a|acme|{A}"]["score"] == 0  # c1 is no longer A's
+
+    run(stage, [contact_item(call("c2", 2 * HOUR, [A]))])
+    assert run(stage, [survey_item("s2", "c2", 2 * HOUR + 600, nps=2)]) == []
+    assert stage.churn.store[f"a|acme|{A}"]["score"] == 30  # the detractor alone
+
+
 def test_an_opt_out_counts_for_the_customer_of_its_identifier_and_publishes_its_key() -> None:
     stage = new_stage()
     run(stage, [contact_item(call("c1", 0, [A], cancellation_intent=True))])
