@@ -9,6 +9,8 @@ import click
 from orchestration.commands.options import tabular_format
 from schemas.settings import Settings
 
+RACE_ATTEMPTS = 3
+
 
 @click.command()
 @click.argument("query", required=False)
@@ -44,18 +46,19 @@ def sql(settings: Settings, query: str | None, tenant: str | None, fmt: str) -> 
         return connect_tenant_analyst(settings, tenant)
 
     # A query that reads the intermediate layer's files while a build rewrites them may fail
-    # with a reading error (a file replaced between its schema and its rows): it runs once more,
-    # on the newest build (docs/warehouse.md, "Analyst isolation").
-    raced = (duckdb.IOException, duckdb.InternalException, duckdb.InvalidInputException)
-
+    # reading a file replaced under it: it runs again, on the newest build, up to
+    # RACE_ATTEMPTS times in all (docs/warehouse.md, "Analyst isolation"). A query that is
+    # wrong fails the same way each time, at the cost of parsing it again.
     def answer(text: str) -> bool:
         try:
-            try:
-                with connect() as con:
-                    result = run(con, text)
-            except raced:
-                with connect() as con:
-                    result = run(con, text)
+            for attempt in range(1, RACE_ATTEMPTS + 1):
+                try:
+                    with connect() as con:
+                        result = run(con, text)
+                    break
+                except duckdb.Error:
+                    if attempt == RACE_ATTEMPTS:
+                        raise
         except (duckdb.Error, WarehouseMissing, SettingsError) as exc:
             click.echo(f"error: {' '.join(str(exc).split())}", err=True)  # one line
             return False

@@ -292,6 +292,7 @@ def test_analysts_query_while_the_sink_lands_and_the_warehouse_is_rebuilt(
             session.stdin.write("select count(*) as n from int_events;\n")
             session.stdin.flush()
             answer = session.stdout.readline()
+            assert answer.startswith("["), answer  # a JSON answer, not an error line
             (row,) = orjson.loads(answer)
             # int_events is materialised by the builds (as of the last one), stg_events live.
             assert row["n"] <= len(events)
