@@ -35,7 +35,7 @@ from schemas.settings import Settings
 from warehouse.build import SQL_DIR, VIEW_LAYERS, Model, in_dependency_order, layer_models
 from warehouse.catalog import load_catalog
 from warehouse.kpi_inputs import missing_inputs
-from warehouse.kpi_marts import MARTS, knob_set_id, mart_knobs, refresh_marts
+from warehouse.kpi_marts import MARTS, MartRefreshed, knob_set_id, mart_knobs, refresh_marts
 from warehouse.materialize import MATERIALISED
 from warehouse.tenant_warehouse import build_tenant_warehouses
 
@@ -145,7 +145,7 @@ def build_assets(
         """Recompute the marts' rows of the run's days with the current knobs, and publish them."""
         date_from, date_to = partition_days(context)
         settings = warehouse.settings()
-        rows: dict[str, int] = {}
+        refreshed: dict[str, MartRefreshed] = {}
 
         def refresh(con) -> None:
             missing = missing_inputs(con)
@@ -153,7 +153,7 @@ def build_assets(
                 raise Failure(
                     description=f"the intermediate layer lacks what the marts read: {missing}"
                 )
-            rows.update(refresh_marts(con, date_from, date_to, settings))
+            refreshed.update(refresh_marts(con, date_from, date_to, settings))
 
         path = warehouse.build(marts=refresh)
         # Each brand's own file, derived from the file just published (docs/tenancy.md).
@@ -167,8 +167,10 @@ def build_assets(
                 "knob_set": knob_set,
                 "target_set": target_set,
             }
-            if mart.name in rows:
-                metadata["rows_of_the_days"] = rows[mart.name]
+            if mart.name in refreshed:
+                rows, seconds = refreshed[mart.name]
+                metadata["rows_of_the_days"] = rows
+                metadata["seconds"] = MetadataValue.float(round(seconds, 3))
             if tenant_files:
                 metadata["tenant_warehouses"] = ", ".join(str(p) for p in tenant_files)
             yield MaterializeResult(asset_key=mart.name, metadata=metadata)

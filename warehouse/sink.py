@@ -117,6 +117,7 @@ class LakeSink:
         self.sweeps: dict[tuple[TopicPartition, Path], float] = {}
         self.rows_landed = 0
         self.files_landed = 0
+        self.lag = 0  # records of the assigned partitions not yet landed, at the last loop
         self.quarantined: list[Path] = []  # where foreign files were moved
         self.metrics = SinkMetrics()
         self.quarantined_counted = 0  # of self.quarantined, in metrics.quarantined_files
@@ -127,9 +128,15 @@ class LakeSink:
         self.cutoffs: Cutoffs = read_cutoffs(self.lake_dir)
         self.cutoffs_stamp = _stamp(retention_path(self.lake_dir))
 
-    def run(self, should_stop: Callable[[], bool]) -> None:
+    def run(
+        self,
+        should_stop: Callable[[], bool],
+        on_loop: Callable[[LakeSink], None] | None = None,
+    ) -> None:
+        """Land until ``should_stop()``; ``on_loop`` sees the sink after each poll loop (its
+        counts and lag, for a progress display)."""
         try:
-            self._run(should_stop)
+            self._run(should_stop, on_loop)
         except FencedInstanceIdError as exc:
             raise SinkFenced(
                 f"another sink joined group {self.settings.warehouse.sink_group_id} with "
@@ -139,7 +146,9 @@ class LakeSink:
             self.instance.release()
             self.maintenance.close()
 
-    def _run(self, should_stop: Callable[[], bool]) -> None:
+    def _run(
+        self, should_stop: Callable[[], bool], on_loop: Callable[[LakeSink], None] | None
+    ) -> None:
         self.consumer = kafka_consumer(
             self.settings,
             group_id=self.settings.warehouse.sink_group_id,
@@ -160,6 +169,8 @@ class LakeSink:
                 self._sweep_due()
                 self._apply_retention()
                 self._refresh_metrics()
+                if on_loop is not None:
+                    on_loop(self)
             for tp in list(self.batches):
                 self._land(tp)
             self._commit()
@@ -329,6 +340,7 @@ class LakeSink:
             if high is not None:
                 lags[(tp.topic, tp.partition)] = max(0, high - (landed + 1))
         self.metrics.lag.set(lags)
+        self.lag = sum(lags.values())
         moved = len(self.quarantined) - self.quarantined_counted
         if moved:
             self.metrics.quarantined_files.inc(moved)
@@ -407,8 +419,13 @@ class _Rebalance(ConsumerRebalanceListener):
         self.sink.assigned(list(assigned))
 
 
-def run_sink(settings: Settings, instance_id: str | None = None) -> LakeSink:
-    """Run a sink until SIGTERM or SIGINT, then land what it holds and return."""
+def run_sink(
+    settings: Settings,
+    instance_id: str | None = None,
+    on_loop: Callable[[LakeSink], None] | None = None,
+) -> LakeSink:
+    """Run a sink until SIGTERM or SIGINT, then land what it holds and return; ``on_loop`` as
+    for ``LakeSink.run``."""
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
@@ -420,5 +437,5 @@ def run_sink(settings: Settings, instance_id: str | None = None) -> LakeSink:
         w.sink_metrics_port,
         "warehouse.sink_metrics_port",
     )
-    sink.run(stopping.is_set)
+    sink.run(stopping.is_set, on_loop)
     return sink

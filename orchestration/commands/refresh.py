@@ -213,7 +213,8 @@ class StepProgress:
             "checks": bar.add_task("checks", total=len(graph.asset_check_keys), unit="checks"),
         }
         self.started: dict[str, float] = {}
-        self.materialized: dict[str, set[str]] = {}
+        # per running step, the assets it materialized and the seconds each took, when known
+        self.materialized: dict[str, dict[str, float | None]] = {}
 
     def __call__(self, entry: EventLogEntry) -> None:
         event = entry.dagster_event
@@ -226,7 +227,10 @@ class StepProgress:
             self._show(kind, f"{self.titles[kind]}: {step}")
         elif event.is_step_materialization:
             # one event per partition of the range
-            self.materialized.setdefault(step, set()).add(event.asset_key.to_user_string())
+            seconds = event.step_materialization_data.materialization.metadata.get("seconds")
+            self.materialized.setdefault(step, {})[event.asset_key.to_user_string()] = (
+                seconds.value if seconds is not None else None
+            )
             self.bar.advance(self.rows["assets"])
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             self.bar.advance(self.rows["checks"])
@@ -237,8 +241,7 @@ class StepProgress:
             else:
                 outcome = "FAILED" if event.is_step_failure else "skipped"
             self.finished += 1
-            assets = sorted(self.materialized.pop(step, ()))
-            made = f": materialized {', '.join(assets)}" if assets else ""
+            made = _materialized(self.materialized.pop(step, {}))
             _log.info(
                 "%s %s in %.1f s (%d/%d steps)%s",
                 *(outcome, step, seconds, self.finished, self.steps, made),
@@ -248,6 +251,18 @@ class StepProgress:
     def _show(self, kind: str, description: str) -> None:
         # drawn now, not at the next tick: a step can start and end between two ticks
         self.bar.update(self.rows[kind], description=description, refresh=True)
+
+
+def _materialized(assets: dict[str, float | None]) -> str:
+    """``: materialized a, b 1.25 s, ...``: the assets by name, each with its own duration when
+    the step measured it (a mart's recomputation; a build's views share the step's time)."""
+    if not assets:
+        return ""
+    named = (
+        name if seconds is None else f"{name} {seconds:.2f} s"
+        for name, seconds in sorted(assets.items())
+    )
+    return f": materialized {', '.join(named)}"
 
 
 def _report(result) -> list[str]:

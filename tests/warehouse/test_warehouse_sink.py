@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -370,11 +371,15 @@ def test_nothing_an_analyst_runs_makes_the_sink_lose_or_destroy_rows(
     settings = sink_settings(kafka_settings, home, sink_batch_rows=500, sink_batch_seconds=0.2)
     events = [m for m in messages(seed=13) if m[0] == "events"][:6000]
     send(settings, events[:3000])
-    first = OmnicxProcess(settings, "sink", log_name="sink-first")
+    first = OmnicxProcess(settings, "sink", "--progress", log_name="sink-first")
     try:
         wait_until_landed_and_committed(settings, first, 3000)
     finally:
         first.stop()
+    # its progress, drawn as on a terminal: the last frame has every row landed, no lag
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", first.log_path.read_text())
+    last_frame = screen[screen.rindex("landing: ") :]
+    assert re.match(r"landing: \d+ files, lag 0 .* 3000/3000 .* rows/s", last_frame), last_frame
     build_warehouse(settings)
     lake = settings.lake_dir.resolve()
     today = time.strftime("%Y-%m-%d", time.gmtime())
