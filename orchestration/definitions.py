@@ -1,4 +1,5 @@
-"""The Dagster definitions of omnicx: ``dg dev -m orchestration.definitions`` (or ``dagster dev``).
+"""The Dagster definitions of omnicx: ``dagster dev -m orchestration.definitions`` (``dg`` is not
+a dependency: docs/orchestration.md).
 
 ``defs`` is loaded lazily (``@definitions``): Dagster calls it when it loads the code location,
 which reads the settings (``load_settings``) and the first day of the lake's events to start the
