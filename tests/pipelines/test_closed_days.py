@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from pipelines.simulator.clock import DAY, HOUR, epoch_ms
+from pipelines.simulator.clock import DAY, HOUR, SECOND, epoch_ms
 from pipelines.simulator.config import ConfigError, SimulationConfig, parse_closed
 from pipelines.simulator.engine import Engine
 from pipelines.simulator.run import Simulation
+from schemas.times import parse_rfc3339
 from tests.pii import keyed_settings
 from tests.pipelines.conftest import SMALL, Run, simulate_to
 
@@ -48,15 +49,20 @@ def _events(run: Run) -> list[dict]:
     return [orjson.loads(line) for n, line in enumerate(run.lines) if n not in malformed]
 
 
+def _utc_day(event: dict) -> str:
+    """The UTC day of an event (a mail gateway stamps +01:00)."""
+    return datetime.fromtimestamp(parse_rfc3339(event["occurred_at"]), UTC).date().isoformat()
+
+
 def test_a_closed_day_has_no_event_at_all(closed_week: Run) -> None:
     events = _events(closed_week)
-    days = Counter(e["occurred_at"][:10] for e in events)
+    days = Counter(_utc_day(e) for e in events)
     open_days = [d for d in WEEK if d not in (SUNDAY, HOLIDAY)]
     assert days[SUNDAY.isoformat()] == 0 and days[HOLIDAY.isoformat()] == 0
     assert all(days[d.isoformat()] > 100 for d in open_days)
-    agent_days = {e["occurred_at"][:10] for e in events if e["event_type"] == "agent.state_changed"}
-    dial_days = {e["occurred_at"][:10] for e in events if e["event_type"] == "outbound.attempted"}
-    survey_days = {e["occurred_at"][:10] for e in events if e["event_type"] == "survey.completed"}
+    agent_days = {_utc_day(e) for e in events if e["event_type"] == "agent.state_changed"}
+    dial_days = {_utc_day(e) for e in events if e["event_type"] == "outbound.attempted"}
+    survey_days = {_utc_day(e) for e in events if e["event_type"] == "survey.completed"}
     assert agent_days == {d.isoformat() for d in open_days}
     # weekdays only, and not the holiday
     assert dial_days == {d.isoformat() for d in open_days if d.weekday() < 5}
@@ -89,6 +95,27 @@ def test_customers_come_back_on_the_next_open_day() -> None:
         assert sunday + DAY + 6 * HOUR <= engine._open_time(due) < sunday + DAY + 9 * HOUR
     assert holiday + DAY + 6 * HOUR <= engine._open_time(holiday + 12 * HOUR)
     assert engine._open_time(holiday + 12 * HOUR) < holiday + DAY + 9 * HOUR
+
+
+def test_no_survey_answer_is_collected_on_a_closed_day() -> None:
+    """A contact wrapped up just before midnight on Saturday: its survey answer would arrive on
+    the closed Sunday, so none is collected; wrapped up on Saturday morning, some are."""
+    simulation = Simulation(CLOSED_WEEK, keyed_settings())
+    for _ in simulation.messages():
+        pass
+    engine = simulation.engine
+    c = next(c for c in engine.contacts if c.channel == "voice" and c.answered is not None)
+    saturday = epoch_ms(SUNDAY) - DAY
+    answered = []
+    for wrapped in (saturday + 10 * HOUR, saturday + 24 * HOUR - 61 * SECOND):
+        surveys = 0
+        for _ in range(200):
+            c.wrapped, c.nps, c.csat, c.ces = wrapped, None, None, None
+            engine._survey(c)
+            surveys += (c.nps, c.csat, c.ces) != (None, None, None)
+        answered.append(surveys)
+    morning, late = answered
+    assert morning > 0 and late == 0
 
 
 def test_closed_days_outside_the_run_change_no_event(small_run: Run) -> None:
