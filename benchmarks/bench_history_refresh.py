@@ -4,8 +4,8 @@ opened on Monday 4 January 2021, closes on Sundays and on a few holidays, in one
 of the lake writing and of the refresh, and the outcome of every check (all must pass: closed
 days are normal, the volume check compares the same weekday).
 
-The lake is written directly with the sink's writer (``tests.warehouse.kpi_fixtures``): the
-simulator cannot close on Sundays, and a year through Kafka would measure the stream instead.
+The lake is written directly with the sink's writer (``tests.warehouse.kpi_fixtures``): a year
+through Kafka would measure the stream instead.
 
     .venv/bin/python -m benchmarks.bench_history_refresh [--days 365] [--contacts-per-day 40]
 """

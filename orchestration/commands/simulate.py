@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -15,10 +15,24 @@ from orchestration.commands.keyed import keyed
 from orchestration.progress import progress_display
 from pipelines.simulator.catalog import TENANT_NAMES
 from pipelines.simulator.clock import HOUR
-from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig
+from pipelines.simulator.config import ConfigError, FaultRates, SimulationConfig, parse_closed
 from pipelines.simulator.files import write_events, write_ground_truth
 from pipelines.simulator.run import Simulation
 from schemas.settings import Settings
+
+
+class ClosedDays(click.ParamType):
+    """``--closed sat,sun,2021-12-25``: weekdays closed every week and single closed dates."""
+
+    name = "days"
+
+    def convert(self, value, param, ctx) -> tuple[tuple[int, ...], tuple[date, ...]]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_closed(value)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @click.command()
@@ -39,6 +53,13 @@ from schemas.settings import Settings
     default="2026-01-05",
     show_default=True,
     help="First simulated day (UTC). Another first day or seed adds to what is there.",
+)
+@click.option(
+    "--closed",
+    type=ClosedDays(),
+    default="",
+    help="Days the centre stays closed: weekdays (sun, or sat,sun) and dates (2021-12-25), "
+    "comma-separated. No contact and no agent on them.",
 )
 @click.option("--to", "target", type=click.Choice(["file", "kafka"]), required=True)
 @click.option(
@@ -66,6 +87,7 @@ def simulate(
     tenants: int,
     load: float,
     start: datetime,
+    closed: tuple[tuple[int, ...], tuple[date, ...]],
     target: str,
     out: Path | None,
     duplicates: float | None,
@@ -100,6 +122,8 @@ def simulate(
             load=load,
             start=start.date(),
             faults=faults,
+            closed_weekdays=closed[0],
+            closed_dates=closed[1],
         )
         simulation = Simulation(config, settings)
     except ConfigError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import timedelta
 from functools import cache
 
 from pipelines.simulator.catalog import (
@@ -111,12 +112,16 @@ def plan_shifts(
     config: SimulationConfig, tenants: list[Tenant], rng: random.Random
 ) -> list[tuple[int, str, Agent, int]]:
     """Every shift event of the run, ``(time, kind, agent, break ms)``, and the arrival volume
-    of each tenant, channel and day (stored on the tenant) that the planned staffing carries."""
+    of each tenant, channel and day (stored on the tenant) that the planned staffing carries.
+    A closed day has no shift and no volume."""
     start = epoch_ms(config.start)
     events = []
     for tenant in tenants:
         tenant.volumes = []
         for day in range(config.days):
+            if config.is_closed(config.start + timedelta(days=day)):
+                tenant.volumes.append(_volumes({}, config.load))  # nobody works, nobody calls
+                continue
             factor = DAY_OF_WEEK_FACTOR[(config.start.weekday() + day) % 7]
             midnight = start + day * DAY
             capacity: dict[str, float] = {}

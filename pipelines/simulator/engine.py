@@ -13,6 +13,7 @@ import heapq
 import math
 import random
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from pipelines.simulator import behaviour as draw
@@ -100,6 +101,10 @@ class Engine:
         self.incomplete_before = self.end - (
             (stream.idle_timeout_seconds + stream.lateness_seconds) * SECOND + 4 * HOUR
         )
+        # The days of the run the centre stays closed (config.closed_weekdays, closed_dates).
+        self.closed = [
+            config.is_closed(config.start + timedelta(days=n)) for n in range(config.days)
+        ]
         self.ids = RunIds(config.seed, config.start)
         self.emit = Emitter(self.ids)
         self.heap: list[tuple[int, int, Callable[..., None], Any, Any]] = []
@@ -148,6 +153,8 @@ class Engine:
         if not self.config.outages:
             return
         for day in range(0, self.config.days, 7):
+            if self.closed[day]:
+                continue  # nobody calls a closed centre: its outage goes unnoticed
             tenant = self.tenants[(day // 7) % len(self.tenants)]
             begin = self.start + day * DAY + OUTAGE_START
             hour = (OUTAGE_START // HOUR) - OPEN_HOUR
@@ -475,7 +482,9 @@ class Engine:
         if rng.random() >= rate:
             return
         at = c.wrapped + MINUTE + int(rng.lognormvariate(math.log(30 * MINUTE), 1.0))
-        if at >= self.end:
+        # The survey platform closes with the centre: no answer is collected on a closed day
+        # (a closed day has no event at all), nor after the end of the run.
+        if at >= self.end or self._closed_on(at - at % DAY):
             return
         target = self.kpis.service_level_seconds(c.channel) * SECOND
         latent = draw.satisfaction(c, c.answered - c.first_queued, target)
@@ -504,12 +513,22 @@ class Engine:
         self._inbound(t, previous.customer, channel, previous.topic, previous.attempt + 1)
 
     def _open_time(self, t: int) -> int | None:
-        """``t`` if the centre is open then, else a time in the next opening; None after the end."""
+        """``t`` if the centre is open then, else a time in the next opening (the next open day
+        when ``t`` falls on a closed day); None after the end."""
         hour = (t % DAY) // HOUR
-        if not OPEN_HOUR <= hour < CLOSE_HOUR:
-            morning = t - t % DAY + OPEN_HOUR * HOUR + (DAY if hour >= CLOSE_HOUR else 0)
-            t = morning + self.rng.randrange(3 * HOUR)
+        midnight = t - t % DAY
+        if not OPEN_HOUR <= hour < CLOSE_HOUR or self._closed_on(midnight):
+            day = midnight + (DAY if hour >= OPEN_HOUR else 0)
+            while self._closed_on(day):
+                day += DAY
+            t = day + OPEN_HOUR * HOUR + self.rng.randrange(3 * HOUR)
         return t if t < self.end else None
+
+    def _closed_on(self, midnight: int) -> bool:
+        """Whether the centre is closed on the day starting at ``midnight`` (after the end of
+        the run: open, the return is dropped there anyway)."""
+        day = (midnight - self.start) // DAY
+        return 0 <= day < self.config.days and self.closed[day]
 
     def _opt_out(self, t: int, c: Contact, scope: str) -> None:
         c.customer.opt_outs.setdefault(scope, t)
@@ -523,7 +542,7 @@ class Engine:
             day_start = t - t % DAY
             weekday = (self.config.start.weekday() + (day_start - self.start) // DAY) % 7
             begin, finish = day_start + 10 * HOUR, day_start + 18 * HOUR
-            if weekday < 5 and t < finish:
+            if weekday < 5 and t < finish and not self._closed_on(day_start):
                 dial = max(t, begin) + int(self.rng.expovariate(rate))
                 if dial < finish:
                     self.at(dial, self._dial, tenant)

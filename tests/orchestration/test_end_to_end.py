@@ -20,6 +20,7 @@ import pytest
 from orchestration.definitions import build_definitions, warehouse_asset_names
 from schemas.identifiers import IDENTIFIER_KINDS, normalise
 from schemas.settings import Settings, with_overrides
+from tests.orchestration.truth_kpis import assert_kpis_equal, kpis_by
 from tests.simulated_pipeline import (
     FIRST_DAY,
     LAST_DAY,
@@ -35,7 +36,6 @@ GROUPINGS = {"by_tenant": "tenant", "by_channel": "channel", "by_day": "day"}
 DEFS = build_definitions(
     with_overrides(Settings(), orchestration={"partitions_start": FIRST_DAY.isoformat()})
 )
-MEANS = ("asa.v1", "aht.v1", "csat.v1.mean", "ces.v1", "repeat_rate.v1", "first_response.v1")
 
 
 @pytest.fixture(scope="module")
@@ -117,36 +117,16 @@ def test_every_event_once_and_every_malformed_message_dead_lettered_once(pipelin
     assert events == len(valid_ids)  # duplicates are identical bytes: one per distinct message
 
 
-def _ours(con, settings: Settings, by: list[str]) -> dict[tuple, dict]:
-    values: dict[tuple, dict] = {}
-    for row in kpi_values(con, FIRST_DAY, LAST_LOCAL_DAY, by, settings):
-        values.setdefault(tuple(str(row[d]) for d in by), {})[row["kpi"]] = row["value"]
-    return values
-
-
-def _assert_equal(ours: dict, truth: dict, where: str) -> None:
-    """Every KPI of ``truth`` in ``ours``: exact for counts and ratios, within 0.1% for means."""
-    assert truth, where
-    for kpi, expected in truth.items():
-        got = ours.get(kpi)
-        if expected is None:
-            assert got is None, f"{where} {kpi}: {got} instead of no value"
-        elif kpi.startswith(MEANS):
-            assert got == pytest.approx(expected, rel=1e-3), f"{where} {kpi}"
-        else:
-            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), f"{where} {kpi}"
-
-
 def test_every_kpi_equals_the_ground_truth(pipeline) -> None:
     con, truth, settings, _ = pipeline
     kpis = truth.ground_truth["kpis"]
-    (overall,) = _ours(con, settings, []).values()
-    _assert_equal(overall, kpis["overall"], "overall")
+    (overall,) = kpis_by(con, settings, FIRST_DAY, LAST_LOCAL_DAY, []).values()
+    assert_kpis_equal(overall, kpis["overall"], "overall")
     for grouping, column in GROUPINGS.items():
-        ours = _ours(con, settings, [column])
+        ours = kpis_by(con, settings, FIRST_DAY, LAST_LOCAL_DAY, [column])
         assert len(kpis[grouping]) >= 2
         for key, expected in kpis[grouping].items():
-            _assert_equal(ours.get((key,), {}), expected, f"{grouping} {key}")
+            assert_kpis_equal(ours.get((key,), {}), expected, f"{grouping} {key}")
 
 
 def test_a_tokyo_tenants_kpis_fall_on_its_local_days_as_in_the_truth(pipeline) -> None:

@@ -6,11 +6,11 @@ stages and are landed by the sink's writer (``tests.orchestration.offline_stream
 the real-broker import tests cover Kafka); the warehouse is built with the marts of the whole
 year, and every check of the refresh runs over the year as one Dagster run over it would run
 it: each expectation suite on the rows of ``2021-01-04..2022-01-02`` and the journey
-reconciliation. A Dagster run over 365 partitions takes about 18 minutes on the 2-core machine
-(docs/orchestration.md, benchmarks/bench_history_refresh.py); the checks are the same queries
-whatever the range (``orchestration.checks.asset_checks``), and
-``test_import_end_to_end.py`` and ``test_dagster_history.py`` run them through Dagster on two
-and three weeks with closed days.
+reconciliation (``tests.orchestration.year_checks``: a Dagster run over 365 partitions takes
+about 18 minutes on the 2-core machine, docs/orchestration.md,
+benchmarks/bench_history_refresh.py); the checks are the same queries whatever the range
+(``orchestration.checks.asset_checks``), and ``test_import_end_to_end.py`` and
+``test_dagster_history.py`` run them through Dagster on two and three weeks with closed days.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from orchestration.checks.gx_validation import validate
-from orchestration.checks.suites import SUITES
 from orchestration.cli import main
 from schemas.settings import with_overrides
 from schemas.times import parse_rfc3339
 from tests.orchestration.offline_stream import stream_to_lake
+from tests.orchestration.year_checks import assert_every_check_passes
 from tests.pii import keyed_settings
 from warehouse.build import build_warehouse, connect_read_only
 from warehouse.kpi_checks import journey_mismatches
@@ -97,20 +96,10 @@ def year(tmp_path_factory: pytest.TempPathFactory):
 
 def test_every_check_passes_over_the_year(year) -> None:
     settings, calls = year
-    with connect_read_only(settings) as con:
-        days = {"date_from": FIRST, "date_to": LAST}
-        for suite in SUITES:
-            frame = con.execute(suite.query, days).df()
-            result = validate(
-                frame, suite.name, suite.expectations(settings), settings, run_name="year"
-            )
-            assert result.success, (suite.name, result.failed)
-            if suite.name == "events_volume":
-                # every weekend but the last, after the newest event: a day not started
-                closed = suite.details(frame, settings)["closed_days"]
-                assert closed == [day.isoformat() for day in sorted(WEEKEND) if day < max(calls)]
-        compared, mismatches = journey_mismatches(con, FIRST, LAST)
-    assert mismatches == [] and compared > 0
+    details = assert_every_check_passes(settings, FIRST, LAST, run_name="year")
+    # every weekend but the last, after the newest event: a day not started
+    closed = details["events_volume"]["closed_days"]
+    assert closed == [day.isoformat() for day in sorted(WEEKEND) if day < max(calls)]
 
 
 def test_the_year_reports_at_its_real_dates(year) -> None:

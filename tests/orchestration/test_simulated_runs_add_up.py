@@ -24,11 +24,10 @@ from tests.harness import (
     isolated_settings,
     stream_and_land,
 )
-from tests.orchestration.test_end_to_end import _assert_equal
+from tests.orchestration.truth_kpis import assert_kpis_equal, kpis_by
 from tests.streams.test_stream_pipeline import Simulated
 from tests.warehouse.duckdb_cli import cli_query
 from warehouse.build import connect_read_only
-from warehouse.kpis import kpi_values
 
 DAY_1, DAY_2 = date(2026, 1, 5), date(2026, 1, 6)
 RUNS = (
@@ -108,22 +107,15 @@ def test_the_warehouse_holds_the_contacts_and_journeys_of_both_runs(two_runs) ->
 
 def test_each_day_has_the_kpis_of_the_run_that_simulated_it(two_runs) -> None:
     con, truths, settings = two_runs
-    by_day = _ours(con, settings, ["day"])
-    by_day_and_tenant = _ours(con, settings, ["day", "tenant"])
+    by_day = kpis_by(con, settings, DAY_1, DAY_2, ["day"])
+    by_day_and_tenant = kpis_by(con, settings, DAY_1, DAY_2, ["day", "tenant"])
     # The union of both ground truths, nothing more: one run a day.
     assert set(by_day) == {(config.start.isoformat(),) for config in RUNS}
     for config, truth in zip(RUNS, truths, strict=True):
         day, kpis = config.start.isoformat(), truth.ground_truth["kpis"]
-        _assert_equal(by_day[(day,)], kpis["by_day"][day], day)
+        assert_kpis_equal(by_day[(day,)], kpis["by_day"][day], day)
         for tenant, expected in kpis["by_tenant"].items():  # a one-day run: its day's tenants
-            _assert_equal(by_day_and_tenant[(day, tenant)], expected, f"{day} {tenant}")
-
-
-def _ours(con, settings: Settings, by: list[str]) -> dict[tuple, dict]:
-    values: dict[tuple, dict] = {}
-    for row in kpi_values(con, DAY_1, DAY_2, by, settings):
-        values.setdefault(tuple(str(row[d]) for d in by), {})[row["kpi"]] = row["value"]
-    return values
+            assert_kpis_equal(by_day_and_tenant[(day, tenant)], expected, f"{day} {tenant}")
 
 
 def test_the_published_warehouse_answers_in_the_duckdb_cli(two_runs) -> None:
