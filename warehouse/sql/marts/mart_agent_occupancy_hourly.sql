@@ -68,19 +68,28 @@ spans as (
     where day between $date_from and $date_to
 ),
 
--- Most spans end in the hour they started in: one piece, without a list to unnest.
+-- Each span cut at the hours it overlaps. Most spans end in the hour they started in: their
+-- one piece is not made by range(), whose list per span costs more than the rest.
 pieces as (
-    select day, first_hour_us as hour_us, tenant, agent_id, state, time_zone,
-        until_us - started_us as piece_us
-    from spans
-    where until_us > started_us and until_us <= first_hour_us + $interval_us
-    union all
-    select day, hour_us, tenant, agent_id, state, time_zone,
+    select
+        day,
+        tenant,
+        agent_id,
+        state,
+        time_zone,
+        hour_us,
         least(until_us, hour_us + $interval_us) - greatest(started_us, hour_us) as piece_us
     from (
-        select *, unnest(range(first_hour_us, until_us, $interval_us)) as hour_us
+        select
+            *,
+            unnest(
+                case
+                    when until_us <= first_hour_us + $interval_us then [first_hour_us]
+                    else range(first_hour_us, until_us, $interval_us)
+                end
+            ) as hour_us
         from spans
-        where until_us > first_hour_us + $interval_us
+        where until_us > started_us
     )
 ),
 
