@@ -30,6 +30,13 @@ neighbours as (
         channel,
         journey_start_ms,
         journey_end_ms,
+        attributed_at,
+        day,
+        queue,
+        agent,
+        handled,
+        disposition,
+        resolvable_in_one_contact,
         lag(journey_end_ms) over customer_contacts as previous_end_ms,
         lead(journey_start_ms) over customer_contacts as next_start_ms,
         lag(journey_end_ms) over channel_contacts as previous_channel_end_ms,
@@ -55,7 +62,15 @@ scoped as (
         journey_start_ms,
         journey_end_ms,
         previous_end_ms,
-        next_start_ms
+        next_start_ms,
+        channel,
+        attributed_at,
+        day,
+        queue,
+        agent,
+        handled,
+        disposition,
+        resolvable_in_one_contact
     from neighbours
     union all
     select
@@ -67,7 +82,15 @@ scoped as (
         journey_start_ms,
         journey_end_ms,
         previous_channel_end_ms,
-        next_channel_start_ms
+        next_channel_start_ms,
+        channel,
+        attributed_at,
+        day,
+        queue,
+        agent,
+        handled,
+        disposition,
+        resolvable_in_one_contact
     from neighbours
 ),
 
@@ -125,14 +148,14 @@ final as (
     select
         f.scope,
         f.contact_id as journey_id,
-        c.tenant,
-        c.journey_customer as customer_key,
-        c.contact_id as first_contact_id,
-        c.attributed_at as first_started_at,
-        c.day,
-        c.channel,
-        c.queue,
-        c.agent,
+        f.tenant,
+        f.journey_customer as customer_key,
+        f.contact_id as first_contact_id,
+        f.attributed_at as first_started_at,
+        f.day,
+        f.channel,
+        f.queue,
+        f.agent,
         case
             when f.last_of_journey and f.scope = 'cross_channel' then [f.contact_id]
             else j.contact_ids
@@ -140,15 +163,14 @@ final as (
         coalesce(j.contact_count, 1) as contact_count,
         -- A first contact without a disposition (abandoned, timed out) is not resolved: false,
         -- not NULL.
-        c.handled and coalesce(c.disposition = 'resolved', false) and f.last_of_journey
+        f.handled and coalesce(f.disposition = 'resolved', false) and f.last_of_journey
             as resolved_at_first_contact,
-        c.resolvable_in_one_contact as first_contact_resolvable_in_one_contact,
+        f.resolvable_in_one_contact as first_contact_resolvable_in_one_contact,
         k.knob_set
     from flagged as f
-    inner join offered as c on c.contact_id = f.contact_id
     left join longer_journeys as j on j.scope = f.scope and j.journey_id = f.contact_id
     cross join knobs as k
-    where f.first_of_journey and c.day between $date_from and $date_to
+    where f.first_of_journey and f.day between $date_from and $date_to
 )
 
 select * from final
