@@ -20,8 +20,9 @@ offered as (
     where joins_journey and journey_start_ms is not null
 ),
 
--- One pass over the contacts, both scopes' neighbours: the contact before and after each one
--- of the customer, and of the customer on its channel.
+-- Each contact once (not once per scope, which doubled the rows sorted), with both scopes'
+-- neighbours: the contact before and after it of the customer, and of the customer on its
+-- channel. Its own columns ride along, rather than being joined back by contact id.
 neighbours as (
     select
         contact_id,
