@@ -6,8 +6,9 @@ The intermediate layer (``int_*``) is synthetic, generated with numpy and loaded
 pyarrow: about 40 contacts per agent a day over five channels, with queues, abandons, holds,
 transfers, surveys, repeat customers and agent state spans. The stream's journeys are made
 beforehand by the marts' own SQL recomputation (not timed). Prints the seconds of each side
-(the churn mart, which pandas does not compute, apart), the ratio, and the largest difference
-between the two sides' KPI values as a sanity check.
+(the churn mart, which pandas does not compute, apart), the ratio, the same in CPU seconds (every
+thread of the process: steadier than wall time on a shared machine), the largest difference
+between the two sides' KPI values as a sanity check, then the seconds of each DuckDB step.
 
     .venv/bin/python benchmarks/bench_kpis.py [--agents 500] [--days 1 30]
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import duckdb
@@ -218,19 +221,30 @@ def load(con: duckdb.DuckDBPyConnection, layer: dict[str, pa.Table], settings: S
     )
 
 
-def duckdb_kpis(con, date_from, date_to, settings) -> tuple[dict[str, float], float, float]:
-    """KPI values overall, seconds without the churn mart, seconds of the churn mart."""
-    started = time.perf_counter()
-    prepare_marts(con, settings)
-    churn = 0.0
+Seconds = tuple[float, float]  # wall, CPU (every thread of the process)
+
+
+@contextmanager
+def timed(steps: dict[str, Seconds], name: str) -> Iterator[None]:
+    """Add the wall and CPU seconds of the block to ``steps[name]``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    steps[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def duckdb_kpis(con, date_from, date_to, settings) -> tuple[dict[str, float], dict[str, Seconds]]:
+    """KPI values overall, and the seconds of each step: the knobs and views, each mart, the
+    KPI values."""
+    steps: dict[str, Seconds] = {}
+    with timed(steps, "prepare_marts"):
+        prepare_marts(con, settings)
     for mart in MARTS:
         if mart.day_column is not None:
-            before = time.perf_counter()
-            refresh_mart(con, mart.name, date_from, date_to)
-            if mart.name == "mart_churn_risk":
-                churn = time.perf_counter() - before
-    values = {r["kpi"]: r["value"] for r in kpi_values(con, date_from, date_to, [], settings)}
-    return values, time.perf_counter() - started - churn, churn
+            with timed(steps, mart.name):
+                refresh_mart(con, mart.name, date_from, date_to)
+    with timed(steps, "kpi_values"):
+        rows = kpi_values(con, date_from, date_to, [], settings)
+    return {r["kpi"]: r["value"] for r in rows}, steps
 
 
 def pandas_kpis(layer: dict[str, pd.DataFrame], date_from, date_to, settings) -> dict[str, float]:
@@ -326,10 +340,14 @@ def main() -> None:
         load(con, layer, settings)
         frames = {name: con.table(name).df() for name in (*layer, "int_journeys")}
         date_from, date_to = START, START + timedelta(days=days - 1)
-        ours, seconds, churn_seconds = duckdb_kpis(con, date_from, date_to, settings)
-        started = time.perf_counter()
-        theirs = pandas_kpis(frames, date_from, date_to, settings)
-        pandas_seconds = time.perf_counter() - started
+        ours, steps = duckdb_kpis(con, date_from, date_to, settings)
+        pandas_steps: dict[str, Seconds] = {}
+        with timed(pandas_steps, "pandas"):
+            theirs = pandas_kpis(frames, date_from, date_to, settings)
+        pandas_seconds, pandas_cpu = pandas_steps["pandas"]
+        churn_seconds, churn_cpu = steps.pop("mart_churn_risk")
+        seconds = sum(wall for wall, _ in steps.values())
+        cpu = sum(cpu for _, cpu in steps.values())
         worst = max(abs(ours[kpi] - value) / max(abs(value), 1e-9) for kpi, value in theirs.items())
         contacts = layer["int_contacts"].num_rows
         print(
@@ -337,8 +355,15 @@ def main() -> None:
             f"{layer['int_agent_state_spans'].num_rows} spans: "
             f"DuckDB marts + kpi_values {seconds:.2f} s (+ churn mart {churn_seconds:.2f} s), "
             f"pandas {pandas_seconds:.2f} s, ratio pandas/DuckDB {pandas_seconds / seconds:.1f}x; "
+            f"CPU seconds {cpu:.2f} (+ churn {churn_cpu:.2f}) and {pandas_cpu:.2f}, "
+            f"ratio {pandas_cpu / cpu:.1f}x; "
             f"largest relative difference of {len(theirs)} KPIs: {worst:.1e}"
         )
+        for name, (wall, step_cpu) in {
+            **steps,
+            "mart_churn_risk": (churn_seconds, churn_cpu),
+        }.items():
+            print(f"    {name:<30} {wall:6.2f} s  CPU {step_cpu:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -20,61 +20,135 @@ offered as (
     where joins_journey and journey_start_ms is not null
 ),
 
-scoped as (
-    select 'cross_channel' as scope, null as scope_channel, * from offered
-    union all
-    select 'per_channel' as scope, channel as scope_channel, * from offered
+-- Each contact once (not once per scope, which doubled the rows sorted), with both scopes'
+-- neighbours: the contact before and after it of the customer, and of the customer on its
+-- channel. Its own columns ride along, rather than being joined back by contact id.
+neighbours as (
+    select
+        contact_id,
+        tenant,
+        journey_customer,
+        channel,
+        journey_start_ms,
+        journey_end_ms,
+        attributed_at,
+        day,
+        queue,
+        agent,
+        handled,
+        disposition,
+        resolvable_in_one_contact,
+        lag(journey_end_ms) over customer_contacts as previous_end_ms,
+        lead(journey_start_ms) over customer_contacts as next_start_ms,
+        lag(journey_end_ms) over channel_contacts as previous_channel_end_ms,
+        lead(journey_start_ms) over channel_contacts as next_channel_start_ms
+    from offered
+    window
+        customer_contacts as (
+            partition by tenant, journey_customer order by journey_start_ms, contact_id
+        ),
+        channel_contacts as (
+            partition by tenant, journey_customer, channel
+            order by journey_start_ms, contact_id
+        )
 ),
 
-previous as (
+scoped as (
     select
-        s.*,
-        lag(s.journey_end_ms) over (
-            partition by s.scope, s.tenant, s.journey_customer, s.scope_channel
-            order by s.journey_start_ms, s.contact_id
-        ) as previous_end_ms
-    from scoped as s
+        'cross_channel' as scope,
+        null as scope_channel,
+        contact_id,
+        tenant,
+        journey_customer,
+        journey_start_ms,
+        journey_end_ms,
+        previous_end_ms,
+        next_start_ms,
+        channel,
+        attributed_at,
+        day,
+        queue,
+        agent,
+        handled,
+        disposition,
+        resolvable_in_one_contact
+    from neighbours
+    union all
+    select
+        'per_channel',
+        channel,
+        contact_id,
+        tenant,
+        journey_customer,
+        journey_start_ms,
+        journey_end_ms,
+        previous_channel_end_ms,
+        next_channel_start_ms,
+        channel,
+        attributed_at,
+        day,
+        queue,
+        agent,
+        handled,
+        disposition,
+        resolvable_in_one_contact
+    from neighbours
 ),
 
 flagged as (
     select
-        p.*,
+        s.*,
         -- the first contact of a journey is where a new journey starts
-        p.previous_end_ms is null
-            or p.journey_start_ms - p.previous_end_ms > k.repeat_window_days * 86400000
-            as first_of_journey
-    from previous as p
+        s.previous_end_ms is null
+            or s.journey_start_ms - s.previous_end_ms > k.repeat_window_days * 86400000
+            as first_of_journey,
+        -- and the last one is followed by a first one (or by none)
+        s.next_start_ms is null
+            or s.next_start_ms - s.journey_end_ms > k.repeat_window_days * 86400000
+            as last_of_journey
+    from scoped as s
     cross join knobs as k
 ),
 
-journeys_of_contacts as (
+-- A contact that is both the first and the last of its journey is a journey of one contact,
+-- the most common case: only the contacts of longer journeys are grouped into journeys.
+longer as (
     select
-        n.*,
+        scope,
+        contact_id,
+        journey_start_ms,
         -- a journey is named after its first contact, as the stream names it
-        last_value(case when n.first_of_journey then n.contact_id end ignore nulls) over (
-            partition by n.scope, n.tenant, n.journey_customer, n.scope_channel
-            order by n.journey_start_ms, n.contact_id
+        last_value(case when first_of_journey then contact_id end ignore nulls) over (
+            partition by scope, tenant, journey_customer, scope_channel
+            order by journey_start_ms, contact_id
             rows between unbounded preceding and current row
         ) as journey_id
-    from flagged as n
+    from flagged
+    where not (first_of_journey and last_of_journey)
 ),
 
-journey_contacts as (
+longer_journeys as (
     select
         scope,
         journey_id,
         count(*) as contact_count,
-        -- the contacts themselves only for the comparison with the stream's journeys
-        list(contact_id order by journey_start_ms, contact_id)
-            filter (where scope = 'cross_channel') as contact_ids
-    from journeys_of_contacts
+        -- the contacts themselves only for the comparison with the stream's journeys, in
+        -- order (sorting each short list beats an ordered aggregate)
+        list_transform(
+            list_sort(
+                list({'start_ms': journey_start_ms, 'contact_id': contact_id})
+                    filter (where scope = 'cross_channel')
+            ),
+            lambda x: x.contact_id
+        ) as contact_ids
+    from longer
     group by scope, journey_id
 ),
 
 final as (
     select
         f.scope,
-        f.journey_id,
+        f.contact_id as journey_id,
         f.tenant,
         f.journey_customer as customer_key,
         f.contact_id as first_contact_id,
@@ -83,16 +157,19 @@ final as (
         f.channel,
         f.queue,
         f.agent,
-        j.contact_ids,
-        j.contact_count,
+        case
+            when f.last_of_journey and f.scope = 'cross_channel' then [f.contact_id]
+            else j.contact_ids
+        end as contact_ids,
+        coalesce(j.contact_count, 1) as contact_count,
         -- A first contact without a disposition (abandoned, timed out) is not resolved: false,
         -- not NULL.
-        f.handled and coalesce(f.disposition = 'resolved', false) and j.contact_count = 1
+        f.handled and coalesce(f.disposition = 'resolved', false) and f.last_of_journey
             as resolved_at_first_contact,
         f.resolvable_in_one_contact as first_contact_resolvable_in_one_contact,
         k.knob_set
-    from journeys_of_contacts as f
-    inner join journey_contacts as j on j.scope = f.scope and j.journey_id = f.journey_id
+    from flagged as f
+    left join longer_journeys as j on j.scope = f.scope and j.journey_id = f.contact_id
     cross join knobs as k
     where f.first_of_journey and f.day between $date_from and $date_to
 )
