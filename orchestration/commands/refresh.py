@@ -141,7 +141,7 @@ def run_refresh(
     instance_dir = prepare_dagster_home(settings)
     run_id = make_new_run_id()
     with DagsterInstance.local_temp(
-        tempdir=str(instance_dir), overrides=NO_CAPTURED_OUTPUT
+        tempdir=str(instance_dir), overrides=instance_overrides(instance_dir)
     ) as instance:
         instance.add_event_listener(run_id, _to_python_log)
         if on_event is not None:
@@ -170,6 +170,17 @@ NO_CAPTURED_OUTPUT = {
         "class": "NoOpComputeLogManager",
     }
 }
+
+
+def instance_overrides(instance_dir: Path) -> dict:
+    """The refresh's instance: no captured output, and the event log in Dagster's own SQLite
+    files through ``orchestration.dagster_storage`` (one open connection per file)."""
+    events = {
+        "module": "orchestration.dagster_storage",
+        "class": "RefreshEventLogStorage",
+        "config": {"base_dir": str(instance_dir / "history" / "runs")},
+    }
+    return {**NO_CAPTURED_OUTPUT, "event_log_storage": events}
 
 
 def refresh_job(settings: Settings) -> JobDefinition:
