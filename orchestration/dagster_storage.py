@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster._core.storage.event_log import SqliteEventLogStorage
-from dagster._core.storage.sql import create_engine
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
+from dagster._core.storage.sql import _alembic_lock, create_engine, get_alembic_config
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -49,6 +50,16 @@ class RefreshEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
+        super()._initdb(engine, for_index_shard=for_index_shard)
+        # Stamping a new database left its connection in the alembic config that Dagster caches
+        # for the whole process (``get_alembic_config``, an lru_cache): that kept this storage's
+        # engine, its pool's "connect" listener and through the listener's module everything
+        # up to DuckDB's bindings alive past the interpreter's exit, where nanobind reported
+        # them as leaked on stderr (docs/performance.md, Refresh and marts).
+        with _alembic_lock:
+            get_alembic_config(sqlite_event_log.__file__).attributes.pop("connection", None)
 
     def has_table(self, table_name: str) -> bool:
         # Asked for every asset event (which columns the index has), from inside a transaction
