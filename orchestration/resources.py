@@ -20,12 +20,16 @@ class WarehouseResource(ConfigurableResource):
     ``config_file``: the settings file (default: ``$OMNICX_CONFIG``, else ``./omnicx.toml``);
     ``home``: overrides the state directory of the settings (the lake and the DuckDB file live
     under it); ``profile``: a vendor definition profile (``schemas.profiles``) whose KPI knobs
-    replace the settings' (``omnicx refresh --profile NAME``).
+    replace the settings' (``omnicx refresh --profile NAME``); ``docs_index_after_run``: the
+    checks render only their validation's Data Docs page, and the one who launched the run
+    renders the suites' pages and the index once after it (``omnicx refresh``), instead of
+    every check rendering them again.
     """
 
     config_file: str | None = None
     home: str | None = None
     profile: str | None = None
+    docs_index_after_run: bool = False
 
     def settings(self) -> Settings:
         from schemas.profiles import profile_settings

@@ -39,6 +39,7 @@ def _suite_check(suite: Suite) -> AssetChecksDefinition:
             suite.expectations(settings),
             settings,
             run_name=f"{date_from}..{date_to} run {context.run.run_id[:8]}",
+            docs_index=not warehouse.docs_index_after_run,
         )
         return AssetCheckResult(
             passed=result.success,

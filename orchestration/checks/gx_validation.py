@@ -45,12 +45,22 @@ def data_docs_index(settings: Settings) -> Path:
 
 
 def validate(
-    frame: pd.DataFrame, suite_name: str, expectations: list, settings: Settings, run_name: str
+    frame: pd.DataFrame,
+    suite_name: str,
+    expectations: list,
+    settings: Settings,
+    run_name: str,
+    *,
+    docs_index: bool = True,
 ) -> Validation:
-    """Validate ``frame`` against the expectations as suite ``suite_name``; update the Docs."""
+    """Validate ``frame`` against the expectations as suite ``suite_name``; render its page of
+    the Docs, and the suite's page and the index unless ``docs_index`` is false: a caller
+    running several suites renders those once after them (``build_docs_index``)."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
 
     context = gx.get_context(mode="ephemeral", project_config=_project_config(gx_dir(settings)))
     batch = (
@@ -69,7 +79,6 @@ def validate(
         gx.Checkpoint(
             name=suite_name,
             validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "SUMMARY"},
         )
     )
@@ -77,10 +86,32 @@ def validate(
     result = checkpoint.run(
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name)
     )
+    ((identifier, outcome),) = result.run_results.items()
+    # what GX's UpdateDataDocsAction did, the suite's page and the index only when asked
+    pages = [identifier, *([ExpectationSuiteIdentifier(name=suite_name)] if docs_index else [])]
+    context.build_data_docs(resource_identifiers=pages, build_index=docs_index)
     offline_pages(data_docs_index(settings).parent, since=started)
-    (outcome,) = result.run_results.values()
     failed = [_describe(r) for r in outcome.results if not r.success]
     return Validation(outcome.success, len(frame), len(outcome.results), failed)
+
+
+def build_docs_index(settings: Settings) -> None:
+    """Render the Data Docs' suite pages and index page (every suite, the latest
+    ``INDEX_VALIDATIONS`` validations) from what ``validate`` stored: once after the suites of a
+    run that validated them with ``docs_index=False``."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    from orchestration.checks.suites import SUITES
+
+    context = gx.get_context(mode="ephemeral", project_config=_project_config(gx_dir(settings)))
+    started = time.time()
+    # given the suites only, the section builders render no validation page again
+    suites = [ExpectationSuiteIdentifier(name=suite.name) for suite in SUITES]
+    context.build_data_docs(resource_identifiers=suites, build_index=True)
+    offline_pages(data_docs_index(settings).parent, since=started)
 
 
 def _project_config(root: Path):

@@ -130,10 +130,12 @@ def run_refresh(
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
+    from orchestration.checks.gx_validation import build_docs_index
     from orchestration.dagster_home import prepare_dagster_home
     from orchestration.partitions import range_tags
 
-    resource_config = {"home": str(settings.home)}
+    # the Data Docs' index once after the run, not after each check (build_docs_index below)
+    resource_config = {"home": str(settings.home), "docs_index_after_run": True}
     if config_file is not None:
         resource_config["config_file"] = str(config_file)
     if profile is not None:
@@ -141,12 +143,12 @@ def run_refresh(
     instance_dir = prepare_dagster_home(settings)
     run_id = make_new_run_id()
     with DagsterInstance.local_temp(
-        tempdir=str(instance_dir), overrides=NO_CAPTURED_OUTPUT
+        tempdir=str(instance_dir), overrides=instance_overrides(instance_dir)
     ) as instance:
         instance.add_event_listener(run_id, _to_python_log)
         if on_event is not None:
             instance.add_event_listener(run_id, on_event)
-        return (job or refresh_job(settings)).execute_in_process(
+        result = (job or refresh_job(settings)).execute_in_process(
             run_config={
                 "resources": {"warehouse": {"config": resource_config}},
                 # its console logger draws coloured lines on stderr: _to_python_log instead
@@ -157,6 +159,8 @@ def run_refresh(
             raise_on_error=False,
             run_id=run_id,
         )
+    build_docs_index(settings)
+    return result
 
 
 # The run's output is not captured for the Dagster UI: Dagster's default would redirect this
@@ -170,6 +174,17 @@ NO_CAPTURED_OUTPUT = {
         "class": "NoOpComputeLogManager",
     }
 }
+
+
+def instance_overrides(instance_dir: Path) -> dict:
+    """The refresh's instance: no captured output, and the event log in Dagster's own SQLite
+    files through ``orchestration.dagster_storage`` (one open connection per file)."""
+    events = {
+        "module": "orchestration.dagster_storage",
+        "class": "RefreshEventLogStorage",
+        "config": {"base_dir": str(instance_dir / "history" / "runs")},
+    }
+    return {**NO_CAPTURED_OUTPUT, "event_log_storage": events}
 
 
 def refresh_job(settings: Settings) -> JobDefinition:

@@ -7,6 +7,7 @@ refresh under other knobs adds its knob set beside the first."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from dagster import AssetKey, DagsterInstance
 
 import warehouse.build
+from orchestration.checks.suites import SUITES
 from orchestration.cli import main
 from orchestration.commands.refresh import run_refresh
 from orchestration.definitions import build_definitions, warehouse_asset_names
@@ -93,7 +95,13 @@ def test_every_asset_of_the_partitions_materializes_and_every_check_passes(refre
                 DAY.isoformat(),
                 NEXT_DAY.isoformat(),
             }
-    assert (home / "gx" / "data_docs" / "index.html").is_file()
+    # the Data Docs: the index (rendered once, after the run) links this run's validation of
+    # every suite, each suite has its page
+    docs = home / "gx" / "data_docs"
+    index = (docs / "index.html").read_text()
+    listed = re.findall(rf"validations/(\w+)/[^/]*%20run%20{run.run_id[:8]}/[^']*\.html", index)
+    assert sorted(listed) == sorted(suite.name for suite in SUITES)
+    assert {page.stem for page in (docs / "expectations").glob("*.html")} == set(listed)
 
 
 def test_the_published_kpis_equal_the_marts_built_on_the_same_facts(refreshed_home):
