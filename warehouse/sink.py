@@ -168,12 +168,11 @@ class LakeSink:
                 self._commit()
                 self._sweep_due()
                 self._apply_retention()
-                self._refresh_metrics()
-                if on_loop is not None:
-                    on_loop(self)
+                self._loop_done(on_loop)
             for tp in list(self.batches):
                 self._land(tp)
             self._commit()
+            self._loop_done(on_loop)  # what stopping landed, too
         finally:
             self.consumer.close(autocommit=False)
             log.info("landed %d rows in %d files", self.rows_landed, self.files_landed)
@@ -329,6 +328,11 @@ class LakeSink:
         for tp, offset in pending.items():
             if self.to_commit.get(tp) == offset:  # a newer offset waits for the next commit
                 del self.to_commit[tp]
+
+    def _loop_done(self, on_loop: Callable[[LakeSink], None] | None) -> None:
+        self._refresh_metrics()
+        if on_loop is not None:
+            on_loop(self)
 
     def _refresh_metrics(self) -> None:
         """Once per poll loop, what the metrics read rather than count: the lag of each
