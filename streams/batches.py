@@ -3,9 +3,9 @@
 Faust hands every fetched record to its agents one at a time: a ``Message``, four asyncio tasks
 to race its delivery against a rebalance (``Service.wait_first``), a queue put, an ``Event``, the
 stream's bookkeeping. That costs about 85 µs a message on this machine: at 10,000 events/s it is
-the whole budget before any work (measured; docs/streams.md, Cost). The ingest stage works on
-batches anyway, so for its topic this consumer skips that path and hands each fetch over whole
-to a *batch agent*, while everything else stays Faust's: the consumer group and its assignor
+the whole budget before any work (measured; docs/streams.md, Cost). The ingest stage and the
+wallboard's work on batches anyway, so for their topics this consumer skips that path and hands
+each fetch over whole to a *batch agent*, while everything else stays Faust's: the consumer group and its assignor
 (so the tables stay co-partitioned with the raw topic), table recovery, and offset commits,
 which still go through Faust's ``ack`` bookkeeping.
 
@@ -63,16 +63,20 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active_partitions = await super()._wait_next_records(timeout)
-        topic, handler = self.app.batch_topic, self.app.batch_handler
-        if records and handler is not None:
-            fetched = {tp: rs for tp, rs in records.items() if tp.topic == topic}
+        handlers = self.app.batch_handlers
+        if records and handlers:
+            fetched: dict[str, dict[TP, list[Any]]] = {}
+            for tp, rs in records.items():
+                if tp.topic in handlers:
+                    fetched.setdefault(tp.topic, {})[tp] = rs
             if fetched:
-                records = {tp: rs for tp, rs in records.items() if tp.topic != topic}
+                records = {tp: rs for tp, rs in records.items() if tp.topic not in handlers}
                 # Records that arrive while the flow is stopped (a rebalance) are dropped, as
                 # Faust drops its own: seeing the flow stopped, it seeks back to the committed
                 # offsets (Consumer.getmany).
-                if self.flow_active:
-                    await self._deliver(fetched, handler)
+                for topic, batch in fetched.items():
+                    if self.flow_active:
+                        await self._deliver(batch, handlers[topic])
         return records, active_partitions
 
     async def _deliver(self, fetched: dict[TP, list[Any]], handler: BatchHandler) -> None:
@@ -111,12 +115,11 @@ class BatchTransport(aiokafka_driver.Transport):
 
 
 class BatchingApp(faust.App):
-    """A Faust app with one *batch agent*: a handler given whole fetches of its topic."""
+    """A Faust app whose *batch agents* are handlers given whole fetches of their topics."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.batch_topic: str | None = None
-        self.batch_handler: BatchHandler | None = None
+        self.batch_handlers: dict[str, BatchHandler] = {}  # topic name -> its batch agent
 
     def _new_transport(self) -> BatchTransport:
         return BatchTransport(self.conf.broker_consumer, self)
@@ -125,14 +128,15 @@ class BatchingApp(faust.App):
         """Like ``app.agent``, but the handler is called with each fetch of ``topic``, its
         messages per partition, which are acknowledged when it returns. It runs in Faust's
         fetch loop, which fetches again (from records the consumer thread has prefetched
-        meanwhile) once it returns. An exception stops the worker."""
-        if self.batch_handler is not None:
-            raise ValueError(f"this app already has a batch agent, on {self.batch_topic}")
+        meanwhile) once every batch agent given a part of the fetch returned: so the batch
+        agents of one worker run one after the other. An exception stops the worker."""
+        (name,) = topic.topics
+        if name in self.batch_handlers:
+            raise ValueError(f"{name} already has a batch agent")
         self.topics.add(topic)  # subscribed and acknowledged like an agent's topic
 
         def register(handler: BatchHandler) -> BatchHandler:
-            (self.batch_topic,) = topic.topics
-            self.batch_handler = handler
+            self.batch_handlers[name] = handler
             return handler
 
         return register

@@ -1,4 +1,5 @@
-"""The wallboard's two agents: they move batches between Kafka and ``streams.wallboard``.
+"""The wallboard's two batch agents: they move whole fetches between Kafka and
+``streams.wallboard``.
 
 - ``wallboard`` on ``events`` (N partitions): one :class:`WallboardStage` per partition, its state
   in the ``wallboard-state`` table (co-partitioned with ``events``, keys prefixed by partition);
@@ -13,17 +14,16 @@ state absorbs (a contact ignores an event id it holds, an alert id counts once).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import faust
 import orjson
-from faust.types import EventT, StreamT
 
 from schemas.settings import Settings
 from schemas.topics import topic_names
-from streams.agents import _RAW, Outputs, _table, _write_state
+from streams.agents import _RAW, Outputs, _anchor, _table, _write_state
+from streams.batches import Batch, BatchingApp
 from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
 from streams.wallboard import AlertTally, Produced, WallboardKnobs, WallboardStage
 
@@ -32,21 +32,20 @@ class _Stage(Protocol):
     def process(self, items: list[dict[str, Any]]) -> list[Produced]: ...
 
 
-def wire_wallboard(app: faust.App, settings: Settings, outputs: Outputs) -> None:
+def wire_wallboard(app: BatchingApp, settings: Settings, outputs: Outputs) -> None:
     names = topic_names(settings)
     partitions = settings.topics.partitions
     knobs = WallboardKnobs(settings)
     sources = (
-        ("wallboard", names.events, "wallboard-state", WallboardStage),
-        ("wallboard-alerts", names.alerts, "wallboard-alerts", AlertTally),
+        (names.events, "wallboard-state", WallboardStage),
+        (names.alerts, "wallboard-alerts", AlertTally),
     )
-    for agent_name, topic_name, table_name, stage_class in sources:
+    for topic_name, table_name, stage_class in sources:
         table = _table(app, table_name, partitions)
         _wire_agent(
             app,
             settings,
             outputs,
-            agent_name,
             app.topic(topic_name, **_RAW),
             table,
             lambda store, p, cls=stage_class: cls(knobs, store, p),
@@ -54,14 +53,16 @@ def wire_wallboard(app: faust.App, settings: Settings, outputs: Outputs) -> None
 
 
 def _wire_agent(
-    app: faust.App,
+    app: BatchingApp,
     settings: Settings,
     outputs: Outputs,
-    name: str,
     topic: faust.TopicT,
     table: JsonTable,
     new_stage: Callable[[WriteBehind, int], _Stage],
 ) -> None:
+    """A batch agent (``streams.batches``) on ``topic``: every valid event goes through the
+    wallboard, so Faust's per-message delivery would cost more than the wallboard's own work
+    (docs/performance.md)."""
     wallboard_topic = topic_names(settings).wallboard
     (source,) = topic.topics
     stages: dict[int, tuple[_Stage, WriteBehind]] = {}
@@ -73,28 +74,23 @@ def _wire_agent(
             if tp.topic == source:
                 stages.pop(tp.partition, None)
 
-    async def fold(stream: StreamT) -> None:
-        async for events in stream.take_events(
-            settings.stream.batch_size, within=settings.stream.batch_seconds
-        ):
-            by_partition: dict[int, list[EventT]] = defaultdict(list)
-            for event in events:
-                by_partition[event.message.partition].append(event)
-            produced: list[Produced] = []
-            written = []
-            for partition, part_events in by_partition.items():
-                as_current(part_events[0])  # table writes go to this partition
-                if partition not in stages:
-                    state = WriteBehind(PartitionView(table, partition))
-                    stages[partition] = (new_stage(state, partition), state)
-                stage, state = stages[partition]
-                items = [_decoded(e.message.value) for e in part_events]
-                produced += stage.process([item for item in items if item is not None])
-                written.append((part_events[0], (state,)))
-            await outputs.send({wallboard_topic: produced})
-            await _write_state(outputs, written, (table,))
+    async def fold(batch: Batch) -> None:
+        produced: list[Produced] = []
+        written = []
+        for tp, messages in batch.items():
+            anchor = _anchor(app, messages[0])
+            as_current(anchor)  # table writes go to this partition
+            if tp.partition not in stages:
+                state = WriteBehind(PartitionView(table, tp.partition))
+                stages[tp.partition] = (new_stage(state, tp.partition), state)
+            stage, state = stages[tp.partition]
+            items = [_decoded(m.value) for m in messages]
+            produced += stage.process([item for item in items if item is not None])
+            written.append((anchor, (state,)))
+        await outputs.send({wallboard_topic: produced})
+        await _write_state(outputs, written, (table,))
 
-    app.agent(topic, name=name)(fold)
+    app.batch_agent(topic)(fold)
 
 
 def _decoded(value: bytes | None) -> dict[str, Any] | None:

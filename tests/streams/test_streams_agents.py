@@ -194,7 +194,7 @@ async def run_ingest(
     """Hand the batches to the ingest batch agent as fetches of the raw topic, one after the
     other, numbering offsets per partition from 0; ``holding[i]`` is the raw partitions the
     worker holds when batch ``i`` starts (all of them by default)."""
-    ingest = h.app.batch_handler
+    ingest = h.app.batch_handlers[NAMES.raw_events]
     next_offset: dict[TP, int] = defaultdict(int)
     for i, messages in enumerate(batches):
         if holding is not None:
