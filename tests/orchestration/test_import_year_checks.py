@@ -28,8 +28,7 @@ from orchestration.cli import main
 from schemas.settings import with_overrides
 from schemas.times import parse_rfc3339
 from tests.orchestration.offline_stream import stream_to_lake
-from tests.orchestration.year_checks import assert_every_check_passes
-from tests.pii import keyed_settings
+from tests.orchestration.year_checks import assert_every_check_passes, land_year
 from warehouse.build import build_warehouse, connect_read_only
 from warehouse.kpi_checks import journey_mismatches
 from warehouse.kpi_marts import refresh_marts
@@ -83,15 +82,7 @@ def year(tmp_path_factory: pytest.TempPathFactory):
          str(home / "staged"), "--no-progress"],
     )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
-    events = [
-        orjson.loads(line)
-        for line in (home / "staged" / "events.jsonl").read_bytes().split(b"\n")
-        if line
-    ]
-    settings = with_overrides(keyed_settings(), home=home)
-    stream_to_lake(settings, events, parse_rfc3339("2022-01-03T06:00:00Z"))
-    build_warehouse(settings, lambda con: refresh_marts(con, FIRST, LAST, settings))
-    return settings, calls
+    return land_year(home, home / "staged" / "events.jsonl", FIRST, LAST), calls
 
 
 def test_every_check_passes_over_the_year(year) -> None:

@@ -23,15 +23,11 @@ from click.testing import CliRunner
 from orchestration.cli import main
 from orchestration.reports.model import Period
 from pipelines.simulator import files
-from schemas.settings import with_overrides
-from schemas.times import parse_rfc3339
-from tests.orchestration.offline_stream import stream_to_lake
 from tests.orchestration.report_fixtures import number, read_hooks
 from tests.orchestration.truth_kpis import assert_kpis_equal, kpis_by
-from tests.orchestration.year_checks import assert_every_check_passes
-from tests.pii import TEST_PII_KEY, keyed_settings
-from warehouse.build import build_warehouse, connect_read_only
-from warehouse.kpi_marts import refresh_marts
+from tests.orchestration.year_checks import assert_every_check_passes, land_year
+from tests.pii import TEST_PII_KEY
+from warehouse.build import connect_read_only
 
 FIRST = date(2021, 1, 4)  # a Monday
 LAST = date(2022, 1, 2)  # a Sunday: 52 weeks
@@ -54,12 +50,8 @@ def year(tmp_path_factory: pytest.TempPathFactory):
     )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
     # malformed messages are not JSON objects: the other tests of the stream dead-letter them
-    events = [orjson.loads(line) for line in (out / files.EVENTS).read_bytes().splitlines()]
-    truth = orjson.loads((out / files.GROUND_TRUTH).read_bytes())
-    settings = with_overrides(keyed_settings(), home=home)
-    stream_to_lake(settings, events, parse_rfc3339("2022-01-03T06:00:00Z"))
-    build_warehouse(settings, lambda con: refresh_marts(con, FIRST, LAST, settings))
-    return settings, truth
+    settings = land_year(home, out / files.EVENTS, FIRST, LAST)
+    return settings, orjson.loads((out / files.GROUND_TRUTH).read_bytes())
 
 
 def test_every_check_passes_over_the_simulated_year(year) -> None:

@@ -8,13 +8,34 @@ and ``test_dagster_history.py`` runs the checks through Dagster on weeks with cl
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from orchestration.checks.gx_validation import validate
 from orchestration.checks.suites import SUITES
-from schemas.settings import Settings
-from warehouse.build import connect_read_only
+from schemas.settings import Settings, with_overrides
+from schemas.times import parse_rfc3339
+from tests.orchestration.offline_stream import stream_to_lake
+from tests.pii import keyed_settings
+from warehouse.build import build_warehouse, connect_read_only
 from warehouse.kpi_checks import journey_mismatches
+from warehouse.kpi_marts import refresh_marts
+
+# The stream's wall clock when a year of history is landed: the Monday after its last day.
+LANDED_AT = parse_rfc3339("2022-01-03T06:00:00Z")
+
+
+def land_year(home: Path, events_jsonl: Path, first: date, last: date) -> Settings:
+    """The events of ``events_jsonl`` (one JSON object a line) through the stream's stages into
+    the lake of ``home``, then the warehouse published with the marts of ``first..last``; the
+    settings of that home."""
+    events = [orjson.loads(line) for line in events_jsonl.read_bytes().splitlines() if line]
+    settings = with_overrides(keyed_settings(), home=home)
+    stream_to_lake(settings, events, LANDED_AT)
+    build_warehouse(settings, lambda con: refresh_marts(con, first, last, settings))
+    return settings
 
 
 def assert_every_check_passes(
