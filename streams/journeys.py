@@ -6,11 +6,14 @@ within the repeat window W after the previous one ended, across channels after s
 ``JourneyBook`` keeps the contact records per stitched customer and re-groups a customer whenever
 one of its contacts changes or arrives late, or identity stitching changes who the customer is,
 and emits what changed: new versions of journeys, and superseded journeys (``superseded: true``)
-when a journey stopped existing (it was absorbed into an earlier one, or moved away).
+when a journey stopped existing (it was absorbed into an earlier one, or moved away). It rebuilds
+only the journeys a change can reach, with ``build_journeys``, so that filing a contact does not
+cost more as the customer's history grows.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -147,7 +150,9 @@ class JourneyBook:
     """Contacts and journeys per stitched customer in one key-value ``store``:
 
     - ``c|<tenant>|<customer key>`` -> {"contacts": {id: contact facts dict},
-      "journeys": {journey_id: journey facts dict}}
+      "journeys": {journey_id: journey facts dict}} (+ "lanes", below; + "latest": [end ms,
+      contact id] of its latest-ending contact, with a retention: what judges its expiry, kept
+      rather than found again from every contact; a state written without it still loads)
     - ``k|<tenant>|<contact id>`` -> the customer key the contact is filed under
     - ``v|<tenant>|<journey id>`` -> the journey's last emitted version (kept after it is
       superseded, so that versions only grow)
@@ -276,7 +281,8 @@ class JourneyBook:
                 state = store.get(state_key)
                 if state is None:  # emptied by a merge or a move
                     continue
-                if _last_end_ms(state) + self.retention_ms > limit:  # a later contact moved it
+                last_end, _ = _last_end_and_lane(tenant, state)
+                if last_end + self.retention_ms > limit:  # a later contact moved it
                     self._expire_later(tenant, customer, state)
                     continue
                 for contact_id in state["contacts"]:
@@ -291,10 +297,10 @@ class JourneyBook:
     def _expire_later(self, tenant: str, customer: str, state: dict[str, Any]) -> None:
         if self.retention_ms == math.inf:
             return
-        lane = _customer_lane(tenant, state)
+        last_end, lane = _last_end_and_lane(tenant, state)
         if self._expiring.get((tenant, customer), _NOT_QUEUED) != lane:
             self._expiring[(tenant, customer)] = lane
-            expiry = _last_end_ms(state) + self.retention_ms
+            expiry = last_end + self.retention_ms
             heapq.heappush(self._expiries.setdefault(lane, []), (expiry, tenant, customer))
 
     def filed_key(self, tenant: str, contact_id: str) -> str | None:
@@ -305,9 +311,18 @@ class JourneyBook:
         """Re-group the customers an identity audit record names (``affected_keys``)."""
         return self._regroup(tenant, set(affected_keys), {})
 
-    def _key_of(self, tenant: str, contact: ContactFacts) -> str:
-        key = self.customer_key(tenant, contact.customer_ids)
-        return key if key is not None else ANONYMOUS_PREFIX + contact.contact_id
+    def _key_lookup(self, tenant: str) -> Callable[[str, list[str]], str]:
+        """The customer key of a contact (id, identifiers), for one re-grouping: the identity
+        graph does not change meanwhile, and a customer's contacts mostly share identifiers."""
+        keys: dict[tuple[str, ...], str | None] = {}
+
+        def key_of(contact_id: str, identifiers: list[str]) -> str:
+            found = keys.get(tuple(identifiers), _UNKNOWN)
+            if found is _UNKNOWN:
+                found = keys[tuple(identifiers)] = self.customer_key(tenant, identifiers)
+            return found if found is not None else ANONYMOUS_PREFIX + contact_id
+
+        return key_of
 
     def _regroup(
         self,
@@ -316,13 +331,18 @@ class JourneyBook:
         updated: dict[str, ContactFacts],
         imported: Mapping[str, str] | None = None,
     ) -> list[JourneyRecord]:
+        """File ``updated`` and re-derive the customer of every contact of the customers
+        involved; rebuild only the journeys that a contact leaving or arriving can change."""
         store = self.store
-        contacts = dict(updated)
+        key_of = self._key_lookup(tenant)
         lanes = dict(imported or {})  # contact id -> importer, imported contacts only
-        filed = {cid: self._key_of(tenant, c) for cid, c in updated.items()}
+        filed = {cid: key_of(cid, c.customer_ids) for cid, c in updated.items()}
+        stored: dict[str, dict[str, Any]] = {}  # contact id -> facts, of the contacts not updated
+        home: dict[str, str] = {}  # contact id -> the customer whose state holds it
+        states: dict[str, dict[str, Any]] = {}
+        leaving: dict[str, set[str]] = {}  # customer -> its contacts that move or are replaced
         pending = keys | set(filed.values())
         loaded: set[str] = set()
-        old: dict[str, JourneyFacts] = {}
         # A contact can move to a customer nobody named (identity changed under it): every
         # customer a contact lands in is loaded too, so that rewriting it loses no contact.
         while pending:
@@ -331,45 +351,67 @@ class JourneyBook:
             state = store.get(f"c|{tenant}|{key}")
             if state is None:
                 continue
-            old.update((jid, JourneyFacts(**j)) for jid, j in state["journeys"].items())
+            states[key] = state
             for cid, importer in state.get("lanes", {}).items():
                 lanes.setdefault(cid, importer)
             for cid, facts in state["contacts"].items():
-                if cid not in contacts:
-                    contacts[cid] = contact = ContactFacts(**facts)
-                    filed[cid] = self._key_of(tenant, contact)
-                    if filed[cid] not in loaded:
-                        pending.add(filed[cid])
-        groups: dict[str, list[ContactFacts]] = {key: [] for key in sorted(loaded)}
+                if cid in filed:  # a new version of it arrived (or, never, filed twice)
+                    if cid in updated and cid not in home:
+                        home[cid] = key
+                        leaving.setdefault(key, set()).add(cid)
+                    continue
+                home[cid] = key
+                stored[cid] = facts
+                filed[cid] = lands = key_of(cid, facts["customer_ids"])
+                if lands != key:
+                    leaving.setdefault(key, set()).add(cid)
+                    if lands not in loaded:
+                        pending.add(lands)
         self.regrouped.update((tenant, key) for key in loaded)
-        for cid, contact in contacts.items():
-            groups[filed[cid]].append(contact)
-            filed_under = f"k|{tenant}|{cid}"
-            if store.get(filed_under) != filed[cid]:
-                store[filed_under] = filed[cid]
-        if self.on_filed is not None and contacts:
-            self.on_filed(tenant, [(cid, c.customer_ids) for cid, c in contacts.items()])
-        new: list[JourneyFacts] = []
-        for key, members in groups.items():
-            journeys = build_journeys(
-                members, self.window_seconds, key, per_channel=self.per_channel
+        members: dict[str, list[str]] = {key: [] for key in sorted(loaded)}
+        arriving: dict[str, list[ContactFacts]] = {}
+        for cid, key in filed.items():  # the new versions first, then the stored contacts
+            members[key].append(cid)
+            if cid in stored and home[cid] == key:
+                continue  # stays, filed where it is
+            arriving.setdefault(key, []).append(
+                updated[cid] if cid in updated else ContactFacts(**stored[cid])
             )
-            new += journeys
+            filed_under = f"k|{tenant}|{cid}"
+            if store.get(filed_under) != key:
+                store[filed_under] = key
+        if self.on_filed is not None and filed:
+            identifiers = [(cid, c.customer_ids) for cid, c in updated.items()]
+            identifiers += [(cid, facts["customer_ids"]) for cid, facts in stored.items()]
+            self.on_filed(tenant, identifiers)
+        old: dict[str, JourneyFacts] = {}
+        new: list[JourneyFacts] = []
+        for key, cids in members.items():
+            if key not in leaving and key not in arriving:
+                continue  # nothing left it or came: its state stays as it is
+            state = states.get(key) or {"contacts": {}, "journeys": {}}
             state_key = f"c|{tenant}|{key}"
-            if members:
-                state = {
-                    "contacts": {c.contact_id: dict(vars(c)) for c in members},
-                    "journeys": {j.journey_id: dict(vars(j)) for j in journeys},
-                }
-                member_lanes = {
-                    c.contact_id: lanes[c.contact_id] for c in members if c.contact_id in lanes
-                }
-                if member_lanes:
-                    state["lanes"] = member_lanes
-                store[state_key] = state
-                self._expire_later(tenant, key, state)
-            elif state_key in store:
+            if not cids:
+                old.update((jid, JourneyFacts(**j)) for jid, j in state["journeys"].items())
                 del store[state_key]
+                continue
+            journeys = self._rejourney(
+                key, state, leaving.get(key, set()), arriving.get(key, []), old, new
+            )
+            contacts = {
+                cid: dict(vars(updated[cid])) if cid in updated else stored[cid] for cid in cids
+            }
+            rewritten: dict[str, Any] = {"contacts": contacts, "journeys": journeys}
+            if lanes:
+                member_lanes = {cid: lanes[cid] for cid in cids if cid in lanes}
+                if member_lanes:
+                    rewritten["lanes"] = member_lanes
+            if self.retention_ms < math.inf:
+                rewritten["latest"] = _latest_after(
+                    state, rewritten, leaving.get(key, set()), arriving.get(key, [])
+                )
+            store[state_key] = rewritten
+            self._expire_later(tenant, key, rewritten)
         # Emit in a stable order whatever the iteration order of sets and tables.
         new.sort(key=_journey_order)
         old = dict(sorted(old.items(), key=lambda item: _journey_order(item[1])))
@@ -377,6 +419,98 @@ class JourneyBook:
         return [self._version(tenant, j, True) for j in superseded] + [
             self._version(tenant, j, False) for j in changed
         ]
+
+    def _rejourney(
+        self,
+        key: str,
+        state: dict[str, Any],
+        leaving: set[str],
+        arriving: list[ContactFacts],
+        old: dict[str, JourneyFacts],
+        new: list[JourneyFacts],
+    ) -> dict[str, dict[str, Any]]:
+        """The customer's journeys (stored form, in order) once ``leaving`` (stored contacts)
+        are gone and ``arriving`` (contacts or new versions) are in; the journeys it rebuilt,
+        before and after, are added to ``old`` and ``new``.
+
+        ``build_journeys`` cuts a customer's contacts, in start order, wherever one starts more
+        than W after the previous one ended: whether two neighbours share a journey depends on
+        them alone. A contact that leaves can change its own journey and join it to the next
+        one (its predecessor may end later than it did); the cut before its journey stays, as
+        the contact after the cut starts no earlier than before. A contact that arrives can
+        change the journey it lands in (by start) and join it to the next one. The other
+        journeys keep their neighbours and their cuts, and each run of adjacent journeys to
+        rebuild is rebuilt with ``build_journeys`` from its own contacts. Journeys are found by
+        their first contact's start and id compared as strings: stored times are canonical,
+        so strings sort like instants (schemas.times).
+        """
+        held: dict[str, dict[str, Any]] = state["contacts"]
+        journeys: dict[str, dict[str, Any]] = state["journeys"]
+        groups: dict[str | None, list[dict[str, Any]]] = {}  # in start order, as stored
+        for journey in journeys.values():
+            groups.setdefault(journey["channels"][0] if self.per_channel else None, []).append(
+                journey
+            )
+        firsts: dict[str | None, list[tuple[str, str]]] = {}
+
+        def position(contact: ContactFacts) -> tuple[str | None, int] | None:
+            """The contact's group, and the index of the last journey starting before it."""
+            start = contact_start(contact)
+            if start is None or not joins_journey(contact):
+                return None
+            group = contact.channel if self.per_channel else None
+            if group not in firsts:
+                firsts[group] = [
+                    (j["first_started_at"], j["journey_id"]) for j in groups.get(group, ())
+                ]
+            return group, bisect.bisect_right(firsts[group], (start, contact.contact_id)) - 1
+
+        rebuild: dict[str | None, set[int]] = {}
+        for cid in leaving:
+            found = position(ContactFacts(**held[cid]))
+            if found is None:
+                continue  # in no journey
+            group, index = found
+            group_journeys = groups.get(group, [])
+            if index >= 0 and cid in group_journeys[index]["contact_ids"]:
+                rebuild.setdefault(group, set()).update((index, index + 1))
+            else:  # not where its start says (never in a state this book wrote): all of them
+                rebuild.setdefault(group, set()).update(range(len(group_journeys)))
+        landing: list[tuple[str | None, int, ContactFacts]] = []
+        for contact in arriving:
+            found = position(contact)
+            if found is not None:
+                group, index = found
+                rebuild.setdefault(group, set()).update((index, index + 1))
+                landing.append((group, index, contact))
+        kept = dict(journeys)
+        rebuilt: list[JourneyFacts] = []
+        for group, indexes in rebuild.items():
+            group_journeys = groups.get(group, [])
+            run_of: dict[int, int] = {}  # journey index -> the index its run starts at
+            runs: dict[int, list[ContactFacts]] = {}
+            for index in sorted(i for i in indexes if 0 <= i < len(group_journeys)):
+                run_of[index] = run = run_of.get(index - 1, index)
+                journey = group_journeys[index]
+                del kept[journey["journey_id"]]
+                old[journey["journey_id"]] = JourneyFacts(**journey)
+                runs.setdefault(run, []).extend(
+                    ContactFacts(**held[cid])
+                    for cid in journey["contact_ids"]
+                    if cid not in leaving
+                )
+            for landed_group, index, contact in landing:
+                if landed_group == group:  # in the run of the journey it lands in or before
+                    run = run_of[max(index, 0)] if group_journeys else -1
+                    runs.setdefault(run, []).append(contact)
+            for contacts in runs.values():
+                rebuilt += build_journeys(
+                    contacts, self.window_seconds, key, per_channel=self.per_channel
+                )
+        new += rebuilt
+        result = [*kept.values(), *(dict(vars(j)) for j in rebuilt)]
+        result.sort(key=lambda j: (j["first_started_at"], j["journey_id"]))
+        return {j["journey_id"]: j for j in result}
 
     def _version(self, tenant: str, journey: JourneyFacts, superseded: bool) -> JourneyRecord:
         version_key = f"v|{tenant}|{journey.journey_id}"
@@ -390,6 +524,7 @@ Lane = tuple[str, str] | None  # (tenant, importer) of an import's lane; None: t
 _CLOCK = "t|clock"
 _LANE_CLOCK = "t|clock|"
 _NOT_QUEUED = object()
+_UNKNOWN = object()
 
 
 def _end_ms(contact: ContactFacts) -> float | None:
@@ -397,21 +532,50 @@ def _end_ms(contact: ContactFacts) -> float | None:
     return None if end is None else parse_rfc3339(end) * 1000
 
 
-def _last_end_ms(state: dict[str, Any]) -> float:
-    ends = (_end_ms(ContactFacts(**facts)) for facts in state["contacts"].values())
-    return max((end for end in ends if end is not None), default=-math.inf)
-
-
-def _customer_lane(tenant: str, state: dict[str, Any]) -> Lane:
-    """The lane of a customer's latest-ending contact (the live lane on a tie)."""
-    lanes = state.get("lanes")
-    if not lanes:
-        return None
-    latest: tuple[float, bool] = (-math.inf, False)
-    lane: Lane = None
-    for cid, facts in state["contacts"].items():
+def _find_latest(contacts: dict[str, dict[str, Any]], lanes: Mapping[str, str]) -> list:
+    """[end ms, id] of the latest-ending of these contacts (stored facts), a live one before an
+    imported one on a tie, else the first; [None, None] when there are none."""
+    best: tuple[float, bool] = (-math.inf, False)
+    latest: list = [None, None]
+    for cid, facts in contacts.items():
         end = _end_ms(ContactFacts(**facts))
         rank = (-math.inf if end is None else end, cid not in lanes)
-        if rank > latest:
-            latest, lane = rank, (None if cid not in lanes else (tenant, lanes[cid]))
-    return lane
+        if rank > best:
+            best, latest = rank, [end, cid]
+    return latest
+
+
+def _latest_after(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    leaving: set[str],
+    arriving: list[ContactFacts],
+) -> list:
+    """The customer's ``latest`` contact in its state ``after`` the change: the one it had
+    unless that one left, or a contact that arrived ends later (equal ranks: the first in the
+    state's order wins, so they are looked for again)."""
+    lanes = after.get("lanes") or {}
+    latest = before.get("latest")
+    if latest is None or latest[1] in leaving:
+        return _find_latest(after["contacts"], lanes)
+    end, cid = latest
+    best = (
+        (-math.inf, False) if cid is None else (-math.inf if end is None else end, cid not in lanes)
+    )
+    for contact in arriving:
+        end = _end_ms(contact)
+        rank = (-math.inf if end is None else end, contact.contact_id not in lanes)
+        if rank == best:
+            return _find_latest(after["contacts"], lanes)
+        if rank > best:
+            best, latest = rank, [end, contact.contact_id]
+    return latest
+
+
+def _last_end_and_lane(tenant: str, state: dict[str, Any]) -> tuple[float, Lane]:
+    """When the customer's last contact ended (epoch ms), and the lane of its latest-ending
+    contact, which judges it (the live lane on a tie). A state written before ``latest`` was
+    kept (or whose ``latest`` an erasure dropped) has it found from its contacts."""
+    lanes = state.get("lanes") or {}
+    end, cid = state.get("latest") or _find_latest(state["contacts"], lanes)
+    return (-math.inf if end is None else end), (None if cid not in lanes else (tenant, lanes[cid]))

@@ -1,4 +1,8 @@
 import json
+import math
+import random
+
+import pytest
 
 from schemas.records import ContactFacts, JourneyFacts
 from schemas.times import format_utc, parse_rfc3339
@@ -6,6 +10,7 @@ from streams.identity import IdentityGraph
 from streams.journeys import (
     JourneyBook,
     JourneyRecord,
+    _journey_order,
     build_journeys,
     diff_journeys,
     joins_journey,
@@ -345,3 +350,187 @@ def test_without_a_retention_nothing_is_pruned(json_store):
     book = JourneyBook(store, by_customer, W)
     book.apply_contacts([contact("a", 0), contact("b", 100 * DAY, customer_ids=["b"])])
     assert "c|acme|customer_id:a" in store and book.pruned == 0
+
+
+# -- the incremental book against the definition ---------------------------------------------
+
+
+class IdentityModel:
+    """Sets of identifiers keyed by their smallest member, as identity stitching keys them."""
+
+    def __init__(self, identifiers):
+        self.set_of = {i: {i} for i in identifiers}
+
+    def key(self, tenant, ids):
+        return min((min(self.set_of[i]) for i in ids), default=None)
+
+    def merge(self, a, b):
+        joined = self.set_of[a] | self.set_of[b]
+        for i in joined:
+            self.set_of[i] = joined
+
+    def split(self, identifier):
+        rest = self.set_of[identifier] - {identifier}
+        for i in rest:
+            self.set_of[i] = rest
+        self.set_of[identifier] = {identifier}
+
+
+def random_contact(rng, cid, now):
+    """A contact of any shape around ``now`` (late ones too), its times unique to the ms."""
+    late = rng.randint(-12 * 86400, 3600) if rng.random() < 0.95 else -20 * 86400
+    start = now + late + rng.randint(0, 999) / 1000
+    end = start + rng.choice([60, 600, 3 * 3600, 2 * 86400]) + rng.randint(0, 999) / 1000
+    answered = rng.random() < 0.7
+    return contact(
+        cid,
+        start - T0,
+        end=end - T0,
+        channel=rng.choice(["voice", "email", "chat"]),
+        direction=rng.choice(["inbound"] * 6 + ["outbound", None]),
+        customer_ids=rng.sample(IDENTIFIERS, rng.choice([0, 1, 1, 1, 2])),
+        answered_at=at(start + 20 - T0) if answered else None,
+        first_queued_at=at(start + 5 - T0) if rng.random() < 0.9 else None,
+        short_abandon=not answered and rng.random() < 0.3,
+        deflected=rng.random() < 0.05,
+        disposition=rng.choice(["resolved", "follow_up", None]),
+        resolvable_in_one_contact=rng.random() < 0.8,
+    )
+
+
+IDENTIFIERS = [f"customer_id:{c}" for c in "abcdefg"] + ["phone:1", "phone:2"]
+
+
+def end_ms(c):
+    return parse_rfc3339(c.wrapped_up_at) * 1000
+
+
+@pytest.mark.parametrize(("seed", "per_channel"), [(1, False), (2, True), (3, False)])
+def test_incremental_book_matches_rebuilding_every_customer_from_the_definition(
+    seed, per_channel, json_store
+):
+    """Random contact records (new, new versions, late, imported), identity merges and splits
+    and retention: after every step, every customer's stored journeys are ``build_journeys`` of
+    its stored contacts, every contact is filed under the key identity gives it, and the
+    records emitted are what rebuilding every customer from scratch would emit: the new and
+    changed journeys and the superseded ones, in order, with their versions."""
+    rng = random.Random(seed)
+    window, retain = 3 * DAY, 15 * DAY
+    identity = IdentityModel(IDENTIFIERS)
+    store = json_store()
+    book = JourneyBook(
+        store, identity.key, window, per_channel=per_channel, retention_seconds=retain
+    )
+    contacts = {}  # contact id -> latest version filed
+    importer = {}  # contact id -> its import's name, for the imported ones
+    clocks = {}  # lane -> latest end filed (ms)
+    versions = {}  # journey id -> last version emitted
+    seen = {"moved": 0, "too_late": 0, "pruned": 0, "superseded": 0}
+
+    def key_of(c):
+        key = identity.key("acme", c.customer_ids)
+        return key if key is not None else "anonymous:" + c.contact_id
+
+    def customers():
+        grouped = {}
+        for c in contacts.values():
+            grouped.setdefault(key_of(c), []).append(c)
+        return grouped
+
+    def all_journeys():
+        return {
+            j.journey_id: j
+            for key, members in customers().items()
+            for j in build_journeys(members, window, key, per_channel=per_channel)
+        }
+
+    def check(records, before):
+        after = all_journeys()
+        changed, superseded = diff_journeys(
+            dict(sorted(before.items(), key=lambda i: _journey_order(i[1]))),
+            sorted(after.values(), key=_journey_order),
+        )
+        expected = []
+        for journey, gone in [*((j, True) for j in superseded), *((j, False) for j in changed)]:
+            versions[journey.journey_id] = versions.get(journey.journey_id, 0) + 1
+            expected.append((journey, versions[journey.journey_id], gone))
+        assert [(r.facts, r.version, r.superseded) for r in records] == expected
+        seen["superseded"] += len(superseded)
+        # What retention dropped: whole customers, due by their lane's clock.
+        for key, members in customers().items():
+            if f"c|acme|{key}" not in store:
+                latest = max(members, key=end_ms)
+                lane = (
+                    ("acme", importer[latest.contact_id]) if latest.contact_id in importer else None
+                )
+                assert end_ms(latest) + retain * 1000 <= clocks[lane]
+                for c in members:
+                    del contacts[c.contact_id]
+                    importer.pop(c.contact_id, None)
+                for j in build_journeys(members, window, key, per_channel=per_channel):
+                    versions.pop(j.journey_id, None)
+                seen["pruned"] += 1
+        stored = {k[len("c|acme|") :]: v for k, v in store.items() if k.startswith("c|")}
+        assert {k: sorted(v["contacts"]) for k, v in stored.items()} == {
+            k: sorted(c.contact_id for c in m) for k, m in customers().items()
+        }
+        for key, state in stored.items():
+            facts = [ContactFacts(**f) for f in state["contacts"].values()]
+            assert facts == [contacts[c.contact_id] for c in facts]
+            rebuilt = build_journeys(facts, window, key, per_channel=per_channel)
+            assert list(state["journeys"].values()) == [vars(j) for j in rebuilt]
+            assert state.get("lanes", {}) == {
+                c: importer[c] for c in state["contacts"] if c in importer
+            }
+            latest = max(facts, key=end_ms)
+            assert state["latest"] == [end_ms(latest), latest.contact_id]
+            for cid in state["contacts"]:
+                assert store[f"k|acme|{cid}"] == key
+
+    now = T0 + 30 * DAY
+    for _ in range(250):
+        before = all_journeys()
+        if rng.random() < 0.25:  # identity changes, and the customers it moves are re-grouped
+            keys_before = {cid: key_of(c) for cid, c in contacts.items()}
+            if rng.random() < 0.6:
+                identity.merge(*rng.sample(IDENTIFIERS, 2))
+            else:
+                identity.split(rng.choice(IDENTIFIERS))
+            moved = {cid for cid, c in contacts.items() if key_of(c) != keys_before[cid]}
+            seen["moved"] += len(moved)
+            keys = {keys_before[cid] for cid in moved} | {key_of(contacts[cid]) for cid in moved}
+            check(book.apply_identity("acme", sorted(keys)), before)
+            continue
+        now += rng.randint(0, 6 * 3600)
+        lane = "csv" if rng.random() < 0.15 else None  # an import of last month's contacts
+        batch = {}
+        for _ in range(rng.randint(1, 4)):
+            cid = f"c{rng.randint(0, 60)}" if rng.random() < 0.7 else f"n{rng.randint(0, 10**6)}"
+            batch[cid] = random_contact(rng, cid, now - 40 * DAY if lane else now)
+        horizons = {k: v - retain * 1000 for k, v in clocks.items()}
+        for cid, c in batch.items():
+            lane_key = None if lane is None else ("acme", lane)
+            if cid not in contacts and end_ms(c) <= horizons.get(lane_key, -math.inf):
+                seen["too_late"] += 1
+                continue
+            clocks[lane_key] = max(clocks.get(lane_key, -math.inf), end_ms(c))
+            contacts[cid] = c
+            if lane:
+                importer[cid] = lane
+        records = book.apply_contacts(batch.values(), dict.fromkeys(batch, lane) if lane else None)
+        assert book.too_late == seen["too_late"]
+        check(records, before)
+    assert all(count > 5 for count in seen.values()), seen
+
+
+def test_of_two_imported_contacts_ending_at_once_the_newer_filed_judges_the_customer(json_store):
+    """Equal ends, both imported: the customer's lane is that of the contact filed last (it
+    comes first in the stored state), as when every contact's end was looked at again."""
+    store = json_store()
+    book = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    book.apply_contacts([contact("h1", 0, customer_ids=["c"])], {"h1": "csv"})
+    book.apply_contacts([contact("h2", 300, end=600, customer_ids=["c"])], {"h2": "crm"})
+    book.apply_contacts([contact("x", RETAIN + DAY, customer_ids=["x"])], {"x": "csv"})
+    assert book.pruned == 0  # the csv lane's clock does not judge it
+    book.apply_contacts([contact("y", RETAIN + DAY, customer_ids=["y"])], {"y": "crm"})
+    assert book.pruned == 1 and "c|acme|c" not in store
