@@ -201,7 +201,11 @@ class IdentityGraph:
         under its key, which the audits name. Kept for the lateness (of link event time)."""
         if not self.lateness_seconds:
             return
-        contacts = [(cid, ids) for cid, ids in contacts if self._split(tenant, ids)]
+        split: dict[tuple[str, ...], bool] = {}  # a customer's contacts mostly share identifiers
+        for _, ids in contacts:
+            if tuple(ids) not in split:
+                split[tuple(ids)] = self._split(tenant, ids)
+        contacts = [(cid, ids) for cid, ids in contacts if split[tuple(ids)]]
         if not contacts:
             return
         # Kept while the links journaled when it was filed can still be reordered.
