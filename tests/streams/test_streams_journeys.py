@@ -345,6 +345,24 @@ def test_a_customer_is_judged_by_the_lane_of_its_latest_contact(json_store):
     assert book.pruned == 1 and "c|acme|c" not in store
 
 
+def test_a_state_written_without_its_latest_contact_still_loads_and_expires(json_store):
+    """A changelog written before states kept ``latest`` (or an erasure that dropped it)."""
+    store = json_store()
+    JourneyBook(store, by_customer, W, retention_seconds=RETAIN).apply_contacts(
+        [contact("a", 0), contact("b", DAY, customer_ids=["b"])]
+    )
+    for key in [k for k in store if k.startswith("c|")]:
+        store[key] = {name: v for name, v in store[key].items() if name != "latest"}
+
+    restarted = JourneyBook(store, by_customer, W, retention_seconds=RETAIN)
+    [record] = restarted.apply_contacts([contact("a2", 2 * DAY)])
+    assert (record.facts.contact_ids, record.version) == (["a", "a2"], 2)
+    assert store["c|acme|customer_id:a"]["latest"] == [(T0 + 2 * DAY + 600) * 1000, "a2"]
+    restarted.apply_contacts([contact("c", RETAIN + DAY + 600, customer_ids=["c"])])
+    assert restarted.pruned == 1 and "c|acme|b" not in store
+    assert "c|acme|customer_id:a" in store
+
+
 def test_without_a_retention_nothing_is_pruned(json_store):
     store = json_store()
     book = JourneyBook(store, by_customer, W)
