@@ -55,6 +55,10 @@ def erase_entry(key: str, value: Any, erasure: StateErasure) -> tuple[bool, Any]
         return False, value
     if isinstance(value, dict) and "root" in value:
         return True, _hub_left(parts[-1], value, erasure.forget)
+    if isinstance(value, dict) and "contacts" in value and "journeys" in value:
+        # A customer of the journey book holding one of their contacts (filed under another
+        # key): its contacts, journeys, lanes and latest contact stand or go together.
+        return True, DELETE
     if isinstance(value, list):
         kept = [item for item in value if not _mentions(item, erasure.forget)]
         return True, kept if kept else DELETE

@@ -90,6 +90,18 @@ def test_shared_lists_lose_only_the_entries_that_mention_the_person() -> None:
     assert erase_entry("nova|phone:a", {"root": "phone:a"}, erasure) == (False, {"root": "phone:a"})
 
 
+def test_a_journey_state_holding_an_erased_contact_goes_whole() -> None:
+    """Not a state without its contacts and journeys (that would not load): as before it kept
+    its latest contact, when dropping both left nothing."""
+    state = {
+        "contacts": {"c1": {"contact_id": "c1"}, "c9": {"contact_id": "c9"}},
+        "journeys": {"c9": {"contact_ids": ["c9", "c1"]}},
+        "latest": [1.0e12, "c9"],
+    }
+    erasure = StateErasure("acme", frozenset({"c1"}))
+    assert erase_entry("c|acme|phone:z", state, erasure) == (True, DELETE)
+
+
 def test_a_removed_tenant_loses_its_keyed_entries_and_its_contact_folds() -> None:
     erasure = StateErasure("acme", whole_tenant=True)
     assert erase_entry("c|acme|phone:a", {}, erasure) == (True, DELETE)
