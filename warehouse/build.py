@@ -153,9 +153,10 @@ def create_views(
     created: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The lake, staging, materialised (``mat_*``, over ``intermediate_dir``) and intermediate
-    views, in ``con``, and those of models that no longer exist dropped; the statements that
-    define them, by view name. ``created``: the statements the views in ``con`` were created
-    with, when known; a view whose statement is the same is left as it is (with its comments)."""
+    views, in ``con``, and those of models that no longer exist dropped (then the other views
+    that no longer bind created again, or dropped); the statements that define them, by view
+    name. ``created``: the statements the views in ``con`` were created with, when known; a
+    view whose statement is the same is left as it is (with its comments)."""
     statements = [lake_view_sql(table, lake_dir) for table in LAKE_TABLES]
     models = [m for layer in VIEW_LAYERS for m in layer_models(layer)]
     materialised = {spec.name: spec for spec in MATERIALISED}
@@ -179,8 +180,11 @@ def create_views(
         changed = changed or name not in existing or (created or {}).get(name) != statement
         if changed:
             con.execute(statement)
-    for name in existing - set(by_name):  # a model that no longer exists
+    stale = existing - set(by_name)  # views of models that no longer exist
+    for name in stale:
         con.execute(f"drop view {_ident(name)}")
+    if changed or stale:  # binding a view reads the schema of every Parquet file it reads
+        _rebind_other_views(con)
     return by_name
 
 
@@ -226,7 +230,6 @@ def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
         views.update(create_views(con, settings.lake_dir, settings.intermediate_dir, created))
-        _rebind_other_views(con)
         if marts is not None:
             marts(con)
 
