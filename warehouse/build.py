@@ -212,28 +212,35 @@ def _views(con: duckdb.DuckDBPyConnection, *, layers: bool) -> dict[str, str]:
 _published: dict[Path, tuple[tuple[int, int, int], dict[str, str]]] = {}
 
 
-def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
+def build_warehouse(
+    settings: Settings, marts: MartsHook | None = None, *, fresh: bool = False
+) -> Path:
     """Bring the warehouse file up to date with the lake and the SQL models in a copy of it,
     and swap it in; its path.
 
     ``marts`` is called with a read-write connection to the new file once the views exist, to
-    materialize marts into it before it is published.
+    materialize marts into it before it is published. ``fresh``: a new file into which the
+    previous one's tables and views are inserted, not a copy, so that no byte of rows deleted
+    before (erased or expired personal data a copy can keep in its free space) is carried over;
+    that costs more with every day of history.
     """
     target = settings.duckdb_file.resolve()
 
     refreshed = materialise_latest(settings)
     log.debug("materialised latest versions of %d lake days", refreshed.total_days)
     identity, created = _published.get(target, (None, None))
-    if identity != _identity(target):
+    if fresh or identity != _identity(target):
         created = None
     views: dict[str, str] = {}
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
         views.update(create_views(con, settings.lake_dir, settings.intermediate_dir, created))
+        if fresh and target.exists():
+            _carry_over(con, target)
         if marts is not None:
             marts(con)
 
-    publish(target, fill, previous=target)
+    publish(target, fill, previous=None if fresh else target)
     _published[target] = (_identity(target), views)
     return target
 
@@ -300,6 +307,34 @@ def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise WarehouseMissing(f"no warehouse at {path}: run `omnicx warehouse build` first")
     return duckdb.connect(str(path), read_only=True)
+
+
+def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
+    """Insert the tables and views a previous build or the marts hook added (marts, knobs) into
+    a fresh file."""
+    con.execute(f"attach {_literal(str(previous))} as previous (read_only)")
+    try:
+        tables = con.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = 'previous' and schema_name = 'main' order by table_oid"
+        ).fetchall()
+        for (name,) in tables:
+            con.execute(
+                f"create table {_ident(name)} as select * from previous.main.{_ident(name)}"
+            )
+        views = con.execute(
+            "select view_name, sql from duckdb_views() where database_name = 'previous' "
+            "and schema_name = 'main' and not internal order by view_oid"
+        ).fetchall()
+    finally:
+        con.execute("detach previous")
+    for name, sql in views:
+        if name.startswith(_LAYER_PREFIXES):
+            continue  # rebuilt from the .sql files, or a model that no longer exists
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:  # it read something that no longer exists
+            log.warning("view %s of the previous warehouse not carried over: %s", name, exc)
 
 
 def _rebind_other_views(con: duckdb.DuckDBPyConnection) -> None:

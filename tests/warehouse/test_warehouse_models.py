@@ -404,6 +404,20 @@ def test_models_are_created_after_what_they_read() -> None:
         )
 
 
+def test_a_fresh_build_keeps_no_byte_of_deleted_rows(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    secret = "erased-customer-" + "".join(chr(97 + (i * 7) % 26) for i in range(48))
+    path = build_warehouse(
+        settings, marts=lambda con: con.execute(f"create table mart_keys as select '{secret}' as k")
+    )
+    assert secret.encode() in path.read_bytes()  # stored as it is
+    build_warehouse(settings, marts=lambda con: con.execute("delete from mart_keys"))
+    build_warehouse(settings, fresh=True)
+    assert secret.encode() not in path.read_bytes()
+    with connect_read_only(settings) as con:
+        assert con.execute("select count(*) from mart_keys").fetchone() == (0,)
+
+
 def test_a_rebuild_swaps_the_file_keeps_marts_and_spares_open_readers(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
     land(settings, EVENTS, [event("e1", "contact.started", "2026-01-05T09:00:00.000Z")])
