@@ -1,9 +1,9 @@
 """Great Expectations' Data Docs page views, with one jinja environment per process, and its
 site builder, copying GX's static files into the site once.
 
-GX builds a new jinja ``Environment`` for every view it instantiates, and every validation
-(a fresh ephemeral context, ``gx_validation.validate``) instantiates new views, so each of a
-refresh's checks compiled the same ~50 templates again: a quarter of a refresh's time. These
+GX builds a new jinja ``Environment`` for every view it instantiates, and every Data Docs
+build (``build_data_docs``: one per check) instantiates a site builder with new views, so each
+of a refresh's checks compiled the same ~50 templates again: a quarter of a refresh's time. These
 views are GX's own (``DefaultJinjaPageView``, ``DefaultJinjaIndexPageView``), named in the
 site's configuration (``site_section_builders``, ``site_index_builder``); the first instance
 of each class builds the environment and later ones reuse it with its compiled templates. The
