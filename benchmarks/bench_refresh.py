@@ -1,42 +1,43 @@
-"""``omnicx refresh`` before and after, in the same run: a multi-day refresh (every day of a
-small centre, one Dagster run) and then one-day refreshes of its last day, each variant on its
-own copy of the same lake: with Dagster's default SQLite event log (an engine, a connection and
-a checkpoint per event) and every check rendering the Data Docs' index; with
-``orchestration.dagster_storage`` and every check rendering the index; and as ``omnicx
-refresh`` runs now (that storage, the index rendered once after the run). Prints wall and CPU
-seconds (``time.process_time``: every thread of this process; the machine is shared, so CPU is
-the steadier figure; the one-day figures are medians) and the Dagster events stored.
+"""``omnicx refresh`` at several lengths of history, and against an earlier tree in the same
+run: for each history length (``--days``), a lake of that many days, refreshed whole (one
+Dagster run), then its last day refreshed alone ``--one-day-repeats`` times (the medians). With
+``--before REV`` the same is measured with the code of git revision ``REV`` (``git archive``
+into a temporary directory) on a copy of the same lake, alternating with this tree.
+
+Each measurement runs in a process of its own (imports paid by a warm-up refresh first, on
+another copy of the lake) and prints wall and CPU seconds (``time.process_time``: every thread
+of the process; the machine is shared, so CPU is the steadier figure), the Dagster events
+stored, the size of the warehouse file and the load average when it ended.
 
 The centre is that of ``bench_history_refresh`` (closed on Sundays and holidays, written
-straight to the lake), small on purpose: with a few dozen contacts a day the refresh's cost is
-its fixed part (Dagster, the checks, the warehouse builds), which is what a one-day refresh
-pays.
+straight to the lake), small on purpose: a one-day refresh of it costs its fixed part (Dagster,
+the checks, the warehouse builds) and what grows with the history held.
 
-    .venv/bin/python -m benchmarks.bench_refresh [--days 21] [--contacts-per-day 20]
-        [--one-day-repeats 3]
+    .venv/bin/python -m benchmarks.bench_refresh [--days 7 28] [--contacts-per-day 100]
+        [--one-day-repeats 3] [--before main]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from unittest import mock
 
 from benchmarks.bench_history_refresh import FIRST, centre
-from orchestration.checks import asset_checks, gx_validation
-from schemas.settings import Settings, with_overrides
+from schemas.settings import with_overrides
 from tests.warehouse.kpi_fixtures import settings, write_lake
 
-# the module (``orchestration.commands`` exports its click command under the same name)
-refresh = importlib.import_module("orchestration.commands.refresh")
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def timed(run: Callable[[], object]) -> tuple[object, float, float]:
@@ -45,74 +46,91 @@ def timed(run: Callable[[], object]) -> tuple[object, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def dagsters_storage(instance_dir: Path) -> dict:
-    """The instance before: Dagster's default event log storage."""
-    return dict(refresh.NO_CAPTURED_OUTPUT)
-
-
-def index_per_check(*args, docs_index: bool, **kwargs) -> gx_validation.Validation:
-    """The checks before: each renders its suite's page and the index."""
-    return gx_validation.validate(*args, docs_index=True, **kwargs)
-
-
-def no_index(settings: Settings) -> None:
-    """Before: nothing after the run (every check rendered the index)."""
-
-
-@contextmanager
-def before(storage: bool, index: bool) -> Iterator[None]:
-    """The old path of the event storage and/or of the Data Docs' index."""
-    with ExitStack() as stack:
-        if storage:
-            stack.enter_context(mock.patch.object(refresh, "instance_overrides", dagsters_storage))
-        if index:
-            stack.enter_context(mock.patch.object(asset_checks, "validate", index_per_check))
-            stack.enter_context(mock.patch.object(gx_validation, "build_docs_index", no_index))
-        yield
-
-
-def bench(knobs: Settings, days: int, repeats: int, label: str, storage: bool, index: bool) -> None:
-    """The refresh of every day, then ``repeats`` refreshes of the last day (their medians)."""
+def measure(home: Path, days: int, repeats: int) -> dict:
+    """In this process: a warm-up on a copy of ``home``, the refresh of its ``days`` days, then
+    ``repeats`` refreshes of the last day; their figures."""
+    # the module (``orchestration.commands`` exports its click command under the same name)
+    refresh = importlib.import_module("orchestration.commands.refresh")
+    warm = home.with_name(home.name + "-warm-up")
+    shutil.copytree(home, warm)
+    refresh.run_refresh(with_overrides(settings(), home=warm), FIRST, FIRST, None)
+    shutil.rmtree(warm)
+    knobs = with_overrides(settings(), home=home)
     last = FIRST + timedelta(days=days - 1)
-    with before(storage, index):
-        for first, what, times in ((FIRST, f"{days} days", 1), (last, "1 day (median)", repeats)):
-            runs = [
-                timed(lambda f=first: refresh.run_refresh(knobs, f, last, None))
-                for _ in range(times)
-            ]
-            wall, cpu = (statistics.median(run[i] for run in runs) for i in (1, 2))
-            events = len(runs[-1][0].all_events)
-            ok = "ok" if all(run[0].success for run in runs) else "FAILED"
-            print(
-                f"{label:<31} {what:<15} wall {wall:6.1f} s  CPU {cpu:6.1f} s  "
-                f"{events:5d} events  {ok}",
-                flush=True,
-            )
+    figures: dict = {}
+    for first, what, times in ((FIRST, "all days", 1), (last, "one day", repeats)):
+        runs = [
+            timed(lambda f=first: refresh.run_refresh(knobs, f, last, None)) for _ in range(times)
+        ]
+        figures[what] = {
+            "wall": statistics.median(run[1] for run in runs),
+            "cpu": statistics.median(run[2] for run in runs),
+            "events": len(runs[-1][0].all_events),
+            "ok": all(run[0].success for run in runs),
+        }
+    figures["warehouse_mib"] = knobs.duckdb_file.stat().st_size / 2**20
+    figures["load"] = os.getloadavg()[0]
+    return figures
+
+
+def measured_in(tree: Path, home: Path, days: int, repeats: int) -> dict:
+    """``measure`` in a new process running the code of ``tree``."""
+    command = [sys.executable, __file__, "--measure", str(home), "--days", str(days)]
+    command += ["--one-day-repeats", str(repeats)]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring in {tree} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def tree_of(revision: str, root: Path) -> Path:
+    """The files of git ``revision`` of this repository, in a directory under ``root``."""
+    tree = root / f"tree-{revision.replace('/', '_')}"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPOSITORY), "archive", revision], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=21)
-    parser.add_argument("--contacts-per-day", type=int, default=20)
+    parser.add_argument("--days", type=int, nargs="+", default=[7, 28])
+    parser.add_argument("--contacts-per-day", type=int, default=100)
     parser.add_argument("--one-day-repeats", type=int, default=3)
+    parser.add_argument("--before", metavar="REV", help="also measure git revision REV")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as root:
-        lake = Path(root) / "lake-only"
-        write_lake(with_overrides(settings(), home=lake), centre(args.days, args.contacts_per_day))
-        # the imports (Dagster, Great Expectations) and caches, paid once, outside the figures
-        warm = Path(root) / "warm-up"
-        shutil.copytree(lake, warm)
-        refresh.run_refresh(with_overrides(settings(), home=warm), FIRST, FIRST, None)
-        variants = (
-            ("Dagster's storage, index/check", True, True),
-            ("omnicx storage, index/check", False, True),
-            ("now (+ index once per run)", False, False),
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.days[0], args.one_day_repeats)))
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        trees = {"now": REPOSITORY}
+        if args.before:
+            trees = {f"before ({args.before})": tree_of(args.before, root), **trees}
+        print(
+            f"{'history':>7}  {'code':<15} {'refresh of every day':>27}  "
+            f"{'one-day refresh (median)':>27}  {'events':>6}  {'file':>8}  load"
         )
-        for number, (label, storage, index) in enumerate(variants):
-            home = Path(root) / f"variant-{number}"
-            shutil.copytree(lake, home)
-            knobs = with_overrides(settings(), home=home)
-            bench(knobs, args.days, args.one_day_repeats, label, storage, index)
+        for days in args.days:
+            lake = root / f"lake-{days}"
+            write_lake(with_overrides(settings(), home=lake), centre(days, args.contacts_per_day))
+            for label, tree in trees.items():
+                home = root / f"home-{days}-{len(label)}"
+                shutil.copytree(lake, home)
+                figures = measured_in(tree, home, days, args.one_day_repeats)
+                whole, one = figures["all days"], figures["one day"]
+                ok = "" if whole["ok"] and one["ok"] else "  FAILED"
+                print(
+                    f"{days:>4} d  {label:<15} wall {whole['wall']:6.1f} s CPU {whole['cpu']:6.1f} s"
+                    f"  wall {one['wall']:6.1f} s CPU {one['cpu']:6.1f} s  {one['events']:>6}  "
+                    f"{figures['warehouse_mib']:5.1f} MiB  {figures['load']:.1f}{ok}",
+                    flush=True,
+                )
+                shutil.rmtree(home)
 
 
 if __name__ == "__main__":

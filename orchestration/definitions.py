@@ -19,7 +19,7 @@ from orchestration.partitions import daily_partitions, partitions_start
 from orchestration.planning_assets import build_planning_assets
 from orchestration.reports.assets import JOBS as REPORT_JOBS
 from orchestration.reports.assets import REPORT_GROUP, report_definitions
-from orchestration.resources import WarehouseResource
+from orchestration.resources import ValidationResource, WarehouseResource
 from orchestration.retention import RETENTION_SCHEDULE, retention
 from schemas.settings import Settings, load_settings
 
@@ -39,7 +39,7 @@ def build_definitions(settings: Settings) -> Definitions:
         jobs=[*JOBS, *REPORT_JOBS, retention],
         schedules=[*SCHEDULES, *report_schedules, RETENTION_SCHEDULE],
         sensors=SENSORS,
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": WarehouseResource(), "validation": ValidationResource()},
         executor=in_process_executor,
     )
 

@@ -1,17 +1,25 @@
-"""The Dagster resources: the warehouse, configured by the one settings object of omnicx.
+"""The Dagster resources: the warehouse, configured by the one settings object of omnicx, and
+the Great Expectations context the checks of a run share.
 
 A resource holds only where to find the settings; ``load_settings`` (the one place the
 environment is read) runs when a step asks for them, never when the definitions are imported.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import PrivateAttr
 
 from schemas.settings import Settings, load_settings, with_overrides
+
+if TYPE_CHECKING:
+    from orchestration.checks.gx_validation import ValidationSession
 
 
 class WarehouseResource(ConfigurableResource):
@@ -57,3 +65,20 @@ class WarehouseResource(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+class ValidationResource(ConfigurableResource):
+    """The Great Expectations context and data source of a run (``gx_validation``), set up at
+    the first check and shared by the run's others: the steps of a run run in one process
+    (``in_process_executor``), which initialises the run's resources once."""
+
+    _sessions: dict[Path, ValidationSession] = PrivateAttr(default_factory=dict)
+
+    def session(self, settings: Settings) -> ValidationSession:
+        """The run's session for the Great Expectations directory of ``settings``."""
+        from orchestration.checks.gx_validation import ValidationSession, gx_dir
+
+        directory = gx_dir(settings)
+        if directory not in self._sessions:
+            self._sessions[directory] = ValidationSession(settings)
+        return self._sessions[directory]

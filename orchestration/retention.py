@@ -29,7 +29,10 @@ def enforce_retention(settings: Settings, today: date) -> RetentionOutcome:
     write_cutoffs(settings.lake_dir, cutoffs)
     deleted: dict[str, int] = {}
     if settings.duckdb_file.exists():
-        build_warehouse(settings, marts=lambda con: deleted.update(prune_marts(con, cutoffs)))
+        # a fresh file: a copy could keep the expired rows' bytes in its free space
+        build_warehouse(
+            settings, marts=lambda con: deleted.update(prune_marts(con, cutoffs)), fresh=True
+        )
         build_tenant_warehouses(settings)
     return RetentionOutcome(cutoffs, deleted)
 

@@ -1,15 +1,17 @@
 """The analysts' DuckDB file: views over the lake, built aside and swapped in atomically.
 
 DuckDB lets one process write a database file, or many read it, never both. So nobody ever
-writes the file analysts open: ``build_warehouse`` builds a fresh file next to it, then renames
-it over the old one (``os.replace``, atomic). A reader that opened the old file keeps reading it;
-the next one opens the new file; nobody meets a lock or a half-built file.
+writes the file analysts open: ``build_warehouse`` copies it next to it, brings the copy up to
+date, then renames it over the old one (``os.replace``, atomic). A reader that opened the old
+file keeps reading it; the next one opens the new file; nobody meets a lock or a half-built file.
 
-The file holds views only (plus the small marts another step materializes into it through the
-``marts`` hook): ``lake_<table>`` views read the lake's Parquet files through absolute globs at
-query time, so they see every file landed since the build; the ``stg_*`` and ``int_*`` views of
+The file holds views (plus the marts another step materializes into it through the ``marts``
+hook): ``lake_<table>`` views read the lake's Parquet files through absolute globs at query
+time, so they see every file landed since the build; the ``stg_*`` and ``int_*`` views of
 ``warehouse/sql/{staging,intermediate}`` are layered on them. Tables and views that a previous
-build or the marts hook put in the file are carried over to the new one.
+build or the marts hook put in the file stay in the copy, with their comments: copying the file
+is one sequential write, where re-inserting every table's rows into a fresh file cost a one-day
+refresh more with every day of history.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,11 +146,18 @@ def materialise_latest(settings: Settings) -> Refreshed:
     return materialise(settings.lake_dir, settings.intermediate_dir, staging, lake_files_view_sql)
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path, intermediate_dir: Path) -> None:
+def create_views(
+    con: duckdb.DuckDBPyConnection,
+    lake_dir: Path,
+    intermediate_dir: Path,
+    created: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The lake, staging, materialised (``mat_*``, over ``intermediate_dir``) and intermediate
-    views, in ``con``."""
-    for table in LAKE_TABLES:
-        con.execute(lake_view_sql(table, lake_dir))
+    views, in ``con``, and those of models that no longer exist dropped (then the other views
+    that no longer bind created again, or dropped); the statements that define them, by view
+    name. ``created``: the statements the views in ``con`` were created with, when known; a
+    view whose statement is the same is left as it is (with its comments)."""
+    statements = [lake_view_sql(table, lake_dir) for table in LAKE_TABLES]
     models = [m for layer in VIEW_LAYERS for m in layer_models(layer)]
     materialised = {spec.name: spec for spec in MATERIALISED}
     # The mat_* views stand between staging and intermediate: placeholders that name their
@@ -158,41 +168,110 @@ def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path, intermediate_di
     for model in in_dependency_order(models + placeholders):
         if model.name in materialised:
             spec = materialised[model.name]
-            con.execute(materialised_view_sql(spec, intermediate_dir / spec.name))
+            statements.append(materialised_view_sql(spec, intermediate_dir / spec.name))
         else:
-            con.execute(f"create or replace view {_ident(model.name)} as\n{model.sql}")
+            statements.append(f"create or replace view {_ident(model.name)} as\n{model.sql}")
+    by_name = {_VIEW_STATEMENT.match(s).group(1): s for s in statements}
+    existing = set(_views(con, layers=True))
+    changed = False
+    for name, statement in by_name.items():  # in dependency order
+        # DuckDB checks a view's columns against those it was created with: after a changed
+        # view, the views that may read it are created again
+        changed = changed or name not in existing or (created or {}).get(name) != statement
+        if changed:
+            con.execute(statement)
+    stale = existing - set(by_name)  # views of models that no longer exist
+    for name in stale:
+        con.execute(f"drop view {_ident(name)}")
+    if changed or stale:  # binding a view reads the schema of every Parquet file it reads
+        _rebind_other_views(con)
+    return by_name
 
 
-def build_warehouse(settings: Settings, marts: MartsHook | None = None) -> Path:
-    """Build the warehouse file from the lake and swap it in; its path.
+# ``create or replace view NAME as QUERY`` as this module writes it, and as DuckDB returns a
+# view's definition (``CREATE VIEW NAME AS QUERY;``)
+_VIEW_STATEMENT = re.compile(r'create (?:or replace )?view "?(\w+)"? as\s(.*?);?\s*$', re.I | re.S)
+
+
+def _views(con: duckdb.DuckDBPyConnection, *, layers: bool) -> dict[str, str]:
+    """The query of each view in ``con`` by name: the layers' views, or the others."""
+    rows = con.execute(
+        "select view_name, sql from duckdb_views() where database_name = current_database() "
+        "and schema_name = 'main' and not internal order by view_oid"
+    ).fetchall()
+    return {
+        name: _VIEW_STATEMENT.match(sql).group(2)
+        for name, sql in rows
+        if name.startswith(_LAYER_PREFIXES) == layers
+    }
+
+
+# The warehouse files this process published: their identity on disk when published, and the
+# statements of their views. A build that copies a file still as this process left it (the
+# refresh's three builds) creates only the views whose statement changed.
+_published: dict[Path, tuple[tuple[int, int, int], dict[str, str]]] = {}
+
+
+def build_warehouse(
+    settings: Settings, marts: MartsHook | None = None, *, fresh: bool = False
+) -> Path:
+    """Bring the warehouse file up to date with the lake and the SQL models in a copy of it,
+    and swap it in; its path.
 
     ``marts`` is called with a read-write connection to the new file once the views exist, to
-    materialize marts into it before it is published.
+    materialize marts into it before it is published. ``fresh``: a new file into which the
+    previous one's tables and views are inserted, not a copy, so that no byte of rows deleted
+    before (erased or expired personal data a copy can keep in its free space) is carried over;
+    that costs more with every day of history.
     """
     target = settings.duckdb_file.resolve()
 
     refreshed = materialise_latest(settings)
     log.debug("materialised latest versions of %d lake days", refreshed.total_days)
+    identity, created = _published.get(target, (None, None))
+    if fresh or identity != _identity(target):
+        created = None
+    views: dict[str, str] = {}
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        create_views(con, settings.lake_dir, settings.intermediate_dir)
-        if target.exists():
+        views.update(create_views(con, settings.lake_dir, settings.intermediate_dir, created))
+        if fresh and target.exists():
             _carry_over(con, target)
         if marts is not None:
             marts(con)
 
-    return publish(target, fill)
+    publish(target, fill, previous=None if fresh else target)
+    _published[target] = (_identity(target), views)
+    return target
 
 
-def publish(target: Path, fill: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
-    """Build a fresh DuckDB file beside ``target`` (``fill`` writes it, then every relation gets
-    its catalogue comment) and rename it over ``target`` atomically; ``target``.
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def publish(
+    target: Path,
+    fill: Callable[[duckdb.DuckDBPyConnection], None],
+    previous: Path | None = None,
+) -> Path:
+    """Build a DuckDB file beside ``target`` (a copy of ``previous`` when that exists, else
+    empty; ``fill`` writes it, then every relation gets its catalogue comment where it lacks it)
+    and rename it
+    over ``target`` atomically; ``target``.
 
     A build killed halfway leaves only its own temp file, removed by the next build."""
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(target)
     building = target.with_name(f".{target.name}.build-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
+        if previous is not None and previous.exists():
+            # readers only ever open the published file read-only, and it is checkpointed
+            # (no WAL) before being published: a plain copy of it is consistent
+            shutil.copyfile(previous, building)
         with _connect_for_build(building) as con:
             # What is materialized here must not depend on the builder's time zone.
             con.execute("set TimeZone = 'UTC'")
@@ -231,7 +310,8 @@ def connect_read_only(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
-    """Copy the tables and views a previous build or the marts hook added (marts, knobs)."""
+    """Insert the tables and views a previous build or the marts hook added (marts, knobs) into
+    a fresh file."""
     con.execute(f"attach {_literal(str(previous))} as previous (read_only)")
     try:
         tables = con.execute(
@@ -255,6 +335,20 @@ def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path) -> None:
             con.execute(sql)
         except duckdb.Error as exc:  # it read something that no longer exists
             log.warning("view %s of the previous warehouse not carried over: %s", name, exc)
+
+
+def _rebind_other_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The views beyond the layers (a previous build's or a marts hook's) that no longer bind
+    created again from their definition, or dropped when they read a relation that is gone."""
+    for name, query in _views(con, layers=False).items():
+        try:
+            con.execute(f"select * from {_ident(name)} limit 0")
+        except duckdb.Error:
+            try:
+                con.execute(f"create or replace view {_ident(name)} as {query}")
+            except duckdb.Error as exc:
+                log.warning("view %s of the previous warehouse dropped: %s", name, exc)
+                con.execute(f"drop view {_ident(name)}")
 
 
 def _remove_abandoned_builds(target: Path) -> None:

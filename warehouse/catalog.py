@@ -93,8 +93,9 @@ def relations_of(con: duckdb.DuckDBPyConnection) -> list[Relation]:
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = None) -> list[str]:
-    """``COMMENT ON`` every relation and column the catalogue describes; what it does not
-    describe (``relation`` or ``relation.column``), for the caller to report."""
+    """``COMMENT ON`` every relation and column the catalogue describes, where the comment is
+    not that already (a build starts from a copy of the previous file); what the catalogue does
+    not describe (``relation`` or ``relation.column``), for the caller to report."""
     catalog = catalog or load_catalog()
     missing: list[str] = []
     con.execute("begin transaction")  # one commit rather than one per statement: 6x faster
@@ -110,20 +111,40 @@ def apply_comments(con: duckdb.DuckDBPyConnection, catalog: Catalog | None = Non
 def _comment_relations(
     con: duckdb.DuckDBPyConnection, catalog: Catalog, missing: list[str]
 ) -> None:
+    current = _comments(con)
     for relation in relations_of(con):
         comment = catalog.relation_comment(relation.name)
         if comment is None:
             missing.append(relation.name)
             continue
         kind = "table" if relation.kind == "table" else "view"
-        con.execute(f"comment on {kind} {_ident(relation.name)} is {_literal(comment)}")
+        if current.get((relation.name, None)) != comment:
+            con.execute(f"comment on {kind} {_ident(relation.name)} is {_literal(comment)}")
         for column in relation.columns:
             text = catalog.column_comment(relation.name, column.name)
             if text is None:
                 missing.append(f"{relation.name}.{column.name}")
                 continue
-            target = f"{_ident(relation.name)}.{_ident(column.name)}"
-            con.execute(f"comment on column {target} is {_literal(text)}")
+            if current.get((relation.name, column.name)) != text:
+                target = f"{_ident(relation.name)}.{_ident(column.name)}"
+                con.execute(f"comment on column {target} is {_literal(text)}")
+
+
+def _comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str | None], str | None]:
+    """The comments the relations (column None) and columns of the main schema carry."""
+    rows = con.execute(
+        """
+        select table_name, null, comment from duckdb_tables()
+        where database_name = current_database() and schema_name = 'main'
+        union all
+        select view_name, null, comment from duckdb_views()
+        where database_name = current_database() and schema_name = 'main' and not internal
+        union all
+        select table_name, column_name, comment from duckdb_columns()
+        where database_name = current_database() and schema_name = 'main' and not internal
+        """
+    ).fetchall()
+    return {(relation, column): comment for relation, column, comment in rows}
 
 
 def render_docs(relations: list[Relation], catalog: Catalog | None = None) -> str:

@@ -3,7 +3,8 @@
 The suites are blocking: when one fails (severity ERROR), the KPI marts downstream of its view
 do not run, so that published KPIs are never computed from duplicated or out-of-range data.
 Each result carries its counts and the failed expectations as metadata, and the Great
-Expectations Data Docs are rebuilt under ``$OMNICX_HOME/gx/data_docs``.
+Expectations Data Docs are rebuilt under ``$OMNICX_HOME/gx/data_docs``. The suites of a run
+validate in one Great Expectations context (``ValidationResource``).
 """
 
 from dagster import (
@@ -18,7 +19,7 @@ from dagster import (
 from orchestration.checks.gx_validation import data_docs_index, plain, validate
 from orchestration.checks.suites import SUITES, Suite
 from orchestration.partitions import partition_days
-from orchestration.resources import WarehouseResource
+from orchestration.resources import ValidationResource, WarehouseResource
 from warehouse.kpi_checks import journey_mismatches
 
 _EXAMPLES = 10
@@ -27,7 +28,9 @@ _EXAMPLES = 10
 def _suite_check(suite: Suite) -> AssetChecksDefinition:
     @asset_check(asset=suite.asset, name=suite.name, blocking=True, description=suite.description)
     def check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+        context: AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        validation: ValidationResource,
     ) -> AssetCheckResult:
         date_from, date_to = partition_days(context)
         settings = warehouse.settings()
@@ -40,6 +43,7 @@ def _suite_check(suite: Suite) -> AssetChecksDefinition:
             settings,
             run_name=f"{date_from}..{date_to} run {context.run.run_id[:8]}",
             docs_index=not warehouse.docs_index_after_run,
+            session=validation.session(settings),
         )
         return AssetCheckResult(
             passed=result.success,

@@ -1,17 +1,21 @@
-"""Run one Great Expectations suite on a pandas frame, and build the Data Docs.
+"""Run Great Expectations suites on pandas frames, and build the Data Docs.
 
-Each validation gets a fresh ephemeral GX context (nothing to set up, no ``gx/`` project
-directory), whose validation results and suites are kept on disk under ``$OMNICX_HOME/gx/validations`` and
-``gx/expectations`` so that the Data Docs built into ``$OMNICX_HOME/gx/data_docs`` list every
-suite and the latest ``INDEX_VALIDATIONS`` validations, not only the last one. The pages load nothing from the
-network (``offline_pages``). Analytics and progress bars are off.
+The validations of a ``ValidationSession`` (a Dagster run's: ``orchestration.resources``) share
+one ephemeral GX context and pandas data source (nothing to set up, no ``gx/`` project
+directory); the context's validation results and suites are kept on disk under
+``$OMNICX_HOME/gx/validations`` and ``gx/expectations`` so that the Data Docs built into
+``$OMNICX_HOME/gx/data_docs`` list every suite and the latest ``INDEX_VALIDATIONS``
+validations, not only the last one. The pages load nothing from the network
+(``offline_pages``). Analytics and progress bars are off.
 """
 
 from __future__ import annotations
 
+import glob
 import math
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -44,6 +48,42 @@ def data_docs_index(settings: Settings) -> Path:
     return gx_dir(settings) / "data_docs" / "index.html"
 
 
+class ValidationSession:
+    """One ephemeral GX context and its pandas data source, for validating several suites
+    (each once): setting them up cost more than a small suite's validation."""
+
+    def __init__(self, settings: Settings) -> None:
+        import great_expectations as gx
+
+        self.settings = settings
+        self.context = gx.get_context(
+            mode="ephemeral", project_config=_project_config(gx_dir(settings))
+        )
+        self._source = self.context.data_sources.add_pandas("omnicx")
+
+    def checkpoint(self, suite_name: str, expectations: list):
+        """A checkpoint validating a whole dataframe against the suite, stored under its name
+        (so that the Docs have a page for every suite)."""
+        import great_expectations as gx
+
+        batch = self._source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe(
+            "days"
+        )
+        suite = self.context.suites.add_or_update(
+            gx.ExpectationSuite(name=suite_name, expectations=expectations)
+        )
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        )
+        return self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=suite_name,
+                validation_definitions=[definition],
+                result_format={"result_format": "SUMMARY"},
+            )
+        )
+
+
 def validate(
     frame: pd.DataFrame,
     suite_name: str,
@@ -52,36 +92,19 @@ def validate(
     run_name: str,
     *,
     docs_index: bool = True,
+    session: ValidationSession | None = None,
 ) -> Validation:
     """Validate ``frame`` against the expectations as suite ``suite_name``; render its page of
     the Docs, and the suite's page and the index unless ``docs_index`` is false: a caller
-    running several suites renders those once after them (``build_docs_index``)."""
-    import great_expectations as gx
+    running several suites renders those once after them (``build_docs_index``). ``session``:
+    the context to validate in (a suite at most once per session); a new one when None."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
     )
 
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(gx_dir(settings)))
-    batch = (
-        context.data_sources.add_pandas("omnicx")
-        .add_dataframe_asset(suite_name)
-        .add_batch_definition_whole_dataframe("days")
-    )
-    # kept on disk (gx/expectations), so that the Docs have a page for every suite
-    suite = context.suites.add_or_update(
-        gx.ExpectationSuite(name=suite_name, expectations=expectations)
-    )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
-    )
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(
-            name=suite_name,
-            validation_definitions=[definition],
-            result_format={"result_format": "SUMMARY"},
-        )
-    )
+    session = session or ValidationSession(settings)
+    checkpoint = session.checkpoint(suite_name, expectations)
     started = time.time()
     result = checkpoint.run(
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name)
@@ -89,8 +112,13 @@ def validate(
     ((identifier, outcome),) = result.run_results.items()
     # what GX's UpdateDataDocsAction did, the suite's page and the index only when asked
     pages = [identifier, *([ExpectationSuiteIdentifier(name=suite_name)] if docs_index else [])]
-    context.build_data_docs(resource_identifiers=pages, build_index=docs_index)
-    offline_pages(data_docs_index(settings).parent, since=started)
+    session.context.build_data_docs(resource_identifiers=pages, build_index=docs_index)
+    docs = data_docs_index(settings).parent
+    # validations/<suite>/<run name>/<run time>/<batch>.html: only this run's directory is read
+    written = (docs / "validations" / suite_name).glob(f"{glob.escape(run_name)}/*/*.html")
+    if docs_index:
+        written = [*written, docs / "expectations" / f"{suite_name}.html", docs / "index.html"]
+    offline_pages(docs, written, since=started)
     failed = [_describe(r) for r in outcome.results if not r.success]
     return Validation(outcome.success, len(frame), len(outcome.results), failed)
 
@@ -111,7 +139,8 @@ def build_docs_index(settings: Settings) -> None:
     # given the suites only, the section builders render no validation page again
     suites = [ExpectationSuiteIdentifier(name=suite.name) for suite in SUITES]
     context.build_data_docs(resource_identifiers=suites, build_index=True)
-    offline_pages(data_docs_index(settings).parent, since=started)
+    docs = data_docs_index(settings).parent
+    offline_pages(docs, [docs / "index.html", *(docs / "expectations").glob("*.html")], started)
 
 
 def _project_config(root: Path):
@@ -135,6 +164,7 @@ def _project_config(root: Path):
         }
     config.data_docs_sites = {
         "omnicx": {
+            "module_name": "orchestration.checks.data_docs_views",
             "class_name": "SiteBuilder",
             "store_backend": {
                 "class_name": "TupleFilesystemStoreBackend",
@@ -166,13 +196,15 @@ _REMOTE_STYLESHEET = re.compile(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>\s*')
 _REMOTE_IMAGE = re.compile(r'src="https://great-expectations-web-assets[^"]*/([\w.-]+?)(\?[^"]*)?"')
 
 
-def offline_pages(docs_dir: Path, since: float) -> None:
-    """Make the Data Docs pages written since ``since`` load nothing from the network: remote
-    scripts and stylesheets are dropped (the pages are rendered HTML, styled by GX's own
-    ``static/styles``; sortable tables and Vega charts need the dropped scripts), the logo
-    points to GX's copy under ``static/images``."""
-    for page in docs_dir.rglob("*.html"):
-        if page.stat().st_mtime < since:
+def offline_pages(docs_dir: Path, pages: Iterable[Path], since: float) -> None:
+    """Make those of the Data Docs ``pages`` (under ``docs_dir``) written since ``since`` load
+    nothing from the network: remote scripts and stylesheets are dropped (the pages are
+    rendered HTML, styled by GX's own ``static/styles``; sortable tables and Vega charts need
+    the dropped scripts), the logo points to GX's copy under ``static/images``. The callers
+    name the pages they rendered: the pages of every earlier validation stay on disk, so looking
+    through them all cost every check more with each run."""
+    for page in pages:
+        if not page.exists() or page.stat().st_mtime < since:
             continue
         to_root = "../" * (len(page.relative_to(docs_dir).parts) - 1)
         html = page.read_text()

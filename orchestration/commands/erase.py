@@ -120,7 +120,8 @@ def apply_and_say(settings: Settings, plan: ErasurePlan, refresh: bool) -> None:
     if not refresh:
         click.echo(
             f"  not refreshed: run `omnicx refresh --from {days[0]} --to {days[1]}` so that the "
-            "materialized marts drop the old customer keys"
+            "materialized marts drop the old customer keys, then `omnicx warehouse build` so "
+            "that no byte of them stays in the warehouse file"
         )
         return
     refresh_marts(settings, *days)
@@ -129,6 +130,7 @@ def apply_and_say(settings: Settings, plan: ErasurePlan, refresh: bool) -> None:
 def refresh_marts(settings: Settings, first: date, last: date) -> None:
     from orchestration.commands.refresh import run_refresh
     from orchestration.partitions import partitions_start, today
+    from warehouse.build import build_warehouse
 
     now = today(settings)
     first, last = max(first, partitions_start(settings, now)), min(last, now)
@@ -141,4 +143,6 @@ def refresh_marts(settings: Settings, first: date, last: date) -> None:
             f"the refresh of {first}..{last} failed: run `omnicx refresh --from {first} --to "
             f"{last}` again (the erasure itself is complete)"
         )
+    # The refresh's builds copy the file, whose free space can keep the old rows' bytes.
+    build_warehouse(settings, fresh=True)
     click.echo(f"  refreshed the marts of {first}..{last}")

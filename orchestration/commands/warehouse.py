@@ -27,7 +27,8 @@ def build(settings: Settings, tenants: tuple[str, ...]) -> None:
     """Build the warehouse file aside and swap it in atomically: readers are never blocked.
 
     Views over the lake see every file landed later without a rebuild; rebuild after the SQL
-    models change. Marts already in the file are kept. With --tenant, the tenant's file is
+    models change. Marts already in the file are kept, written into a fresh file (the refresh's
+    builds copy the file instead, whose free space can keep deleted rows' bytes). With --tenant, the tenant's file is
     built from the published warehouse the same way (the refresh rebuilds the files of the
     tenants of [warehouse] tenant_warehouses by itself).
     """
@@ -36,7 +37,7 @@ def build(settings: Settings, tenants: tuple[str, ...]) -> None:
     from warehouse.tenant_warehouse import build_tenant_warehouse
 
     if not tenants:
-        path = build_warehouse(settings)
+        path = build_warehouse(settings, fresh=True)
         click.echo(f"warehouse built at {path} (lake: {settings.lake_dir.resolve()})")
         return
     for tenant in tenants:

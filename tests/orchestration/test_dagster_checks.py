@@ -11,6 +11,7 @@ import pytest
 
 from orchestration.checks.gx_validation import Validation, validate
 from orchestration.checks.suites import SUITES, Suite
+from orchestration.resources import ValidationResource
 from schemas.settings import Settings, with_overrides
 from schemas.times import parse_rfc3339
 from streams.dead_letters import dead_letter_records
@@ -100,6 +101,25 @@ def test_the_collapse_ratio_is_a_knob(knobs):
     assert check(con, SUITE["events_volume"], knobs).success  # 2/4 >= 0.2
     strict = with_overrides(knobs, checks={"min_events_ratio_to_same_weekday": 0.6})
     assert not check(con, SUITE["events_volume"], strict).success
+
+
+def test_the_suites_of_a_run_validate_in_one_session_as_each_in_its_own(knobs):
+    con = duckdb.connect()
+    # DAY is over (an event the next day): 1 event against 2 the Monday before, 0.5 < 0.6
+    week_before, day = calls(WEEK_BEFORE, ["08:00", "09:00"]), calls(DAY.isoformat(), ["08:00"])
+    build_int_layer(con, week_before + day + calls(NEXT_DAY.isoformat(), ["10:00"]))
+    strict = with_overrides(knobs, checks={"min_events_ratio_to_same_weekday": 0.6})
+    run = ValidationResource()
+    session = run.session(strict)
+    assert run.session(strict) is session  # one per run (and Great Expectations directory)
+    suites = [SUITE["events_volume"], SUITE["contacts_valid"], SUITE["events_valid"]]
+    shared = []
+    for suite in suites:
+        frame = con.execute(suite.query, {"date_from": DAY, "date_to": NEXT_DAY}).df()
+        expectations = suite.expectations(strict)
+        shared.append(validate(frame, suite.name, expectations, strict, "run", session=session))
+    assert shared == [check(con, suite, strict) for suite in suites]
+    assert [v.success for v in shared] == [False, True, True]
 
 
 def test_closed_sundays_and_a_holiday_pass_and_are_listed_and_weekdays_compare_like_with_like(

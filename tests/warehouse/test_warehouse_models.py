@@ -404,6 +404,20 @@ def test_models_are_created_after_what_they_read() -> None:
         )
 
 
+def test_a_fresh_build_keeps_no_byte_of_deleted_rows(tmp_path: Path) -> None:
+    settings = lake_settings(tmp_path)
+    secret = "erased-customer-" + "".join(chr(97 + (i * 7) % 26) for i in range(48))
+    path = build_warehouse(
+        settings, marts=lambda con: con.execute(f"create table mart_keys as select '{secret}' as k")
+    )
+    assert secret.encode() in path.read_bytes()  # stored as it is
+    build_warehouse(settings, marts=lambda con: con.execute("delete from mart_keys"))
+    build_warehouse(settings, fresh=True)
+    assert secret.encode() not in path.read_bytes()
+    with connect_read_only(settings) as con:
+        assert con.execute("select count(*) from mart_keys").fetchone() == (0,)
+
+
 def test_a_rebuild_swaps_the_file_keeps_marts_and_spares_open_readers(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
     land(settings, EVENTS, [event("e1", "contact.started", "2026-01-05T09:00:00.000Z")])
@@ -411,6 +425,9 @@ def test_a_rebuild_swaps_the_file_keeps_marts_and_spares_open_readers(tmp_path: 
     def marts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("create table mart_counts as select count(*) as events from int_events")
         con.execute("create view mart_counts_doubled as select 2 * events as n from mart_counts")
+        # a view of an intermediate model since retired, and a view that reads it
+        con.execute("create view int_retired as select 1 as x")
+        con.execute("create view mart_of_retired as select x from int_retired")
 
     path = build_warehouse(settings, marts=marts)
     reader = connect_read_only(settings)
@@ -424,7 +441,7 @@ def test_a_rebuild_swaps_the_file_keeps_marts_and_spares_open_readers(tmp_path: 
     abandoned = path.with_name(f".{path.name}.build-999999999-0000")  # a killed build's file
     abandoned.write_bytes(b"half a database")
 
-    build_warehouse(settings)  # no marts hook: what the last one made is carried over
+    build_warehouse(settings)  # no marts hook: what the last one made stays in the copy
 
     assert path.stat().st_ino != old_inode
     assert reader.execute("select count(*) from int_events").fetchone() == (2,)  # views are live
@@ -432,4 +449,13 @@ def test_a_rebuild_swaps_the_file_keeps_marts_and_spares_open_readers(tmp_path: 
     with connect_read_only(settings) as con:
         assert con.execute("select events from mart_counts").fetchone() == (1,)
         assert con.execute("select n from mart_counts_doubled").fetchone() == (2,)
+        views = {name for (name,) in con.execute("select view_name from duckdb_views()").fetchall()}
+        assert "int_retired" not in views and "mart_of_retired" not in views
+        # the copied file's views and their columns keep (or get back) their comments
+        assert (
+            con.execute(
+                "select count(*), count(comment) from duckdb_columns() where table_name = 'int_events'"
+            ).fetchone()
+            == (len(con.execute("describe int_events").fetchall()),) * 2
+        )
     assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
