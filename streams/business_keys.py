@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+from streams.json_bytes import json_bytes
 
 BUSINESS_KINDS = ("customer_id", "account_id")
 SEEN_LIMIT = 200_000
@@ -48,5 +48,5 @@ class BusinessKeys:
                 self.seen.clear()
             self.seen.add((tenant, kind, value))
             record = {"tenant": tenant, "kind": kind, "identifier": identifier, "value": value}
-            out.append((f"{tenant}|{identifier}".encode(), orjson.dumps(record)))
+            out.append((f"{tenant}|{identifier}".encode(), json_bytes(record)))
         return out

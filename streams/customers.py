@@ -27,6 +27,7 @@ from schemas.times import parse_rfc3339
 from streams.churn import ChurnBook, Trigger
 from streams.identity import IdentityGraph
 from streams.journeys import JourneyBook, contact_end
+from streams.json_bytes import json_bytes
 
 Produced = tuple[bytes | None, bytes]
 
@@ -110,7 +111,7 @@ class CustomerStage:
             self._file(contacts, lanes, out)
             contacts = []
             for audit in self.graph.link(body):
-                out.merges.append((audit["tenant"].encode(), orjson.dumps(audit)))
+                out.merges.append((audit["tenant"].encode(), json_bytes(audit)))
                 tenant = audit["tenant"]
                 changed = set(audit["evidence"]["identifiers"])
                 root = audit.get("new_root") or audit.get("root")
@@ -127,7 +128,7 @@ class CustomerStage:
             self._rescore_regrouped(trigger)
         self._file(contacts, lanes, out)
         out.alerts += [
-            (alert["customer_key"].encode(), orjson.dumps(alert)) for alert in churn.flush()
+            (alert["customer_key"].encode(), json_bytes(alert)) for alert in churn.flush()
         ]
 
     def _file(
@@ -174,7 +175,7 @@ class CustomerStage:
                 "customer_key": key,
                 "version": version,
             }
-            out.customers.append((node.encode(), orjson.dumps(record)))
+            out.customers.append((node.encode(), json_bytes(record)))
 
 
 def journey_retention_seconds(settings: Settings) -> float:
@@ -206,4 +207,4 @@ def _contact_trigger(contact: ContactFacts, latest: list | None) -> Trigger:
 
 
 def _journey_message(record: Any) -> Produced:
-    return record.facts.journey_id.encode(), orjson.dumps(record.to_dict())
+    return record.facts.journey_id.encode(), json_bytes(record.to_dict())

@@ -19,8 +19,6 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from schemas.routing import routing_key
 from schemas.settings import Settings
 from schemas.validation import Problem, validate
@@ -30,6 +28,7 @@ from streams.clock import too_far_ahead
 from streams.contacts import ContactFold, ContactRecord, is_contact_event
 from streams.dead_letters import DEAD_LETTER_ID_HEADER, dead_letter_reason, dead_letter_records
 from streams.dedup import Deduplicator
+from streams.json_bytes import json_bytes
 
 Produced = tuple[bytes | None, bytes]  # (key, value)
 # Kafka record headers as the consumer gives them: pairs (aiokafka) or a mapping.
@@ -109,7 +108,7 @@ def identity_item(
         item["trigger"] = trigger
     if lane is not None:
         item["lane"] = lane
-    return tenant, orjson.dumps(item)
+    return tenant, json_bytes(item)
 
 
 def churn_item(event: dict[str, Any]) -> IdentityItem | None:
@@ -148,7 +147,7 @@ def identity_messages(items: list[IdentityItem]) -> list[Produced]:
 
 
 def contact_message(record: ContactRecord) -> Produced:
-    return record.facts.contact_id.encode(), orjson.dumps(record.to_dict())
+    return record.facts.contact_id.encode(), json_bytes(record.to_dict())
 
 
 # The outbox's one key: the contact records of the last batch, until its outputs are acknowledged.
@@ -284,7 +283,7 @@ class PartitionIngest:
             else:
                 problems = self._out_of_bounds(event, message)
                 if not problems:
-                    encoded = orjson.dumps(event)
+                    encoded = json_bytes(event)
                     if len(encoded) <= MAX_EVENT_BYTES:
                         return event, encoded, checked.event.get("customer")
                     problems = [
@@ -302,8 +301,8 @@ class PartitionIngest:
             replay_of=message.replay_of,
             max_stored_bytes=bounds.max_message_bytes,
         )
-        out.dead_letters.append((message.key, orjson.dumps(records.analyst)))
-        out.dead_letters_raw.append((message.key, orjson.dumps(records.operator)))
+        out.dead_letters.append((message.key, json_bytes(records.analyst)))
+        out.dead_letters_raw.append((message.key, json_bytes(records.operator)))
         return None
 
     def _out_of_bounds(self, event: dict[str, Any], message: RawMessage) -> list[str]:

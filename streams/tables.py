@@ -26,6 +26,8 @@ import orjson
 from faust.streams import _current_event, current_event
 from faust.types import TP, EventT, TableT
 
+from streams.json_bytes import json_bytes
+
 
 class JsonTable(MutableMapping[str, Any]):
     """A Faust table with ``raw`` key and value serializers, seen as str -> JSON value.
@@ -66,7 +68,7 @@ class JsonTable(MutableMapping[str, Any]):
         self.remove(key, 0)
 
     def put(self, key: str, value: Any, partition: int) -> None:
-        self.changelog.setdefault(partition, []).append((key.encode(), orjson.dumps(value)))
+        self.changelog.setdefault(partition, []).append((key.encode(), json_bytes(value)))
 
     def remove(self, key: str, partition: int) -> None:
         raw_key = key.encode()

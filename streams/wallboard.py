@@ -31,11 +31,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from schemas.settings import Settings
 from schemas.times import parse_rfc3339
 from streams.contacts import add_event, contact_status, fold_contact, is_contact_event, new_state
+from streams.json_bytes import json_bytes
 
 AGENT_STATES = ("available", "busy", "after_contact_work", "break", "offline")
 # The day's running counts of a tile; *_ms are sums of milliseconds.
@@ -331,7 +330,7 @@ class WallboardStage:
             "agents": {state: n for state, n in board["agents"].items() if n},
             "days": days,
         }
-        return f"{tenant}|contacts|{self.partition}".encode(), orjson.dumps(snapshot)
+        return f"{tenant}|contacts|{self.partition}".encode(), json_bytes(snapshot)
 
 
 class AlertTally:
@@ -372,7 +371,7 @@ class AlertTally:
                 "alerts": {day: len(ids) for day, ids in days.items()},
             }
             key = f"{tenant}|alerts|{self.partition}".encode()
-            produced.append((key, orjson.dumps(snapshot)))
+            produced.append((key, json_bytes(snapshot)))
         return produced
 
 
