@@ -29,6 +29,13 @@ from streams.tables import JsonTable, PartitionView, WriteBehind, as_current
 
 _RAW = {"key_serializer": "raw", "value_serializer": "raw"}
 
+# Identity-topic messages per customer-stage batch (or ``stream.batch_size``, when smaller). Each
+# carries one tenant's items of one ingest batch (up to ``batch_size`` of them), and the worker
+# holds a batch's outputs until they are acknowledged: taking ``batch_size`` messages at once
+# made one batch of a whole backlog while catching up (every message of four simulated days,
+# 123 MiB of outputs; docs/performance.md, Memory).
+CUSTOMER_BATCH_MESSAGES = 16
+
 
 class Outputs(Protocol):
     """Where the agents send their outputs: ``streams.output.BatchProducer`` in a worker."""
@@ -54,7 +61,8 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
     journey_table = _table(app, "journey-state", 1)
     key_table = _table(app, "customer-key-state", 1)
     churn_table = _table(app, "churn-state", 1)
-    batch, within = settings.stream.batch_size, settings.stream.batch_seconds
+    within = settings.stream.batch_seconds
+    customer_take = min(settings.stream.batch_size, CUSTOMER_BATCH_MESSAGES)
 
     @app.on_before_shutdown.connect
     async def stop_outputs(sender: faust.App, **kwargs: object) -> None:
@@ -144,7 +152,7 @@ def wire(app: BatchingApp, settings: Settings, outputs: Outputs, metrics: Stream
 
     @app.agent(identity, name="customers")
     async def stitch(stream: StreamT) -> None:
-        async for batch_events in stream.take_events(batch, within=within):
+        async for batch_events in stream.take_events(customer_take, within=within):
             started = perf_counter()
             as_current(batch_events[0])  # one partition: all state lives in it
             if not customer_stage:

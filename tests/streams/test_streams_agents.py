@@ -25,6 +25,7 @@ from schemas.identifiers import hashed_identifiers
 from schemas.settings import with_overrides
 from schemas.times import format_utc, parse_rfc3339
 from schemas.topics import topic_names
+from streams.agents import CUSTOMER_BATCH_MESSAGES
 from streams.app import create_app
 from streams.metrics import StreamMetrics
 from tests.pii import keyed_settings
@@ -217,6 +218,24 @@ async def run_customers(h: Harness, batches: list[list[Message]]) -> None:
     ) as agent:
         for messages in batches:
             await h.put_batch(agent, messages)
+
+
+def test_customers_agent_takes_a_backlog_sixteen_messages_at_a_time(harness):
+    # Each identity message carries up to ``batch_size`` items; a batch's outputs are held
+    # until acknowledged, so a backlog is not taken whole.
+    upstream = harness()
+    asyncio.run(run_ingest(upstream, [[(b"c1", value, 0) for value in call("c1", 0)]]))
+    [(key, packed)] = [(p.key, p.value) for p in upstream.produced if p.topic == NAMES.identity]
+
+    h = harness(batch_size=1000)
+    asyncio.run(run_customers(h, [[(key, packed, 0)] * 2 * CUSTOMER_BATCH_MESSAGES]))
+
+    value = h.metrics.registry.get_sample_value
+    assert value("omnicx_stream_messages_in_total", {"stage": "customers"}) == 32
+    assert value("omnicx_stream_batch_seconds_count", {"stage": "customers"}) == 2
+    # The same message again changes nothing: one journey, one version.
+    [(_, journey)] = h.on(NAMES.journeys)
+    assert (journey["contact_ids"], journey["version"]) == (["c1"], 1)
 
 
 def test_ingest_batch_over_two_partitions_routes_every_output(harness):
