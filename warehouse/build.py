@@ -26,7 +26,7 @@ import duckdb
 
 from schemas.settings import Settings
 from warehouse.catalog import apply_comments
-from warehouse.materialize import MATERIALISED, Refreshed, materialise, materialised_view_sql
+from warehouse.materialize import FILE_VIEWS, Refreshed, file_view_sql, materialise
 from warehouse.tables import LAKE_TABLES, LakeTable
 
 log = logging.getLogger(__name__)
@@ -149,16 +149,14 @@ def create_views(con: duckdb.DuckDBPyConnection, lake_dir: Path, intermediate_di
     for table in LAKE_TABLES:
         con.execute(lake_view_sql(table, lake_dir))
     models = [m for layer in VIEW_LAYERS for m in layer_models(layer)]
-    materialised = {spec.name: spec for spec in MATERIALISED}
-    # The mat_* views stand between staging and intermediate: placeholders that name their
-    # staging model let in_dependency_order put them there.
+    # The views over intermediate files stand between the models they are made from and the
+    # int_* that read them: placeholders that name that model let in_dependency_order put them.
     placeholders = [
-        Model(name, "materialised", spec.staging) for name, spec in materialised.items()
+        Model(name, "materialised", made_from) for name, made_from in FILE_VIEWS.items()
     ]
     for model in in_dependency_order(models + placeholders):
-        if model.name in materialised:
-            spec = materialised[model.name]
-            con.execute(materialised_view_sql(spec, intermediate_dir / spec.name))
+        if model.name in FILE_VIEWS:
+            con.execute(file_view_sql(model.name, intermediate_dir))
         else:
             con.execute(f"create or replace view {_ident(model.name)} as\n{model.sql}")
 
