@@ -35,7 +35,7 @@ FROM_RAW = {
             inner join keys on keys.tenant = latest.tenant and keys.identifier = ids.identifier
             group by latest.contact_id
         )
-        select contact_id, version, disposition, customer_key
+        select contact_id, version, disposition, customer_key, cast(started_at as date)
         from latest left join contact_keys using (contact_id)""",
     "int_events": """select event_id, coalesce(contact_id, agent_id) as routed, _kafka_offset
         from stg_events qualify row_number() over (
@@ -55,15 +55,17 @@ FROM_RAW = {
             where event_type = 'agent.state_changed' and agent_id is not null
         )
 """,
-    "int_journeys": """select journey_id, version from stg_journey_versions
+    "int_journeys": """select journey_id, version, cast(first_started_at as date)
+        from stg_journey_versions
         qualify row_number() over (partition by tenant, journey_id
             order by version desc, _kafka_timestamp desc, _kafka_offset desc) = 1
         and not coalesce(superseded, false)""",
 }
 MATERIALISED = {
-    "int_contacts": "select contact_id, version, disposition, customer_key from int_contacts",
+    "int_contacts": """select contact_id, version, disposition, customer_key, started_day
+        from int_contacts""",
     "int_events": "select event_id, coalesce(contact_id, agent_id), _kafka_offset from int_events",
-    "int_journeys": "select journey_id, version from int_journeys",
+    "int_journeys": "select journey_id, version, first_started_day from int_journeys",
     "int_agent_state_spans": """select agent_id, state, started_at, ended_at, seconds, "day"
         from int_agent_state_spans""",
 }
@@ -87,13 +89,15 @@ def test_a_contact_whose_versions_span_days_keeps_its_latest_version(tmp_path: P
     )
     build_warehouse(settings)
     with connect_read_only(settings) as con:
-        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 2, "escalated", None)]
+        assert _rows(con, MATERIALISED["int_contacts"]) == [
+            ("c1", 2, "escalated", None, date(2026, 1, 3))
+        ]
         assert con.execute("select count(*) from mat_contact_versions").fetchone() == (1,)
 
     land(settings, CONTACT_VERSIONS, [contact("c1", 3, disposition="resolved")], first_offset=2)
     build_warehouse(settings)
     with connect_read_only(settings) as con:
-        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 3, "resolved", None)]
+        assert _rows(con, MATERIALISED["int_contacts"]) == [("c1", 3, "resolved", None, None)]
 
 
 def test_only_the_changed_lake_days_are_recomputed(tmp_path: Path) -> None:
