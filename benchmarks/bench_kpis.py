@@ -8,7 +8,8 @@ transfers, surveys, repeat customers and agent state spans. The stream's journey
 beforehand by the marts' own SQL recomputation (not timed). Prints the seconds of each side
 (the churn mart, which pandas does not compute, apart), the ratio, the same in CPU seconds (every
 thread of the process: steadier than wall time on a shared machine), the largest difference
-between the two sides' KPI values as a sanity check, then the seconds of each DuckDB step.
+between the two sides' KPI values as a sanity check, then the seconds of each DuckDB step; for
+more than one day, also each step of a refresh of the last day alone over that history.
 
     .venv/bin/python benchmarks/bench_kpis.py [--agents 500] [--days 1 30]
 """
@@ -364,6 +365,17 @@ def main() -> None:
             "mart_churn_risk": (churn_seconds, churn_cpu),
         }.items():
             print(f"    {name:<30} {wall:6.2f} s  CPU {step_cpu:6.2f} s")
+        if days > 1:
+            # What a refresh of the last day alone costs with the others' history in place.
+            _, one_day = duckdb_kpis(con, date_to, date_to, settings)
+            total_wall = sum(wall for wall, _ in one_day.values())
+            total_cpu = sum(step_cpu for _, step_cpu in one_day.values())
+            print(f"  one-day refresh of the last day: {total_wall:.2f} s, CPU {total_cpu:.2f} s")
+            for name, (wall, step_cpu) in one_day.items():
+                print(
+                    f"    {name:<30} {wall:6.2f} s  CPU {step_cpu:6.2f} s  "
+                    f"({wall / total_wall:4.0%} of the wall time)"
+                )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from warehouse.build import SQL_DIR, VIEW_LAYERS, Model, in_dependency_order, la
 from warehouse.catalog import load_catalog
 from warehouse.kpi_inputs import missing_inputs
 from warehouse.kpi_marts import MARTS, MartRefreshed, knob_set_id, mart_knobs, refresh_marts
-from warehouse.materialize import MATERIALISED
+from warehouse.materialize import FILE_VIEWS
 from warehouse.tenant_warehouse import build_tenant_warehouses
 
 CHURN_MARTS = frozenset({"mart_churn_risk"})
@@ -76,11 +76,12 @@ def _spec(name: str, group: str, deps: list[str], sql_file: Path, owner: str) ->
 
 
 def view_specs(owner: str) -> list[AssetSpec]:
-    # The int_* models read the mat_* views (warehouse.materialize), which are their staging
-    # model materialised: in the asset graph they depend on that staging model.
-    staged = {spec.name: spec.staging for spec in MATERIALISED}
+    # The int_* models read the mat_* views (warehouse.materialize), which are the model they
+    # are made from, materialised: in the asset graph they depend on that model.
     models = [
-        Model(m.name, m.layer, re.sub(r"\bmat_[a-z_]+", lambda n: staged.get(n[0], n[0]), m.sql))
+        Model(
+            m.name, m.layer, re.sub(r"\bmat_[a-z_]+", lambda n: FILE_VIEWS.get(n[0], n[0]), m.sql)
+        )
         for layer in VIEW_LAYERS
         for m in layer_models(layer)
     ]

@@ -29,7 +29,7 @@ import duckdb
 
 from schemas.settings import Settings
 from warehouse.catalog import apply_comments
-from warehouse.materialize import MATERIALISED, Refreshed, materialise, materialised_view_sql
+from warehouse.materialize import FILE_VIEWS, Refreshed, file_view_sql, materialise
 from warehouse.tables import LAKE_TABLES, LakeTable
 
 log = logging.getLogger(__name__)
@@ -159,16 +159,14 @@ def create_views(
     view whose statement is the same is left as it is (with its comments)."""
     statements = [lake_view_sql(table, lake_dir) for table in LAKE_TABLES]
     models = [m for layer in VIEW_LAYERS for m in layer_models(layer)]
-    materialised = {spec.name: spec for spec in MATERIALISED}
-    # The mat_* views stand between staging and intermediate: placeholders that name their
-    # staging model let in_dependency_order put them there.
+    # The views over intermediate files stand between the models they are made from and the
+    # int_* that read them: placeholders that name that model let in_dependency_order put them.
     placeholders = [
-        Model(name, "materialised", spec.staging) for name, spec in materialised.items()
+        Model(name, "materialised", made_from) for name, made_from in FILE_VIEWS.items()
     ]
     for model in in_dependency_order(models + placeholders):
-        if model.name in materialised:
-            spec = materialised[model.name]
-            statements.append(materialised_view_sql(spec, intermediate_dir / spec.name))
+        if model.name in FILE_VIEWS:
+            statements.append(file_view_sql(model.name, intermediate_dir))
         else:
             statements.append(f"create or replace view {_ident(model.name)} as\n{model.sql}")
     by_name = {_VIEW_STATEMENT.match(s).group(1): s for s in statements}

@@ -18,10 +18,12 @@ each build keeps it materialised, incrementally, next to the lake
 - ``_state.json``: the fingerprint of each lake day the files were made from, and of the
   definition (staging SQL, key, order): changing either recomputes what it concerns.
 
-The ``mat_*`` views (``materialised_view_sql``) read these files; ``int_contacts``,
-``int_events``, ``int_journeys`` and ``int_customer_keys`` read the ``mat_*`` views. So they are
-as fresh as the last build (the refresh sensor's, every minute), and a query over a day reads
-that day's rows only. Builds take an exclusive lock on the directory, one at a time.
+Then the agent state spans are brought up to date from the ``mat_events`` files
+(``warehouse.state_spans``). The ``mat_*`` views (``file_view_sql``) read these files;
+``int_contacts``, ``int_events``, ``int_journeys``, ``int_customer_keys`` and
+``int_agent_state_spans`` read the ``mat_*`` views. So they are as fresh as the last build (the
+refresh sensor's, every minute), and a query over a day, or a contact, reads the row groups that
+may hold it only (``_rows_of``). Builds take an exclusive lock on the directory, one at a time.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse import contact_keys
+from warehouse import contact_keys, state_spans
 from warehouse.landing import day_dirs
 from warehouse.parquet_sql import literal as _literal
 from warehouse.parquet_sql import paths as _paths
@@ -67,6 +69,14 @@ class Materialised:
     order: str  # the winner comes first in this order
     # Contacts: each row also gets its stitched customer key (warehouse.contact_keys).
     keyed: bool = False
+    # Columns stored beside the staging view's (``<expression> as <name>``): a reader's filter
+    # on a stored column reaches the Parquet scan through the anti join of ``_rows_of``, one on
+    # an expression the int_* view computes above it does not (DuckDB 2.0).
+    stored: tuple[str, ...] = ()
+
+    @property
+    def stored_sql(self) -> str:
+        return "".join(f", {column}" for column in self.stored)
 
     @property
     def key_hash_sql(self) -> str:
@@ -96,6 +106,13 @@ CUSTOMER_KEYS_SPEC = Materialised(
     ("tenant", "identifier"),
     "version desc, _kafka_timestamp desc, _kafka_offset desc",
 )
+EVENTS_SPEC = Materialised(
+    "mat_events",
+    "stg_events",
+    EVENTS,
+    ("event_id", "coalesce(contact_id, agent_id)"),
+    "ts, _kafka_timestamp, _kafka_partition, _kafka_offset",
+)
 # In this order: the contacts' customer keys come from mat_customer_keys.
 MATERIALISED = (
     CUSTOMER_KEYS_SPEC,
@@ -106,20 +123,16 @@ MATERIALISED = (
         ("contact_id",),
         "version desc, _kafka_timestamp desc, _kafka_offset desc",
         keyed=True,
+        stored=("cast(started_at as date) as started_day",),
     ),
-    Materialised(
-        "mat_events",
-        "stg_events",
-        EVENTS,
-        ("event_id", "coalesce(contact_id, agent_id)"),
-        "ts, _kafka_timestamp, _kafka_partition, _kafka_offset",
-    ),
+    EVENTS_SPEC,
     Materialised(
         "mat_journey_versions",
         "stg_journey_versions",
         JOURNEY_VERSIONS,
         ("tenant", "journey_id"),
         "version desc, _kafka_timestamp desc, _kafka_offset desc",
+        stored=("cast(first_started_at as date) as first_started_day",),
     ),
 )
 
@@ -159,6 +172,12 @@ def materialise(
             done[spec.name] = _refresh(
                 spec, lake_dir, out_dir, staging_sql[spec.staging], lake_view
             )
+        events_dir = out_dir / EVENTS_SPEC.name
+        done[state_spans.NAME] = state_spans.refresh(
+            out_dir / state_spans.NAME,
+            events_dir,
+            lambda files: _rows_of(EVENTS_SPEC, events_dir, _paths(files)),
+        )
     return Refreshed(done)
 
 
@@ -184,7 +203,9 @@ def _fingerprint(directory: Path) -> str:
 
 
 def _definition(spec: Materialised, lake_dir: Path, staging_sql: str) -> str:
-    text = "\n".join([str(lake_dir.resolve()), staging_sql, *spec.key, spec.order, LAYOUT])
+    text = "\n".join(
+        [str(lake_dir.resolve()), staging_sql, *spec.key, spec.order, *spec.stored, LAYOUT]
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -222,7 +243,7 @@ def _refresh(
         con.execute(f"create view {spec.staging} as {staging_sql}")
         con.execute(
             f"""create temp table fresh as
-            select *, {spec.key_hash_sql} as {KEY_HASH} from {spec.staging}
+            select *{spec.stored_sql}, {spec.key_hash_sql} as {KEY_HASH} from {spec.staging}
             qualify row_number() over (
                 partition by business_day, {", ".join(spec.key)} order by {spec.order}
             ) = 1"""
@@ -292,13 +313,31 @@ def _supersede(
     _write_atomically(con, losers, previous)
 
 
+# Every view over files of the intermediate directory, and the model its files are made from
+# (the asset graph's edge, and where ``create_views`` puts it).
+FILE_VIEWS: dict[str, str] = {spec.name: spec.staging for spec in MATERIALISED} | {
+    state_spans.NAME: state_spans.DERIVED_FROM
+}
+
+
+def file_view_sql(name: str, intermediate_dir: Path) -> str:
+    """The ``create view`` statement of the file view ``name`` (one of ``FILE_VIEWS``)."""
+    if name == state_spans.NAME:
+        return state_spans.view_sql(intermediate_dir / name)
+    (spec,) = [spec for spec in MATERIALISED if spec.name == name]
+    return materialised_view_sql(spec, intermediate_dir / name)
+
+
 def materialised_view_sql(spec: Materialised, directory: Path) -> str:
     """The ``mat_*`` view: every day file's rows but the superseded ones; the staging view's
     rows of nothing while no day file exists (an empty lake table)."""
     name = spec.name
     if not any(directory.glob("day=*.parquet")):
         keyed = ", cast(null as varchar) as customer_key" if spec.keyed else ""
-        return f"create or replace view {name} as select *{keyed} from {spec.staging} where false"
+        return (
+            f"create or replace view {name} as "
+            f"select *{spec.stored_sql}{keyed} from {spec.staging} where false"
+        )
     rows = _rows_sql(spec, directory)
     if spec.keyed:
         rows = contact_keys.rekeyed_sql(rows, directory / contact_keys.REKEYED_FILE)
@@ -309,9 +348,17 @@ def _rows_sql(spec: Materialised, directory: Path) -> str | None:
     """Every day file's rows but the superseded ones; None while there is no day file."""
     if not any(directory.glob("day=*.parquet")):
         return None
-    days = _literal(str(directory.resolve() / "day=*.parquet"))
+    return _rows_of(spec, directory, _literal(str(directory.resolve() / "day=*.parquet")))
+
+
+def _rows_of(spec: Materialised, directory: Path, files_sql: str) -> str:
+    """The rows of the day files ``files_sql`` (a glob or a list) but the superseded ones.
+
+    An anti join, not ``where not exists (...)``: DuckDB decorrelates that subquery into a
+    join over every row of every day file before any filter of the reader's query applies,
+    so ``contact_id = '...'`` or a day's filter read the whole history; a filter on the anti
+    join's outer side is pushed into the Parquet scan (and a scalar subquery's value becomes
+    a dynamic filter there), which then skips the files and row groups it excludes."""
     superseded = _literal(str(directory.resolve() / SUPERSEDED_FILE))
-    return f"""select * exclude ({KEY_HASH}) from read_parquet({days}, union_by_name = true) as m
-where not exists (
-    select 1 from read_parquet({superseded}) as s where {spec.key_match_sql("m", "s")}
-)"""
+    return f"""select m.* exclude ({KEY_HASH}) from read_parquet({files_sql}, union_by_name = true) as m
+anti join read_parquet({superseded}) as s on {spec.key_match_sql("m", "s")}"""

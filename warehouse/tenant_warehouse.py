@@ -41,13 +41,13 @@ from warehouse.build import (
     publish,
 )
 from warehouse.catalog import relations_of
-from warehouse.materialize import MATERIALISED
+from warehouse.materialize import FILE_VIEWS
 from warehouse.query import lock_down
 
 SOURCE = "source"  # the published warehouse, attached read-only while a tenant file is built
 LAKE_VIEW_PREFIX = "lake_"
 # Views over files outside the warehouse: the tenant file holds their tenant's rows instead.
-_FILE_VIEWS = frozenset(spec.name for spec in MATERIALISED)
+_FILE_VIEWS = frozenset(FILE_VIEWS)
 
 
 class TenantScopeError(RuntimeError):

@@ -3,6 +3,8 @@ the stream's journeys with their SQL recomputation."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from tests.warehouse.kpi_fixtures import (
@@ -182,3 +184,38 @@ def test_fcr_depends_on_the_repeat_window(window_days):
     # 19 h apart: two journeys both resolved with a 12 h window, one unresolved with 7 days
     expected = 1.0 if window_days == 0.5 else 0.0
     assert kpis(con, knobs=knobs)[("fcr.v1",)]["value"] == expected
+
+
+def test_a_one_day_refresh_sees_a_long_contact_that_started_long_before():
+    """The one-day refresh reads the contacts from the day minus a day, the window and the
+    longest contact: an email open ten days still makes the next contact a repeat across
+    channels, and the day's journeys are those of a refresh of every day."""
+    knobs = settings(repeat_window_days=1.0)
+    day = date(2026, 1, 16)
+    contacts = [
+        # wrapped up ten days after it started (2026-01-15T09:00)
+        contact(
+            "long-email",
+            "2026-01-05T09:00:00",
+            channel="email",
+            customer="gil",
+            answered=60.0,
+            ended=864_000.0,
+            wrapped=864_000.0,
+            disposition="follow_up",
+        ),
+        # within the window of the email's end: a repeat, not a journey of the 16th
+        handled_call("gil-call", "2026-01-16T08:00:00", customer="gil"),
+        handled_call("hal-old", "2026-01-05T10:00:00", customer="hal"),
+        handled_call("hal-new", "2026-01-16T10:00:00", customer="hal"),
+    ]
+    journeys = "select scope, journey_id, contact_ids, contact_count from mart_journeys_recomputed"
+    one_day = refreshed(contacts, date_from=day, date_to=day, knobs=knobs)
+    every_day = refreshed(contacts, date_from=DAY, date_to=day, knobs=knobs)
+    got = sorted(one_day.execute(journeys).fetchall())
+    assert got == [
+        ("cross_channel", "hal-new", ["hal-new"], 1),
+        ("per_channel", "gil-call", None, 1),  # the first call of gil's voice journeys
+        ("per_channel", "hal-new", None, 1),
+    ]
+    assert got == sorted(every_day.execute(journeys + f" where day = date '{day}'").fetchall())

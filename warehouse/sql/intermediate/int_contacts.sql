@@ -16,8 +16,10 @@ with latest as (
 
 final as (
     select
-        latest.* exclude (customer_key),
-        cast(latest.started_at as date) as started_day,
+        latest.* exclude (customer_key, started_day),
+        -- stored in the materialised files (cast(started_at as date)): a filter on it skips
+        -- the other days' files
+        latest.started_day,
         date_trunc('hour', latest.started_at) as started_hour,
         latest.queues[1] as first_queue,
         latest.agents[1] as first_agent,

@@ -22,7 +22,9 @@ final as (
         first_contact_resolvable_in_one_contact,
         last_disposition,
         version,
-        cast(first_started_at as date) as first_started_day,
+        -- stored in the materialised files (cast(first_started_at as date)): a filter on it
+        -- skips the other days' files
+        first_started_day,
         cast(len(contact_ids) as integer) as contact_count
     from latest
     where not coalesce(superseded, false)

@@ -20,6 +20,20 @@ offered as (
     where joins_journey and journey_start_ms is not null
 ),
 
+-- Whether a contact of the refreshed days starts a journey depends on the contact before it
+-- (by start) and its end; that contact, when it started before $date_from - 1 day (the
+-- reporting time zones) - the repeat window - the longest contact, ended more than the window
+-- before any contact of those days, so it changes nothing: a one-day refresh sorts the contacts
+-- of those last days, not of the whole history. The later contacts are all kept (a journey
+-- counts its contacts up to now).
+recent as (
+    select *
+    from offered
+    where journey_start_ms >= epoch_ms(cast($date_from as timestamp)) - 86400000
+        - (select repeat_window_days from knobs) * 86400000
+        - (select greatest(coalesce(max(journey_end_ms - journey_start_ms), 0), 0) from offered)
+),
+
 -- Each contact once (not once per scope, which doubled the rows sorted), with both scopes'
 -- neighbours: the contact before and after it of the customer, and of the customer on its
 -- channel. Its own columns ride along, rather than being joined back by contact id.
@@ -42,7 +56,7 @@ neighbours as (
         lead(journey_start_ms) over customer_contacts as next_start_ms,
         lag(journey_end_ms) over channel_contacts as previous_channel_end_ms,
         lead(journey_start_ms) over channel_contacts as next_channel_start_ms
-    from offered
+    from recent
     window
         customer_contacts as (
             partition by tenant, journey_customer order by journey_start_ms, contact_id
