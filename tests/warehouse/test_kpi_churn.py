@@ -128,3 +128,34 @@ def test_a_survey_completed_after_the_as_of_day_does_not_count_yet():
     con = refreshed(contacts, surveys=answers, date_to=THIRD_DAY)
     assert "ivo" not in scores(con, DAY)
     assert scores(con, THIRD_DAY)["ivo"] == (30, False, ["nps_detractor"])
+
+
+def test_a_one_day_refresh_reads_the_window_and_what_started_before_it_and_ends_in_it():
+    """The one-day refresh reads the facts of the look-back window only, yet an e-mail opened
+    before it that resolves an escalation in it still counts, and a journey that began before it
+    still raises nothing: the day's scores are those of a refresh of every day."""
+    knobs = settings(churn={"lookback_days": 3})
+    contacts = [
+        # kai: escalated on 5 Jan, resolved 4 h later by an e-mail opened on 2 Jan: no signal
+        handled_call("kai-1", "2026-01-05T09:00:00", customer="kai", disposition="escalated"),
+        contact(
+            "kai-mail",
+            "2026-01-02T09:00:00",
+            channel="email",
+            customer="kai",
+            answered=60.0,
+            ended=273_600.0,
+            wrapped=273_600.0,
+            disposition="resolved",
+        ),
+        # lee: escalated on 5 Jan, nothing resolved: 20 once 48 h have passed
+        handled_call("lee-1", "2026-01-05T09:00:00", customer="lee", disposition="escalated"),
+        # mia: a journey of three contacts that began on 2 Jan, before the window of 7 Jan
+        handled_call("mia-1", "2026-01-02T09:00:00", customer="mia", disposition="unresolved"),
+        handled_call("mia-2", "2026-01-05T09:00:00", customer="mia", disposition="follow_up"),
+        handled_call("mia-3", "2026-01-06T09:00:00", customer="mia", disposition="unresolved"),
+    ]
+    one_day = refreshed(contacts, date_from=THIRD_DAY, date_to=THIRD_DAY, knobs=knobs)
+    every_day = refreshed(contacts, date_from=date(2026, 1, 1), date_to=THIRD_DAY, knobs=knobs)
+    assert scores(one_day, THIRD_DAY) == {"lee": (20, False, ["escalation_unresolved_48h"])}
+    assert scores(one_day, THIRD_DAY) == scores(every_day, THIRD_DAY)
