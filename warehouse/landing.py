@@ -21,10 +21,11 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 import pyarrow as pa
@@ -284,7 +285,7 @@ def write_all_atomically(
 ) -> None:
     """Write each ``(data, path)`` as ``write_atomically`` does, every temp file before any
     rename: ``before_rename`` gets their sizes when all are on disk and none is visible."""
-    temps = [_write_temp(data, path) for data, path in files]
+    temps = [_write_temp(path, partial(_write_table, data)) for data, path in files]
     if before_rename is not None:
         before_rename([size for _, size in temps])
     for (temp, _), (_, path) in zip(temps, files, strict=True):
@@ -293,15 +294,41 @@ def write_all_atomically(
         sync_dir(directory)
 
 
-def _write_temp(data: pa.Table, path: Path) -> tuple[Path, int]:
-    """``data`` written and synced beside ``path`` under a temp name; the name and the size."""
+def write_tables_atomically(
+    tables: Iterable[pa.Table], schema: pa.Schema, path: Path, before_rename: Callable[[int], None]
+) -> int:
+    """Write ``tables`` (each of ``schema``, one row group each) as one file, as
+    ``write_atomically`` does, holding one table at a time: the memory a large file takes is
+    that of its largest table. Its rows."""
+    rows = 0
+
+    def write(out: BinaryIO) -> None:
+        nonlocal rows
+        with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+            for table in tables:
+                writer.write_table(table)
+                rows += table.num_rows
+
+    temp, size = _write_temp(path, write)
+    before_rename(size)
+    os.replace(temp, path)
+    sync_dir(path.parent)
+    return rows
+
+
+def _write_table(data: pa.Table, out: BinaryIO) -> None:
+    pq.write_table(data, out, compression="zstd")
+
+
+def _write_temp(path: Path, write: Callable[[BinaryIO], None]) -> tuple[Path, int]:
+    """What ``write`` writes, synced beside ``path`` under a temp name; the name and the size."""
     directory = path.parent
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
         sync_dir(directory.parent)
     temp = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     with temp.open("wb") as out:
-        pq.write_table(data, out, compression="zstd")
+        write(out)
         out.flush()
         os.fsync(out.fileno())
         return temp, out.tell()

@@ -12,6 +12,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from tests.warehouse.lakes import LANDED_MS, FakeRecord, lake_settings, land, land_file
+from warehouse import compaction
 from warehouse.build import lake_view_sql
 from warehouse.compaction import CompactionPolicy, compact_directory
 from warehouse.landing import (
@@ -206,6 +207,35 @@ def test_a_run_of_small_files_is_merged_and_its_parts_wait_out_the_grace(tmp_pat
     assert sorted(f.path for f in late.deleted) == sorted(parts)
     assert files_in(directory) == [merged]
     assert lake_count(settings) == (60, 60)
+
+
+def test_a_merge_streams_its_parts_keeps_each_offset_once_and_unifies_their_columns(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Parts two sinks wrote over the same offsets, and one of an older schema, merge into one
+    file by offset, each offset once, a lost column null; read and written a few rows at a time
+    (so that a merge's memory does not grow with its run), in row groups of about that many."""
+    monkeypatch.setattr(compaction, "MERGE_CHUNK_ROWS", 8)
+    settings = lake_settings(tmp_path)
+    land(settings, EVENTS, events(10, 0), first_offset=0)
+    land(settings, EVENTS, events(10, 5), first_offset=5)  # a second sink's batch: 5-14
+    older = land_file(settings, EVENTS, events(10, 15), first_offset=15)
+    pq.write_table(pq.read_table(older).drop_columns(["queue"]), older)
+    directory = older.parent
+
+    result = compact_directory(directory, manifest_of(settings), CompactionPolicy(2, 1000, 0), 2e9)
+
+    (merged,) = result.merged
+    data = pq.read_table(merged.path)
+    assert (merged.first, merged.last) == (0, 24)
+    assert data.column("_kafka_offset").to_pylist() == list(range(25))
+    assert data.column("event_id").to_pylist() == [f"e{i}" for i in range(25)]
+    assert data.column("queue").to_pylist() == ["billing"] * 15 + [None] * 10
+    assert data.schema == EVENTS.arrow_schema
+    # 8 rows, then the 2 + 3 new + 2 + 8 read until 8 were held, then the last 2
+    metadata = pq.ParquetFile(merged.path).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [8, 15, 2]
+    assert lake_count(settings) == (25, 25)
 
 
 def test_a_merge_interrupted_before_deleting_its_parts_is_finished_by_the_next_pass(
