@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from schemas.knob_sets import knob_set_id, mart_knobs
 from schemas.settings import Settings
+from warehouse.arrow_rows import insert_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -276,38 +277,31 @@ def write_forecast(
     stay) in ``mart_forecast`` and ``mart_forecast_backtest``, in one transaction."""
     create_forecast_tables(con)
     tenants = sorted({row.tenant for row in run.rows} | {key[0] for key in run.skipped})
-    common = (run.method.name, knob_set)
-    forecasts = [
-        (
-            row.tenant,
-            row.channel,
-            row.hour.date(),
-            row.hour,
-            row.hour.strftime("%A"),
-            row.offered,
-            *common,
-            run.history_to,
-            made_at,
-        )
-        for row in run.rows
-    ]
-    backtests = [
-        (
-            test.tenant,
-            test.channel,
-            test.holdout_from,
-            test.holdout_to,
-            test.errors.intervals,
-            test.errors.intervals_with_contacts,
-            test.errors.actual,
-            test.errors.forecast,
-            test.errors.mape,
-            test.errors.wape,
-            *common,
-            made_at,
-        )
-        for test in run.backtests
-    ]
+    common = {"method": run.method.name, "knob_set": knob_set, "made_at": made_at}
+    forecasts = {
+        "tenant": [row.tenant for row in run.rows],
+        "channel": [row.channel for row in run.rows],
+        "day": [row.hour.date() for row in run.rows],
+        "hour": [row.hour for row in run.rows],
+        "weekday": [row.hour.strftime("%A") for row in run.rows],
+        "offered": [row.offered for row in run.rows],
+        "history_to": [run.history_to] * len(run.rows),
+        **{name: [value] * len(run.rows) for name, value in common.items()},
+    }
+    tests = run.backtests
+    backtests = {
+        "tenant": [test.tenant for test in tests],
+        "channel": [test.channel for test in tests],
+        "holdout_from": [test.holdout_from for test in tests],
+        "holdout_to": [test.holdout_to for test in tests],
+        "intervals": [test.errors.intervals for test in tests],
+        "intervals_with_contacts": [test.errors.intervals_with_contacts for test in tests],
+        "actual_offered": [test.errors.actual for test in tests],
+        "forecast_offered": [test.errors.forecast for test in tests],
+        "mape": [test.errors.mape for test in tests],
+        "wape": [test.errors.wape for test in tests],
+        **{name: [value] * len(tests) for name, value in common.items()},
+    }
     con.execute("begin transaction")
     try:
         con.execute("delete from mart_forecast where tenant in (select unnest($t))", {"t": tenants})
@@ -316,10 +310,8 @@ def write_forecast(
             "or tenant is null",
             {"t": tenants},
         )
-        for table, rows in (("mart_forecast", forecasts), ("mart_forecast_backtest", backtests)):
-            if rows:  # executemany refuses an empty list
-                marks = ", ".join("?" * len(rows[0]))
-                con.executemany(f"insert into {table} values ({marks})", rows)
+        insert_columns(con, "mart_forecast", forecasts)
+        insert_columns(con, "mart_forecast_backtest", backtests)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from schemas import targets
 from schemas.settings import Settings
 from warehouse import erlang
+from warehouse.arrow_rows import insert_columns
 from warehouse.kpi_marts import mart_sql
 from warehouse.kpis import current_knob_set
 
@@ -380,17 +381,12 @@ def write_staffing(
     how many rows those days have now."""
     create_staffing_table(con)
     knob_set = current_knob_set(settings)
-    import pyarrow as pa
-
     intervals = staffing(con, date_from, date_to, settings)
-    columns = {name: [getattr(i, name) for i in intervals] for name, _ in _COLUMNS}
-    incoming = pa.table(
-        {
-            **columns,
-            "knob_set": [knob_set] * len(intervals),
-            "shrinkage": [settings.staffing.shrinkage] * len(intervals),
-        }
-    )
+    incoming = {
+        **{name: [getattr(i, name) for i in intervals] for name, _ in _COLUMNS},
+        "knob_set": [knob_set] * len(intervals),
+        "shrinkage": [settings.staffing.shrinkage] * len(intervals),
+    }
     days = {"date_from": date_from, "date_to": date_to, "knob_set": knob_set}
     con.execute("begin transaction")
     try:
@@ -399,10 +395,7 @@ def write_staffing(
             "where day between $date_from and $date_to and knob_set = $knob_set",
             days,
         )
-        if intervals:  # one insert of every row (executemany runs a statement per row)
-            con.register("incoming_staffing", incoming)
-            con.execute("insert into mart_staffing_hourly by name select * from incoming_staffing")
-            con.unregister("incoming_staffing")
+        insert_columns(con, "mart_staffing_hourly", incoming)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
