@@ -23,6 +23,7 @@ INPUTS: dict[str, dict[str, str]] = {
         "agent_id": "VARCHAR",
         "customer_ids": "VARCHAR[]",
         "attributes": "JSON",  # outbound.attempted's campaign, dialer, result; opt-out scope
+        "business_day": "DATE",  # the UTC day of occurred_at: the checks read a day's files by it
     },
     "int_contacts": {
         "contact_id": "VARCHAR",
@@ -33,6 +34,7 @@ INPUTS: dict[str, dict[str, str]] = {
         "first_queue": "VARCHAR",
         "first_agent": "VARCHAR",
         "started_at": "TIMESTAMP",
+        "started_day": "DATE",  # the UTC day of started_at, as business_day of events
         "first_queued_at": "TIMESTAMP",
         "answered_at": "TIMESTAMP",
         "ended_at": "TIMESTAMP",

@@ -27,12 +27,24 @@ _IN_RANGE = """(
     {ms} >= epoch_ms(cast($date_from as timestamp))
     and {ms} < epoch_ms(cast($date_to as timestamp) + interval 1 day)
 )"""
-# The rows of the run's days, for a time column of the relation.
-_IN_DAYS = "({column} is null or " + _IN_RANGE.format(ms="epoch_ms({column})") + ")"
 
 
-def _in_days(column: str) -> str:
-    return _IN_DAYS.format(column=column)
+def _in_range(time: str) -> str:
+    return _IN_RANGE.format(ms=f"epoch_ms({time})")
+
+
+def _of_days(columns: str, relation: str, time: str, day: str, undated: str = "") -> str:
+    """``columns`` of the rows of ``relation`` whose ``time`` is in the run's days, and of the
+    rows without one, which are in every run (``undated``: more to hold for those). ``day`` is
+    a column holding the UTC day of ``time``, stored in the materialised day files: filtering
+    on it too lets the scan read the run's days' files only, where a filter on ``time`` alone
+    reads every day of the history (and an ``or`` of the two cannot reach the scan, hence two
+    selects; docs/performance.md, The checks read the run's days)."""
+    return (
+        f"select {columns} from {relation} "
+        f"where {day} between $date_from and $date_to and {_in_range(time)} "
+        f"union all select {columns} from {relation} where {time} is null{undated}"
+    )
 
 
 @dataclass(frozen=True)
@@ -182,8 +194,12 @@ SUITES = (
         "int_events",
         "Events unique (event_id within its contact or agent), keys present, event types, "
         "channels and directions of the contract.",
-        "select event_id, contact_id, agent_id, event_type, tenant, channel, direction, "
-        f"occurred_at from int_events where {_in_days('occurred_at')}",
+        _of_days(
+            "event_id, contact_id, agent_id, event_type, tenant, channel, direction, occurred_at",
+            "int_events",
+            "occurred_at",
+            "business_day",
+        ),
         _events,
     ),
     Suite(
@@ -192,11 +208,29 @@ SUITES = (
         "No event_id of the run's days is carried by two different events (contacts or agents): "
         "event ids are globally unique (events.md). int_events keeps both events; "
         "int_event_id_collisions lists them.",
-        # A collision is in the runs of the days any of its events occurred on.
-        "select count(distinct collisions.event_id) as colliding_event_ids "
-        "from int_event_id_collisions as collisions "
-        "inner join int_events as events on events.event_id = collisions.event_id "
-        f"where {_in_days('events.occurred_at')}",
+        # A collision is in the runs of the days any of its events occurred on. Only the ids of
+        # those days are looked up in the history (int_event_id_collisions groups every event).
+        f"""
+with run_ids as (
+    {_of_days("event_id", "int_events", "occurred_at", "business_day")}
+),
+
+carriers as (
+    select event_id, contact_id, agent_id from int_events
+    where event_id in (select event_id from run_ids)
+),
+
+final as (
+    select count(*) as colliding_event_ids
+    from (
+        select event_id from carriers
+        group by event_id
+        having count(distinct [contact_id, agent_id]) > 1
+    )
+)
+
+select * from final
+""",
         _collisions,
     ),
     Suite(
@@ -208,8 +242,21 @@ SUITES = (
         "passes; so does a day whose same weekday a week earlier was closed. The metadata lists "
         "the days flagged and the closed days.",
         """
-with newest as (
-    select max(epoch_ms(occurred_at)) as newest_ms from int_events
+-- The run's days and the week before them: only their day files are read (business_day is
+-- the UTC day of occurred_at), whatever the history held.
+with events as (
+    select occurred_at from int_events
+    where business_day between cast($date_from as date) - 7 and $date_to
+),
+
+newest as (
+    -- the newest event is at or after the run's first day; when none is, no day of the run is
+    -- compared (each one's cutoff is not after its start)
+    select coalesce(
+        max(epoch_ms(occurred_at)), epoch_ms(cast($date_from as timestamp)) - 1
+    ) as newest_ms
+    from int_events
+    where business_day >= $date_from
 ),
 
 days as (
@@ -233,7 +280,7 @@ counted as (
                 and epoch_ms(e.occurred_at) < d.cutoff_ms - 7 * 86400000
         ) as same_weekday_events
     from days as d
-    left join int_events as e
+    left join events as e
         on (
             epoch_ms(e.occurred_at) >= d.start_ms and epoch_ms(e.occurred_at) < d.cutoff_ms
         ) or (
@@ -265,10 +312,16 @@ select * from final order by day
         "int_contacts",
         "Unique contact ids, enumerations of the contract, durations >= 0, answers not before "
         "queueing.",
-        "select contact_id, tenant, channel, direction, status, disposition, deflection_cause, "
-        "talk_seconds, hold_seconds, acw_seconds, transfers, first_queued_at, answered_at "
-        "from int_contacts "
-        f"where {_in_days('coalesce(started_at, first_queued_at, answered_at)')}",
+        # a contact's time: its start, else its first queueing, else its answer
+        _of_days(
+            "contact_id, tenant, channel, direction, status, disposition, deflection_cause, "
+            "talk_seconds, hold_seconds, acw_seconds, transfers, first_queued_at, answered_at",
+            "int_contacts",
+            "started_at",
+            "started_day",
+            undated=" and (coalesce(first_queued_at, answered_at) is null or "
+            f"{_in_range('coalesce(first_queued_at, answered_at)')})",
+        ),
         _contacts,
     ),
     Suite(
@@ -276,7 +329,7 @@ select * from final order by day
         "int_surveys",
         "Unique survey events (event_id within its contact), NPS 0-10, CSAT 1-5, CES 1-7.",
         "select event_id, contact_id, tenant, nps, csat, ces from int_surveys "
-        f"where {_in_days('survey_at')}",
+        f"where survey_at is null or {_in_range('survey_at')}",
         _surveys,
     ),
     Suite(
@@ -292,9 +345,12 @@ select * from final order by day
         "journeys_valid",
         "int_journeys",
         "Unique journey ids with their customer and first contact, at least one contact each.",
-        "select journey_id, tenant, customer_key, first_contact_id, contact_count "
-        "from int_journeys where first_started_day is null "
-        "or first_started_day between $date_from and $date_to",
+        _of_days(
+            "journey_id, tenant, customer_key, first_contact_id, contact_count",
+            "int_journeys",
+            "first_started_at",
+            "first_started_day",
+        ),
         _journeys,
     ),
     Suite(
@@ -316,7 +372,7 @@ dead as (
 
 valid as (
     select count(*) as events from stg_events
-    where {_IN_RANGE.format(ms="epoch_ms(occurred_at)")}
+    where business_day between $date_from and $date_to and {_IN_RANGE.format(ms="epoch_ms(occurred_at)")}
 ),
 
 final as (

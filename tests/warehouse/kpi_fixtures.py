@@ -249,7 +249,11 @@ def build_int_layer(
         [{"tenant": t, "identifier": i, "customer_key": k} for t, i, k in sorted(keys)],
         tz,
     )
-    _insert(con, "int_events", [*started_events(contacts), *events], tz)
+    dated = [
+        {**e, "business_day": _day_of(e["occurred_at"])}
+        for e in (*started_events(contacts), *events)
+    ]
+    _insert(con, "int_events", dated, tz)
 
 
 def _customer_key(c: ContactFacts) -> str | None:
@@ -259,6 +263,7 @@ def _customer_key(c: ContactFacts) -> str | None:
 def _contact_row(c: ContactFacts) -> dict[str, Any]:
     row = c.to_dict()
     row["customer_key"] = _customer_key(c)
+    row["started_day"] = _day_of(c.started_at)
     row["first_queue"] = c.queues[0] if c.queues else None
     row["first_agent"] = c.agents[0] if c.agents else None
     return row
@@ -276,6 +281,11 @@ def _span_row(s: Mapping[str, Any]) -> dict[str, Any]:
     marts cut it at the end of its tenant's day)."""
     start, end = _datetime(s["started_at"]), _datetime(s["ended_at"])
     return {**s, "seconds": (end - start).total_seconds(), "day": start.date()}
+
+
+def _day_of(text: str | None) -> date | None:
+    """The UTC day of an RFC 3339 time, as the lake files the rows of that time."""
+    return _datetime(text).date() if text else None
 
 
 def _datetime(text: str) -> datetime:
