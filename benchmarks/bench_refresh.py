@@ -11,10 +11,13 @@ stored, the size of the warehouse file and the load average when it ended.
 
 The centre is that of ``bench_history_refresh`` (closed on Sundays and holidays, written
 straight to the lake), small on purpose: a one-day refresh of it costs its fixed part (Dagster,
-the checks, the warehouse builds) and what grows with the history held.
+the checks, the warehouse builds) and what grows with the history held. With ``--agents A`` it
+is the simulator's centre of ``A`` agents instead (seed 7, no faults): its contacts, journeys,
+surveys and agent states written straight to the lake (``write_simulated_lake``; not the
+contacts' other events, which no mart reads), the size of a ``bench_end_to_end`` run.
 
     .venv/bin/python -m benchmarks.bench_refresh [--days 7 28] [--contacts-per-day 100]
-        [--one-day-repeats 3] [--before main]
+        [--agents A] [--one-day-repeats 3] [--before main]
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, nargs="+", default=[7, 28])
     parser.add_argument("--contacts-per-day", type=int, default=100)
+    parser.add_argument("--agents", type=int, help="the simulator's centre of this many agents")
     parser.add_argument("--one-day-repeats", type=int, default=3)
     parser.add_argument("--before", metavar="REV", help="also measure git revision REV")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process
@@ -117,7 +121,19 @@ def main() -> None:
         )
         for days in args.days:
             lake = root / f"lake-{days}"
-            write_lake(with_overrides(settings(), home=lake), centre(days, args.contacts_per_day))
+            knobs = with_overrides(settings(), home=lake)
+            if args.agents:
+                # here, not at the top: the child measuring an older tree imports this file
+                from pipelines.simulator.config import FaultRates, SimulationConfig
+                from pipelines.simulator.run import Simulation
+                from tests.warehouse.kpi_fixtures import write_simulated_lake
+
+                config = SimulationConfig(
+                    seed=7, days=days, agents=args.agents, start=FIRST, faults=FaultRates.none()
+                )
+                write_simulated_lake(knobs, Simulation(config, knobs))
+            else:
+                write_lake(knobs, centre(days, args.contacts_per_day))
             for label, tree in trees.items():
                 home = root / f"home-{days}-{len(label)}"
                 shutil.copytree(lake, home)

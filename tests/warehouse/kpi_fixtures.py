@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import orjson
 
 from schemas.records import ContactFacts, JourneyFacts
 from schemas.settings import Settings
 from schemas.times import format_utc, parse_rfc3339
+from streams.canonical import canonicalise
 from streams.dead_letters import dead_letter_records
 from streams.journeys import ANONYMOUS_PREFIX, build_journeys
 from tests.pii import keyed_settings
@@ -27,6 +30,9 @@ from warehouse.kpi_inputs import INPUTS
 from warehouse.kpi_marts import refresh_marts
 from warehouse.kpis import kpi_values
 from warehouse.tables import table_named
+
+if TYPE_CHECKING:
+    from pipelines.simulator.run import Simulation
 
 DAY = date(2026, 1, 5)
 NEXT_DAY = date(2026, 1, 6)
@@ -454,6 +460,59 @@ def _land(
             timestamp_ms=landed_ms,
         )
         offset += len(members)
+
+
+def survey_row(event: dict[str, Any]) -> dict[str, Any]:
+    """A canonical ``survey.completed`` event as a survey of ``build_int_layer``/``write_lake``."""
+    scores = event["attributes"]
+    return {
+        "event_id": event["event_id"],
+        "contact_id": event["contact_id"],
+        "tenant": event["tenant"],
+        "channel": event["channel"],
+        "survey_at": event["occurred_at"],
+        **{k: scores.get(k) for k in ("nps", "csat", "ces")},
+    }
+
+
+def state_spans(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The spans of canonical ``agent.state_changed`` events: a state lasts until the agent's
+    next change (the last one: not counted, the agent logs off at the end of the run)."""
+    by_agent: dict[str, list[dict[str, Any]]] = {}
+    for change in sorted(changes, key=lambda e: (e["ts"], e["event_id"])):
+        by_agent.setdefault(change["agent_id"], []).append(change)
+    return [
+        {
+            "agent_id": agent,
+            "tenant": change["tenant"],
+            "state": change["attributes"]["state"],
+            "started_at": change["occurred_at"],
+            "ended_at": following["occurred_at"],
+        }
+        for agent, ordered in by_agent.items()
+        for change, following in pairwise(ordered)
+    ]
+
+
+def write_simulated_lake(settings: Settings, simulation: Simulation) -> int:
+    """Land what the stream makes of ``simulation`` (a run without faults) in the lake of
+    ``settings``, without a broker: its contacts and journeys, surveys and agent states, as
+    ``write_lake`` does; how many contacts."""
+    wanted = {"survey.completed", "agent.state_changed"}
+    events = [
+        canonicalise(event, settings.pii_key)
+        for event in map(orjson.loads, simulation.messages())
+        if event.get("event_type") in wanted
+    ]
+    contacts = list(simulation.contact_facts())
+    write_lake(
+        settings,
+        contacts,
+        journeys=simulation.journey_facts(),
+        surveys=[survey_row(e) for e in events if e["event_type"] == "survey.completed"],
+        spans=state_spans([e for e in events if e["event_type"] == "agent.state_changed"]),
+    )
+    return len(contacts)
 
 
 def small_centre() -> dict[str, Any]:

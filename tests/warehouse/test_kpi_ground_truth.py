@@ -13,7 +13,6 @@ cover three Tokyo days; the other tenant reports in UTC (docs/kpis.md, Time zone
 from __future__ import annotations
 
 from datetime import date, timedelta
-from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -23,7 +22,14 @@ from pipelines.simulator.config import FaultRates, SimulationConfig
 from pipelines.simulator.run import Simulation
 from schemas.settings import TenantSettings, with_overrides
 from streams.canonical import canonicalise
-from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, refreshed, settings
+from tests.warehouse.kpi_fixtures import (
+    DAY,
+    NEXT_DAY,
+    refreshed,
+    settings,
+    state_spans,
+    survey_row,
+)
 from warehouse.kpis import kpi_values
 
 GROUPINGS = {"by_tenant": "tenant", "by_channel": "channel", "by_day": "day"}
@@ -45,43 +51,12 @@ def simulated():
         list(simulation.contact_facts()),
         journeys=journeys,
         customer_keys={cid: j.customer_key for j in journeys for cid in j.contact_ids},
-        surveys=[_survey(e) for e in events if e["event_type"] == "survey.completed"],
-        spans=_spans([e for e in events if e["event_type"] == "agent.state_changed"]),
+        surveys=[survey_row(e) for e in events if e["event_type"] == "survey.completed"],
+        spans=state_spans([e for e in events if e["event_type"] == "agent.state_changed"]),
         date_to=LAST_DAY,
         knobs=knobs,
     )
     return con, truth, knobs
-
-
-def _survey(event: dict[str, Any]) -> dict[str, Any]:
-    scores = event["attributes"]
-    return {
-        "event_id": event["event_id"],
-        "contact_id": event["contact_id"],
-        "tenant": event["tenant"],
-        "channel": event["channel"],
-        "survey_at": event["occurred_at"],
-        **{k: scores.get(k) for k in ("nps", "csat", "ces")},
-    }
-
-
-def _spans(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A state lasts until the agent's next change (the last one: not counted, the agent logs
-    off at the end of the run)."""
-    by_agent: dict[str, list[dict[str, Any]]] = {}
-    for change in sorted(changes, key=lambda e: (e["ts"], e["event_id"])):
-        by_agent.setdefault(change["agent_id"], []).append(change)
-    return [
-        {
-            "agent_id": agent,
-            "tenant": change["tenant"],
-            "state": change["attributes"]["state"],
-            "started_at": change["occurred_at"],
-            "ended_at": following["occurred_at"],
-        }
-        for agent, ordered in by_agent.items()
-        for change, following in pairwise(ordered)
-    ]
 
 
 def _ours(con, knobs, by: list[str]) -> dict[tuple, dict[str, Any]]:
