@@ -7,7 +7,11 @@ into a temporary directory) on a copy of the same lake, alternating with this tr
 Each measurement runs in a process of its own (imports paid by a warm-up refresh first, on
 another copy of the lake) and prints wall and CPU seconds (``time.process_time``: every thread
 of the process; the machine is shared, so CPU is the steadier figure), the Dagster events
-stored, the size of the warehouse file and the load average when it ended.
+stored, the size of the warehouse file and the load average when it ended. Then the last day
+is refreshed once more in a new process, as the Dagster daemon launches every run of the
+``new_lake_data`` sensor and of the schedules: wall and CPU seconds from its start to its
+exit, the interpreter, the imports (Dagster, Great Expectations, pandas) and the definitions'
+load included.
 
 The centre is that of ``bench_history_refresh`` (closed on Sundays and holidays, written
 straight to the lake), small on purpose: a one-day refresh of it costs its fixed part (Dagster,
@@ -26,6 +30,7 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -76,15 +81,40 @@ def measure(home: Path, days: int, repeats: int) -> dict:
     return figures
 
 
+def refresh_last_day(home: Path, days: int) -> bool:
+    """In this process, just started: one refresh of the last day; whether it succeeded."""
+    from orchestration.commands.refresh import run_refresh
+
+    last = FIRST + timedelta(days=days - 1)
+    return run_refresh(with_overrides(settings(), home=home), last, last, None).success
+
+
 def measured_in(tree: Path, home: Path, days: int, repeats: int) -> dict:
-    """``measure`` in a new process running the code of ``tree``."""
-    command = [sys.executable, __file__, "--measure", str(home), "--days", str(days)]
+    """``measure`` in a new process running the code of ``tree``, then a refresh of the last
+    day in another new process (``cold``)."""
+    figures = json.loads(_child(tree, "--measure", home, days, repeats).splitlines()[-1])
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    succeeded = _child(tree, "--cold", home, days, repeats).splitlines()[-1] == "True"
+    wall = time.perf_counter() - started
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures["cold"] = {
+        "wall": wall,
+        "cpu": used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime,
+        "ok": succeeded,
+    }
+    return figures
+
+
+def _child(tree: Path, mode: str, home: Path, days: int, repeats: int) -> str:
+    """The output of this file run in ``mode`` in a new process on the code of ``tree``."""
+    command = [sys.executable, __file__, mode, str(home), "--days", str(days)]
     command += ["--one-day-repeats", str(repeats)]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"measuring in {tree} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{mode} in {tree} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
 
 
 def tree_of(revision: str, root: Path) -> Path:
@@ -105,10 +135,14 @@ def main() -> None:
     parser.add_argument("--agents", type=int, help="the simulator's centre of this many agents")
     parser.add_argument("--one-day-repeats", type=int, default=3)
     parser.add_argument("--before", metavar="REV", help="also measure git revision REV")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child processes
+    parser.add_argument("--cold", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.days[0], args.one_day_repeats)))
+        return
+    if args.cold:
+        print(refresh_last_day(args.cold, args.days[0]))
         return
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -117,7 +151,8 @@ def main() -> None:
             trees = {f"before ({args.before})": tree_of(args.before, root), **trees}
         print(
             f"{'history':>7}  {'code':<15} {'refresh of every day':>27}  "
-            f"{'one-day refresh (median)':>27}  {'events':>6}  {'file':>8}  load"
+            f"{'one-day refresh (median)':>27}  {'one day, new process':>27}  {'events':>6}  "
+            f"{'file':>8}  load"
         )
         for days in args.days:
             lake = root / f"lake-{days}"
@@ -138,11 +173,11 @@ def main() -> None:
                 home = root / f"home-{days}-{len(label)}"
                 shutil.copytree(lake, home)
                 figures = measured_in(tree, home, days, args.one_day_repeats)
-                whole, one = figures["all days"], figures["one day"]
-                ok = "" if whole["ok"] and one["ok"] else "  FAILED"
+                runs = [figures[what] for what in ("all days", "one day", "cold")]
+                ok = "" if all(run["ok"] for run in runs) else "  FAILED"
+                timings = "  ".join(f"wall {r['wall']:6.1f} s CPU {r['cpu']:6.1f} s" for r in runs)
                 print(
-                    f"{days:>4} d  {label:<15} wall {whole['wall']:6.1f} s CPU {whole['cpu']:6.1f} s"
-                    f"  wall {one['wall']:6.1f} s CPU {one['cpu']:6.1f} s  {one['events']:>6}  "
+                    f"{days:>4} d  {label:<15} {timings}  {figures['one day']['events']:>6}  "
                     f"{figures['warehouse_mib']:5.1f} MiB  {figures['load']:.1f}{ok}",
                     flush=True,
                 )
