@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from orchestration.reports.model import Period, Report
-from orchestration.reports.render import render_html, render_pdf
 from schemas.settings import Settings
 
 FORMATS = ("html", "pdf")
@@ -107,6 +106,10 @@ def write_files(report: Report, formats: Iterable[str], out: Path) -> list[Path]
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format {unknown}: choose among {', '.join(FORMATS)}")
+    # here, not at import: the rendering loads matplotlib (0.7 s), which every process that
+    # loads the Dagster definitions (each run the daemon launches) would pay for nothing
+    from orchestration.reports.render import render_html, render_pdf
+
     html = render_html(report)
     out.mkdir(parents=True, exist_ok=True)
     stem = report_stem(report.tenant, report.period)
