@@ -5,7 +5,9 @@ runs over ten million contacts.
    (decode, Arrow columns with times parsed, split by business day, zstd Parquet, fsync,
    rename) in batches of ``sink_batch_rows``.
    With ``--kafka``, also end to end: the events are produced to fresh topics of the broker the
-   settings name (``omnicx kafka start``) and a LakeSink consumes and lands them.
+   settings name (``omnicx kafka start``), polled once by a plain consumer (kafka-python's
+   share of the sink's work, alone), then consumed and landed by a LakeSink (its group join
+   included).
 2. Query: synthetic contact versions are written straight into the lake with pyarrow/numpy,
    the warehouse is built, and a count/sum per started_day x tenant x channel is timed through
    int_contacts (latest version of each contact, customer key joined) and through the staging
@@ -109,6 +111,7 @@ def bench_kafka(settings: Settings, count: int) -> None:
             client.send(topic, key=event["contact_id"].encode(), value=record.value)
         client.flush()
         client.close()
+        bench_poll(settings, topic, count)
         sink = LakeSink(settings, instance_id=f"bench-{run}")
         started = time.perf_counter()
         sink.run(lambda: sink.rows_landed >= count)
@@ -119,6 +122,28 @@ def bench_kafka(settings: Settings, count: int) -> None:
     finally:
         with admin_client(settings) as admin:
             admin.delete_topics([spec.name for spec in project_topics(settings)])
+
+
+def bench_poll(settings: Settings, topic: str, count: int) -> None:
+    """kafka-python's part of the sink alone: poll the records without landing them, timed from
+    the first fetch (no group, so no join)."""
+    from pipelines.kafka_io import consumer
+
+    client = consumer(
+        settings, topic, max_poll_records=min(settings.warehouse.sink_batch_rows, 10_000)
+    )
+    polled, started, cpu = 0, 0.0, 0.0
+    while polled < count:
+        fetched = client.poll(timeout_ms=500)
+        if fetched and not polled:
+            started, cpu = time.perf_counter(), time.process_time()
+        polled += sum(len(records) for records in fetched.values())
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    client.close()
+    print(
+        f"kafka-python poll alone: {polled:,} records in {seconds:.2f} s (CPU {cpu:.2f} s) "
+        f"= {polled / seconds:,.0f} records/s"
+    )
 
 
 def contact_versions(
