@@ -29,6 +29,7 @@ import duckdb
 
 from schemas.settings import Settings
 from warehouse.catalog import apply_comments
+from warehouse.file_lock import exclusive_lock
 from warehouse.materialize import FILE_VIEWS, Refreshed, file_view_sql, materialise
 from warehouse.tables import LAKE_TABLES, LakeTable
 
@@ -226,21 +227,32 @@ def build_warehouse(
 
     refreshed = materialise_latest(settings)
     log.debug("materialised latest versions of %d lake days", refreshed.total_days)
-    identity, created = _published.get(target, (None, None))
-    if fresh or identity != _identity(target):
-        created = None
-    views: dict[str, str] = {}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One build of the file at a time, each from the file the last one published: two builds
+    # copying the same file (two refresh runs at once: the sensor's and a schedule's, or
+    # `omnicx refresh` beside them) would each publish their own copy, and the last rename
+    # would drop what the other wrote (its days' marts).
+    with exclusive_lock(build_lock(target)):
+        identity, created = _published.get(target, (None, None))
+        if fresh or identity != _identity(target):
+            created = None
+        views: dict[str, str] = {}
 
-    def fill(con: duckdb.DuckDBPyConnection) -> None:
-        views.update(create_views(con, settings.lake_dir, settings.intermediate_dir, created))
-        if fresh and target.exists():
-            _carry_over(con, target)
-        if marts is not None:
-            marts(con)
+        def fill(con: duckdb.DuckDBPyConnection) -> None:
+            views.update(create_views(con, settings.lake_dir, settings.intermediate_dir, created))
+            if fresh and target.exists():
+                _carry_over(con, target)
+            if marts is not None:
+                marts(con)
 
-    publish(target, fill, previous=None if fresh else target)
-    _published[target] = (_identity(target), views)
+        publish(target, fill, previous=None if fresh else target)
+        _published[target] = (_identity(target), views)
     return target
+
+
+def build_lock(target: Path) -> Path:
+    """The file whose lock a build of ``target`` holds from its copy to its rename."""
+    return target.with_name(f".{target.name}.lock")
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

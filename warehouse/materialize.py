@@ -28,18 +28,17 @@ may hold it only (``_rows_of``). Builds take an exclusive lock on the directory,
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from warehouse import contact_keys, state_spans
+from warehouse.file_lock import exclusive_lock
 from warehouse.landing import day_dirs
 from warehouse.parquet_sql import literal as _literal
 from warehouse.parquet_sql import paths as _paths
@@ -167,7 +166,7 @@ def materialise(
     ``create view lake_<table>`` statement over exactly those files (``warehouse.build``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     done: dict[str, list[str]] = {}
-    with _locked(out_dir / LOCK_FILE):
+    with exclusive_lock(out_dir / LOCK_FILE):
         for spec in MATERIALISED:
             done[spec.name] = _refresh(
                 spec, lake_dir, out_dir, staging_sql[spec.staging], lake_view
@@ -179,16 +178,6 @@ def materialise(
             lambda files: _rows_of(EVENTS_SPEC, events_dir, _paths(files)),
         )
     return Refreshed(done)
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fingerprint(directory: Path) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import threading
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import date, datetime
@@ -15,7 +17,13 @@ from schemas.records import ContactFacts, JourneyFacts
 from schemas.settings import Settings
 from streams.dead_letters import dead_letter_id, dead_letter_records
 from tests.warehouse.lakes import lake_settings, land
-from warehouse.build import Model, build_warehouse, connect_read_only, in_dependency_order
+from warehouse.build import (
+    Model,
+    build_lock,
+    build_warehouse,
+    connect_read_only,
+    in_dependency_order,
+)
 from warehouse.tables import (
     CONTACT_VERSIONS,
     CUSTOMER_KEYS,
@@ -458,4 +466,46 @@ def test_a_rebuild_swaps_the_file_keeps_marts_and_spares_open_readers(tmp_path: 
             ).fetchone()
             == (len(con.execute("describe int_events").fetchall()),) * 2
         )
-    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
+    # no build's temp file is left, only the builds' lock
+    hidden = sorted(p.name for p in path.parent.iterdir() if p.name.startswith("."))
+    assert hidden == [build_lock(path).name]
+
+
+def test_two_builds_at_once_keep_what_each_wrote(tmp_path: Path) -> None:
+    """Two refreshes at once (the sensor's run and a schedule's, or ``omnicx refresh`` beside
+    them): a build holds the file's lock from its copy to its rename, so the other copies the
+    file the first published, and neither's marts are lost to the other's rename."""
+    settings = lake_settings(tmp_path)
+    target = build_warehouse(settings)
+    first_in_hook, release_first = threading.Event(), threading.Event()
+    lock_free_during_first = []
+
+    def first_marts(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("create table mart_first as select 1 as n")
+        with build_lock(target).open("a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock_free_during_first.append(True)
+            except BlockingIOError:
+                lock_free_during_first.append(False)
+        first_in_hook.set()
+        release_first.wait()
+
+    def second_marts(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("create table mart_second as select 2 as n")
+
+    first = threading.Thread(target=build_warehouse, args=(settings, first_marts))
+    first.start()
+    first_in_hook.wait()
+    second = threading.Thread(target=build_warehouse, args=(settings, second_marts))
+    second.start()
+    release_first.set()
+    first.join()
+    second.join()
+
+    assert lock_free_during_first == [False]
+    with connect_read_only(settings) as con:
+        tables = {
+            name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
+    assert {"mart_first", "mart_second"} <= tables
