@@ -42,6 +42,7 @@ from orchestration.partitions import (
 )
 from orchestration.reports.assets import REPORT_GROUP
 from orchestration.resources import WarehouseResource
+from schemas.settings import Settings
 
 # The reports (orchestration.reports.assets) have partitions of their own and jobs of their own.
 WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.groups(REPORT_GROUP)
@@ -121,17 +122,21 @@ def new_lake_data(
     if not days:
         return SkipReason(f"no lake file newer than {seen}")
     context.update_cursor(repr(newest))
-    # the local days from the start of the first UTC day to the end of the last
+    first, last = days_of_landed(settings, days, _first_partition(context))
+    return RunRequest(run_key=f"lake-{newest!r}", tags=range_tags(first, last))
+
+
+def days_of_landed(settings: Settings, days: set[date], first_partition: date) -> tuple[date, date]:
+    """The partitions to refresh for lake files of the business ``days`` (UTC): the tenants'
+    local days from the start of the first to the end of the last, and the day before (a
+    contact version without its start lands under a later time's day), within the partitions
+    (first > last when none is)."""
     start = datetime.combine(min(days), time(), UTC)
     end = datetime.combine(max(days), time.max, UTC)
     first_local, last_local = reporting_days(settings, start, end)
-    first, last = clamp_to_partitions(
-        first_local - timedelta(days=1),
-        last_local,
-        _first_partition(context),
-        today(settings),
+    return clamp_to_partitions(
+        first_local - timedelta(days=1), last_local, first_partition, today(settings)
     )
-    return RunRequest(run_key=f"lake-{newest!r}", tags=range_tags(first, last))
 
 
 def _first_partition(context: ScheduleEvaluationContext | SensorEvaluationContext) -> date:

@@ -100,6 +100,10 @@ def planned_services(settings: Settings, dagster: bool) -> list[Service]:
     )
     # The live wallboard (docs/wallboard.md): open event streams are cut after a short grace.
     services.append(Service("wallboard", [*omnicx, "wallboard"], 5, False))
+    every = settings.services.refresh_every_seconds
+    if every:  # docs/orchestration.md, Keeping the marts fresh
+        refresh = [*omnicx, "refresh", "--follow", "--every", f"{every:g}"]
+        services.append(Service("refresh", refresh, settings.services.stop_timeout_seconds, False))
     if settings.alerts.channels_configured:  # docs/alerts.md, Delivery
         stop = settings.services.stop_timeout_seconds
         services.append(Service("alerts-deliver", [*omnicx, "alerts", "deliver"], stop, False))

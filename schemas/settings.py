@@ -274,6 +274,14 @@ class ServicesSettings:
     # service to exit after SIGTERM before it is killed.
     start_timeout_seconds: float = bounded(120.0, 1)
     stop_timeout_seconds: float = bounded(60.0, 1)
+    # Above 0: `up` also runs `omnicx refresh --follow --every N`, which keeps the marts of the
+    # days that land fresh from one process that stays up (docs/orchestration.md, Keeping the
+    # marts fresh); 0: it does not (the Dagster daemon's new_lake_data sensor can, turned on).
+    refresh_every_seconds: float = bounded(0.0, 0)
+
+    def __post_init__(self) -> None:
+        if 0 < self.refresh_every_seconds < 1:
+            raise SettingsError("services.refresh_every_seconds: 0 (off) or at least 1")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +47,21 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
     help="Progress (asset partitions and checks done, the running step) on stderr "
     "(default: when stderr is a terminal).",
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Stay up and refresh the days of the lake files that land, as the new_lake_data "
+    "sensor does, in this process (no new process per run); Ctrl-C or SIGTERM stops it after "
+    "the run under way.",
+)
+@click.option(
+    "--every",
+    "every_seconds",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="With --follow: seconds between two looks at the lake.",
+)
 @click.pass_obj
 def refresh(
     settings: Settings,
@@ -52,6 +69,8 @@ def refresh(
     date_to: datetime | None,
     profile_name: str | None,
     progress: bool | None,
+    follow: bool,
+    every_seconds: float,
 ) -> None:
     """Rebuild the warehouse views, run the data-quality checks and, when the blocking ones
     pass, recompute the KPI and churn marts of the days --from..--to (one Dagster run).
@@ -62,6 +81,14 @@ def refresh(
     from orchestration.partitions import today as latest_day
     from schemas.profiles import UnknownProfile, profile
 
+    config_file = click.get_current_context().find_root().params.get("config")
+    if follow:
+        if date_from or date_to or profile_name:
+            raise click.BadParameter(
+                "--follow refreshes the days that land: no --from, --to or --profile"
+            )
+        _follow(settings, config_file, every_seconds)
+        return
     if profile_name is not None:
         try:
             profile(profile_name)
@@ -76,7 +103,6 @@ def refresh(
     if last > today:
         raise click.BadParameter(f"{last} has no partition yet (today is {today})")
     first = _from_first_partition(settings, first, last, today)
-    config_file = click.get_current_context().find_root().params.get("config")
     job = refresh_job(settings)
     # --progress draws even when stderr is not a terminal, --no-progress never; else when it is
     with progress_display(Console(stderr=True, force_terminal=progress)) as bar:
@@ -90,6 +116,38 @@ def refresh(
         click.echo(f"the Dagster UI ({dagster_url(settings)}) reloaded its definitions")
     if not result.success:
         raise click.ClickException("refresh failed: the KPI marts were not updated")
+
+
+def _follow(settings: Settings, config_file: Path | None, every_seconds: float) -> None:
+    """``--follow``: one line per run (the report's lines too when it failed) until SIGTERM or
+    Ctrl-C, which end the loop after the run under way."""
+    from orchestration.follow import FollowedRun, follow
+    from orchestration.partitions import partitions_start
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    shown: dict[str, date | None] = {"partitions_start": None}
+
+    def on_run(run: FollowedRun) -> None:
+        days = str(run.first) if run.first == run.last else f"{run.first}..{run.last}"
+        outcome = "ok" if run.result.success else "FAILED: the KPI marts were not updated"
+        click.echo(f"refreshed {days} in {run.seconds:.1f} s: {outcome}")
+        if not run.result.success:
+            for line in _report(run.result):
+                click.echo(f"  {line}")
+        # the UI loaded its partitions before this data (or older data) landed: reload them
+        start = partitions_start(settings)
+        if start != shown["partitions_start"] and Services(settings).reload_ui_definitions():
+            click.echo(f"the Dagster UI ({dagster_url(settings)}) reloaded its definitions")
+        shown["partitions_start"] = start
+
+    click.echo(
+        f"following {settings.lake_dir}: the days of new files refreshed, a look every "
+        f"{every_seconds:g} s (Ctrl-C stops)"
+    )
+    follow(settings, config_file, every_seconds, stop, on_run)
+    click.echo("stopped following the lake")
 
 
 def _from_first_partition(settings: Settings, first: date, last: date, today: date) -> date:

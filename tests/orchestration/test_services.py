@@ -7,8 +7,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from orchestration.services import ProcessId, Services, planned_services
-from schemas.settings import Settings, with_overrides
+from schemas.settings import Settings, SettingsError, with_overrides
 
 
 def test_up_plans_the_configured_workers_the_sink_and_dagster_on_its_port() -> None:
@@ -30,6 +32,15 @@ def test_up_plans_the_configured_workers_the_sink_and_dagster_on_its_port() -> N
         "sink",
         "wallboard",
     ]
+
+
+def test_up_plans_the_refresh_loop_only_when_asked() -> None:
+    assert "refresh" not in {s.name for s in planned_services(Settings(), dagster=True)}
+    settings = with_overrides(Settings(), services={"refresh_every_seconds": 15})
+    services = {s.name: s for s in planned_services(settings, dagster=False)}
+    assert services["refresh"].command[-4:] == ["refresh", "--follow", "--every", "15"]
+    with pytest.raises(SettingsError, match="refresh_every_seconds"):
+        with_overrides(Settings(), services={"refresh_every_seconds": 0.5})
 
 
 def test_a_process_is_known_by_pid_and_start_time() -> None:
