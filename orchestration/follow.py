@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestration.automation import days_of_landed, landed_since
+from orchestration.commands.refresh import run_refresh
 from orchestration.partitions import partitions_start, today
 from schemas.settings import Settings
 
@@ -43,8 +44,6 @@ def refresh_landed(
 ) -> tuple[float, FollowedRun | None]:
     """Refresh the partitions of the lake files modified after ``seen`` (an mtime); the newest
     mtime seen now, and the run (None when no file is newer or no partition has its days)."""
-    from orchestration.commands.refresh import run_refresh  # which imports this module
-
     newest, days = landed_since(settings.lake_dir, seen)
     if not days:
         return seen, None
