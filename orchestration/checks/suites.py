@@ -39,7 +39,7 @@ def _of_days(columns: str, relation: str, time: str, day: str, undated: str = ""
     a column holding the UTC day of ``time``, stored in the materialised day files: filtering
     on it too lets the scan read the run's days' files only, where a filter on ``time`` alone
     reads every day of the history (and an ``or`` of the two cannot reach the scan, hence two
-    selects; docs/performance.md, The checks read the run's days)."""
+    selects; docs/performance.md, The one-day refresh of a simulated month)."""
     return (
         f"select {columns} from {relation} "
         f"where {day} between $date_from and $date_to and {_in_range(time)} "
@@ -372,7 +372,7 @@ dead as (
 
 valid as (
     select count(*) as events from stg_events
-    where business_day between $date_from and $date_to and {_IN_RANGE.format(ms="epoch_ms(occurred_at)")}
+    where business_day between $date_from and $date_to and {_in_range("occurred_at")}
 ),
 
 final as (

@@ -51,8 +51,8 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
     "--follow",
     is_flag=True,
     help="Stay up and refresh the days of the lake files that land, as the new_lake_data "
-    "sensor does, in this process (no new process per run); Ctrl-C or SIGTERM stops it after "
-    "the run under way.",
+    "sensor does, in this process (no new process per run); Ctrl-C or SIGTERM stops it once "
+    "the run under way has finished.",
 )
 @click.option(
     "--every",
@@ -120,13 +120,18 @@ def refresh(
 
 def _follow(settings: Settings, config_file: Path | None, every_seconds: float) -> None:
     """``--follow``: one line per run (the report's lines too when it failed) until SIGTERM or
-    Ctrl-C, which end the loop after the run under way."""
+    Ctrl-C, which end the loop after the run under way.
+
+    The loop runs on a thread of its own. During a run Dagster takes over SIGINT and SIGTERM on
+    the main thread (``capture_interrupts``) and turns them into an interruption of the run,
+    which is then recorded as failed; on any other thread it leaves the handlers alone. So the
+    main thread keeps the handlers below, which only ask the loop to stop, and waits."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from orchestration.follow import FollowedRun, follow
     from orchestration.partitions import partitions_start
 
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     shown: dict[str, date | None] = {"partitions_start": None}
 
     def on_run(run: FollowedRun) -> None:
@@ -144,9 +149,19 @@ def _follow(settings: Settings, config_file: Path | None, every_seconds: float) 
 
     click.echo(
         f"following {settings.lake_dir}: the days of new files refreshed, a look every "
-        f"{every_seconds:g} s (Ctrl-C stops)"
+        f"{every_seconds:g} s (Ctrl-C stops after the run under way)"
     )
-    follow(settings, config_file, every_seconds, stop, on_run)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    for signum in handlers:
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="follow") as loop:
+            # a signal interrupts this wait, runs its handler and the wait goes on
+            loop.submit(follow, settings, config_file, every_seconds, stop, on_run).result()
+    finally:
+        stop.set()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     click.echo("stopped following the lake")
 
 

@@ -1,12 +1,14 @@
 """``omnicx refresh --follow`` (``orchestration.follow``): the sensor's refreshes in one process
 that stays up. On a lake of the small centre: the first look refreshes the lake's whole range,
 a look with nothing new runs nothing, a file landing again refreshes its day and the day before,
-and the loop ends when told to, after its run."""
+and the loop ends when told to, after its run, Ctrl-C included."""
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from dagster import DagsterInstance
 from orchestration.cli import main
 from orchestration.follow import FollowedRun, follow, refresh_landed
 from schemas.settings import with_overrides
+from tests.harness import OmnicxProcess
 from tests.warehouse.kpi_fixtures import DAY, NEXT_DAY, kpis, settings, small_centre, write_lake
 from warehouse.build import connect_read_only
 
@@ -73,3 +76,36 @@ def test_follow_takes_no_day_range(home) -> None:
     )
     assert outcome.exit_code == 2
     assert "--follow refreshes the days that land: no --from, --to or --profile" in outcome.output
+
+
+def test_ctrl_c_during_a_run_lets_the_run_finish_then_ends_the_loop(home) -> None:
+    knobs = with_overrides(settings(), home=home)
+    following = OmnicxProcess(
+        knobs,
+        "--config",
+        str(home / "omnicx.toml"),
+        "refresh",
+        "--follow",
+        "--every",
+        "3600",
+        log_name="follow",
+    )
+    log = knobs.log_dir / "refresh.log"
+    try:
+        deadline = time.monotonic() + 120
+        # the first look's run is under way once Dagster starts its first step
+        while "Started execution of step" not in (log.read_text() if log.exists() else ""):
+            assert following.process.poll() is None, following.log_tail()
+            assert time.monotonic() < deadline, following.log_tail()
+            time.sleep(0.1)
+        following.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert following.process.wait(120) == 0, following.log_tail()
+    finally:
+        following.stop()
+    printed = following.log_path.read_text().splitlines()
+    assert printed[0].startswith(f"following {home / 'lake'}:")
+    assert printed[1].startswith(f"refreshed {DAY}..{NEXT_DAY} in ")
+    assert printed[1].endswith(" s: ok")
+    assert printed[2:] == ["stopped following the lake"]
+    with DagsterInstance.local_temp(tempdir=str(knobs.dagster_home)) as instance:
+        assert [(r.job_name, r.is_success) for r in instance.get_runs()] == [("refresh", True)]
