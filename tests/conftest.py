@@ -90,6 +90,9 @@ def simulated_pipeline(
     return run_simulated_pipeline(kafka_settings, tmp_path_factory.mktemp("simulated-pipeline"))
 
 
+# tryfirst: pytest-xdist's own hook, which makes each group's tests one unit of work from their
+# markers, must see the markers this one adds (without it, every test was a unit of its own).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that uses the session's broker (directly or through a fixture such as
     ``simulated_pipeline``) is a ``kafka`` test, marked or not, so that ``-m "not kafka"`` is the
