@@ -100,10 +100,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     Under pytest-xdist (``--dist=loadgroup``) each worker has its own session fixtures: the
     tests of one file run on one worker, so that a module's costly fixture (a pipeline run) is
-    paid once, and so do all the readers of ``simulated_pipeline``, paid once per suite."""
+    paid once, and so do all the readers of ``simulated_pipeline``, paid once per suite.
+
+    The groups with a ``kafka`` test (the long ones: pipelines, brokers, processes) come first,
+    the others after them in their order: the workers take groups in this order, so the many
+    short tests fill the end of the run instead of one worker finishing a pipeline alone."""
+    groups: dict[pytest.Item, str] = {}
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if "kafka_settings" in fixtures:
             item.add_marker(pytest.mark.kafka)
-        group = "simulated_pipeline" if "simulated_pipeline" in fixtures else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
+        groups[item] = "simulated_pipeline" if "simulated_pipeline" in fixtures else item.path.name
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
+    long_groups = {groups[item] for item in items if item.get_closest_marker("kafka")}
+    items.sort(key=lambda item: groups[item] not in long_groups)
