@@ -11,10 +11,12 @@ freshness and analyst queries. Prints figures; asserts nothing.
    cannot finish before it). Refresh: one Dagster run over every day (``omnicx refresh``), then
    a one-day incremental refresh of the last day.
 2. Freshness: probe contacts are produced one every ``--probe-every`` seconds while the worker
-   and the sink keep running and a refresh of today runs as the ``new_lake_data`` sensor does
-   (whenever lake files landed, at most every ``--sensor-seconds``); each probe's freshness is
-   the time from its production to the end of the first refresh after which ``int_contacts``
-   (and so the marts of its day, refreshed by the same run) shows it.
+   and the sink keep running and the refresh loop of ``omnicx refresh --follow`` (the ``refresh``
+   service of ``omnicx up``) looks at the lake every ``--every`` seconds with its own code
+   (``orchestration.follow.refresh_landed``: the days of the files that landed since its last
+   look, as the ``new_lake_data`` sensor refreshes them); each probe's freshness is the time
+   from its production to the end of the first run after which ``int_contacts`` (and so the
+   marts of its day, refreshed by the same run) shows it.
 3. Analyst queries: a fixed set of representative queries through ``omnicx sql``'s locked
    connection, median of three, beside the same contact query through the window over every
    raw version that ``int_contacts`` ran per query before it was materialised (the baseline).
@@ -42,7 +44,9 @@ from pathlib import Path
 
 import orjson
 
+from orchestration.automation import landed_since
 from orchestration.commands.refresh import run_refresh
+from orchestration.follow import refresh_landed
 from orchestration.kafka.lag import consumer_lag, wait_until_caught_up
 from pipelines.kafka_io import producer
 from pipelines.simulator.catalog import TENANT_NAMES
@@ -208,17 +212,14 @@ def freshness(settings: Settings, args: argparse.Namespace, tenant: str) -> list
     sender = threading.Thread(target=send)
     sender.start()
     visible: dict[str, float] = {}
-    seen_files = 0.0
     deadline = time.monotonic() + args.probes * args.probe_every + 600
-    from orchestration.automation import landed_since
-
+    seen, _ = landed_since(settings.lake_dir, 0.0)  # the backfill's files are refreshed already
     while len(visible) < args.probes and time.monotonic() < deadline:
-        newest, days = landed_since(settings.lake_dir, seen_files)
-        if days:
-            seen_files = newest
-            today = datetime.now(UTC).date()
-            refresh(settings, today - timedelta(days=1), today)
+        seen, followed = refresh_landed(settings, None, seen)
+        if followed is not None:
             done = time.monotonic()
+            if not followed.result.success:
+                print(f"refresh of {followed.first}..{followed.last} failed")
             with connect_analyst(settings) as con:
                 found = run(
                     con,
@@ -226,7 +227,7 @@ def freshness(settings: Settings, args: argparse.Namespace, tenant: str) -> list
                 )
             for (contact,) in found.rows:
                 visible.setdefault(contact, done)
-        time.sleep(args.sensor_seconds)
+        time.sleep(args.every)
     stop.set()
     sender.join()
     client.close()
@@ -259,7 +260,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--probes", type=int, default=6)
     parser.add_argument("--probe-every", type=float, default=10.0)
-    parser.add_argument("--sensor-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--every", type=float, default=30.0, help="seconds between two looks of the refresh loop"
+    )
     parser.add_argument("--sink-batch-seconds", type=float, default=5.0)
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--compare", type=Path, help="a previous run's --json, for ratios")
