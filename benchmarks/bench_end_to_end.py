@@ -215,11 +215,11 @@ def freshness(settings: Settings, args: argparse.Namespace, tenant: str) -> list
     deadline = time.monotonic() + args.probes * args.probe_every + 600
     seen, _ = landed_since(settings.lake_dir, 0.0)  # the backfill's files are refreshed already
     while len(visible) < args.probes and time.monotonic() < deadline:
-        seen, followed = refresh_landed(settings, None, seen)
-        if followed is not None:
+        seen, runs = refresh_landed(settings, None, seen)
+        if runs:
             done = time.monotonic()
-            if not followed.result.success:
-                print(f"refresh of {followed.first}..{followed.last} failed")
+            for failed in [r for r in runs if not r.result.success]:
+                print(f"refresh of {failed.first}..{failed.last} failed")
             with connect_analyst(settings) as con:
                 found = run(
                     con,

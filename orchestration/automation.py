@@ -11,7 +11,9 @@
 - ``new_lake_data``: when files newer than the last seen landed in the lake, the local days of
   those files (their ``day=`` folders are UTC days, which fall on one or two local days of each
   tenant's zone) and the day before (a contact version without its start lands under a later
-  time's day).
+  time's day): one run per span of consecutive such days, so that files of January and of
+  today (a replay of January lands customer keys under today) refresh those days, not the
+  months between.
 
 Partition D is every tenant's local day D (``orchestration.partitions``).
 """
@@ -113,30 +115,40 @@ def daily_close(
 )
 def new_lake_data(
     context: SensorEvaluationContext, warehouse: WarehouseResource
-) -> RunRequest | SkipReason:
+) -> list[RunRequest] | SkipReason:
     """Refresh the days of the lake files that landed since the last evaluation (cursor: the
-    newest modification time seen)."""
+    newest modification time seen), a run per span of consecutive days."""
     settings = warehouse.settings()
     seen = float(context.cursor) if context.cursor else 0.0
     newest, days = landed_since(settings.lake_dir, seen)
     if not days:
         return SkipReason(f"no lake file newer than {seen}")
     context.update_cursor(repr(newest))
-    first, last = days_of_landed(settings, days, _first_partition(context))
-    return RunRequest(run_key=f"lake-{newest!r}", tags=range_tags(first, last))
+    return [
+        RunRequest(run_key=f"lake-{newest!r}-{first}", tags=range_tags(first, last))
+        for first, last in spans_of_landed(settings, days, _first_partition(context))
+    ]
 
 
-def days_of_landed(settings: Settings, days: set[date], first_partition: date) -> tuple[date, date]:
-    """The partitions to refresh for lake files of the business ``days`` (UTC): the tenants'
-    local days from the start of the first to the end of the last, and the day before (a
-    contact version without its start lands under a later time's day), within the partitions
-    (first > last when none is)."""
-    start = datetime.combine(min(days), time(), UTC)
-    end = datetime.combine(max(days), time.max, UTC)
-    first_local, last_local = reporting_days(settings, start, end)
-    return clamp_to_partitions(
-        first_local - timedelta(days=1), last_local, first_partition, today(settings)
-    )
+def spans_of_landed(
+    settings: Settings, days: set[date], first_partition: date
+) -> list[tuple[date, date]]:
+    """The partitions to refresh for lake files of the business ``days`` (UTC), as spans of
+    consecutive days in order: for each day, the tenants' local days from its start to its end
+    and the day before (a contact version without its start lands under a later time's day),
+    within the partitions; ranges that overlap or touch make one span."""
+    spans: list[tuple[date, date]] = []
+    for day in sorted(days):
+        start = datetime.combine(day, time(), UTC)
+        first, last = reporting_days(settings, start, datetime.combine(day, time.max, UTC))
+        first -= timedelta(days=1)
+        if spans and first <= spans[-1][1] + timedelta(days=1):
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    now = today(settings)
+    clamped = [clamp_to_partitions(first, last, first_partition, now) for first, last in spans]
+    return [(first, last) for first, last in clamped if first <= last]
 
 
 def _first_partition(context: ScheduleEvaluationContext | SensorEvaluationContext) -> date:

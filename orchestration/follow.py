@@ -6,10 +6,10 @@ Great Expectations and pandas and loads the definitions before the refresh start
 the development machine, more than a one-day refresh of 30 days itself (9.3 s;
 docs/performance.md). This loop pays for them once. Every ``every_seconds`` it looks for lake
 files newer than the newest it saw (``landed_since``) and refreshes the partitions the sensor
-would (``days_of_landed``), in one Dagster run recorded in the instance the UI shows
-(``run_refresh``). Its first look sees every file, so it refreshes the lake's whole range once,
-as the sensor's first evaluation does. A failed run is reported and not retried: the next files
-that land refresh their days again, as with the sensor.
+would (``spans_of_landed``), a Dagster run per span of consecutive days, recorded in the
+instance the UI shows (``run_refresh``). Its first look sees every file, so it refreshes every
+day of the lake once, as the sensor's first evaluation does. A failed run is reported and not
+retried: the next files that land refresh their days again, as with the sensor.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestration.automation import days_of_landed, landed_since
+from orchestration.automation import landed_since, spans_of_landed
 from orchestration.commands.refresh import run_refresh
 from orchestration.partitions import partitions_start, today
 from schemas.settings import Settings
@@ -40,20 +40,25 @@ class FollowedRun:
 
 
 def refresh_landed(
-    settings: Settings, config_file: Path | None, seen: float
-) -> tuple[float, FollowedRun | None]:
-    """Refresh the partitions of the lake files modified after ``seen`` (an mtime); the newest
-    mtime seen now, and the run (None when no file is newer or no partition has its days)."""
+    settings: Settings,
+    config_file: Path | None,
+    seen: float,
+    on_run: Callable[[FollowedRun], None] | None = None,
+) -> tuple[float, list[FollowedRun]]:
+    """Refresh the partitions of the lake files modified after ``seen`` (an mtime), a run per
+    span of days, each shown to ``on_run`` as it ends; the newest mtime seen now, and the runs
+    (none when no file is newer or no partition has its days)."""
     newest, days = landed_since(settings.lake_dir, seen)
     if not days:
-        return seen, None
-    now = today(settings)
-    first, last = days_of_landed(settings, days, partitions_start(settings, now))
-    if first > last:
-        return newest, None
-    started = time.perf_counter()
-    result = run_refresh(settings, first, last, config_file)
-    return newest, FollowedRun(first, last, result, time.perf_counter() - started)
+        return seen, []
+    runs = []
+    for first, last in spans_of_landed(settings, days, partitions_start(settings, today(settings))):
+        started = time.perf_counter()
+        result = run_refresh(settings, first, last, config_file)
+        runs.append(FollowedRun(first, last, result, time.perf_counter() - started))
+        if on_run is not None:
+            on_run(runs[-1])
+    return newest, runs
 
 
 def follow(
@@ -63,11 +68,9 @@ def follow(
     stop: threading.Event,
     on_run: Callable[[FollowedRun], None],
 ) -> None:
-    """Refresh what landed, then every ``every_seconds``, until ``stop`` is set (a run under
-    way finishes first)."""
+    """Refresh what landed, then every ``every_seconds``, until ``stop`` is set (the runs of a
+    look under way finish first)."""
     seen = 0.0
     while not stop.is_set():
-        seen, run = refresh_landed(settings, config_file, seen)
-        if run is not None:
-            on_run(run)
+        seen, _ = refresh_landed(settings, config_file, seen, on_run)
         stop.wait(every_seconds)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from dagster import SkipReason, build_schedule_context, build_sensor_context
 
-from orchestration.automation import daily_close, hourly_refresh, new_lake_data
+from orchestration.automation import daily_close, hourly_refresh, new_lake_data, spans_of_landed
 from orchestration.definitions import build_definitions
 from orchestration.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.resources import WarehouseResource
@@ -97,14 +97,14 @@ def test_the_sensor_asks_for_the_landing_days_of_new_lake_files(tmp_path):
     resources = {"warehouse": WarehouseResource(home=str(tmp_path))}
 
     first = build_sensor_context(cursor=None, resources=resources, definitions=DEFS)
-    request = new_lake_data(first)
+    (request,) = new_lake_data(first)
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2026-01-04",
         "2026-01-05",
     )
     # a Paris tenant's local days of the UTC day 5 January run to 6 January (00:00-00:59 CET)
     in_paris = build_sensor_context(cursor=None, resources=paris(tmp_path), definitions=DEFS)
-    request = new_lake_data(in_paris)
+    (request,) = new_lake_data(in_paris)
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2026-01-04",
         "2026-01-06",
@@ -118,12 +118,38 @@ def test_the_sensor_asks_for_the_landing_days_of_new_lake_files(tmp_path):
     for path in lake.rglob("p0001-*.parquet"):
         os.utime(path, (2_000.0, 2_000.0))
     later = build_sensor_context(cursor=first.cursor, resources=resources, definitions=DEFS)
-    request = new_lake_data(later)
+    (request,) = new_lake_data(later)
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
         "2026-01-06",
         "2026-01-07",
     )
-    assert request.run_key == f"lake-{2_000.0!r}"
+    assert request.run_key == f"lake-{2_000.0!r}-2026-01-06"
+
+
+def test_files_of_days_apart_refresh_each_span_not_the_days_between(tmp_path):
+    knobs = with_overrides(settings(), home=tmp_path)
+    # a replay of January lands its customer keys under the day of the replay (2 March here)
+    write_lake(knobs, [handled_call("a", "2026-01-05T09:00:00")])
+    write_lake(knobs, [handled_call("b", "2026-03-02T09:00:00")], partition=1)
+    resources = {"warehouse": WarehouseResource(home=str(tmp_path))}
+    requests = new_lake_data(build_sensor_context(resources=resources, definitions=DEFS))
+    assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in requests] == [
+        ("2026-01-04", "2026-01-05"),
+        ("2026-03-01", "2026-03-02"),
+    ]
+    assert len({r.run_key for r in requests}) == 2
+
+
+def test_spans_join_days_that_touch_and_start_at_the_first_partition() -> None:
+    days = {date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 8), date(2026, 3, 2)}
+    # each day and the day before: 4-6 and 7-8 January touch, so they are one span
+    assert spans_of_landed(settings(), days, date(2026, 1, 1)) == [
+        (date(2026, 1, 4), date(2026, 1, 8)),
+        (date(2026, 3, 1), date(2026, 3, 2)),
+    ]
+    assert spans_of_landed(settings(), days, date(2026, 2, 1)) == [
+        (date(2026, 3, 1), date(2026, 3, 2))
+    ]
 
 
 def test_the_sensor_and_the_daily_close_ask_for_no_day_before_the_first_partition(tmp_path):
@@ -132,7 +158,7 @@ def test_the_sensor_and_the_daily_close_ask_for_no_day_before_the_first_partitio
     # the partitions start at the lake's first event day, 5 January
     defs = build_definitions(knobs)
     resources = {"warehouse": WarehouseResource(home=str(tmp_path))}
-    request = new_lake_data(
+    (request,) = new_lake_data(
         build_sensor_context(cursor=None, resources=resources, definitions=defs)
     )
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (

@@ -37,21 +37,21 @@ def test_the_first_look_refreshes_the_whole_lake_then_only_the_days_of_new_files
     knobs = with_overrides(settings(), home=home)
     config = home / "omnicx.toml"
 
-    seen, run = refresh_landed(knobs, config, 0.0)
-    assert run is not None and run.result.success
+    seen, (run,) = refresh_landed(knobs, config, 0.0)
+    assert run.result.success
     assert (run.first, run.last) == (DAY, NEXT_DAY)  # the day before DAY has no partition
     with connect_read_only(knobs) as con:
         published = kpis(con, ("day", "channel"), date_to=NEXT_DAY)
     assert published[("aht.v1", DAY, "voice")]["denominator"] == 2
 
-    assert refresh_landed(knobs, config, seen) == (seen, None)  # nothing new: no run
+    assert refresh_landed(knobs, config, seen) == (seen, [])  # nothing new: no run
 
     # a file of NEXT_DAY lands again (a later version of its contacts, say)
     landed = next((home / "lake" / "contact_versions" / f"day={NEXT_DAY}").glob("*.parquet"))
     os.utime(landed, (seen + 60, seen + 60))
-    newer, run = refresh_landed(knobs, config, seen)
+    newer, (run,) = refresh_landed(knobs, config, seen)
     assert newer == seen + 60
-    assert run is not None and (run.first, run.last) == (DAY, NEXT_DAY)  # its day, the day before
+    assert (run.first, run.last) == (DAY, NEXT_DAY)  # its day, the day before
     with DagsterInstance.local_temp(tempdir=str(knobs.dagster_home)) as instance:
         assert [r.job_name for r in instance.get_runs()] == ["refresh", "refresh"]
 
