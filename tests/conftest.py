@@ -103,8 +103,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     paid once, and so do all the readers of ``simulated_pipeline``, paid once per suite.
 
     The groups with a ``kafka`` test (the long ones: pipelines, brokers, processes) come first,
-    the others after them in their order: the workers take groups in this order, so the many
-    short tests fill the end of the run instead of one worker finishing a pipeline alone."""
+    the others after them in their order: the workers take groups in this order
+    (``--no-loadscope-reorder`` in ``pyproject.toml``), so the many short tests fill the end of
+    the run instead of one worker finishing a pipeline alone."""
     groups: dict[pytest.Item, str] = {}
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
